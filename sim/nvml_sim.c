@@ -1,0 +1,1083 @@
+/* A simulated libnvidia-ml.so.1: NVML's exported functions, with NVIDIA's
+ * ABI (shared/reference/nvml-abi.md), answering from a scenario file named
+ * by GPULSE_SIM_SCENARIO. gpulse loads it exactly as it loads the real
+ * library, and so can any other NVML client.
+ *
+ * Scenario time t is seconds since GPULSE_SIM_EPOCH (Unix seconds; default:
+ * when the library was first initialised). GPULSE_SIM_TIME=<t> freezes the
+ * clock at t, so tests can compare readings with the scenario's values.
+ *
+ * Built three times: in full; without the _v3 symbols (SIM_HIDE_V3); and as
+ * an old driver without any versioned symbol (SIM_LEGACY), so clients'
+ * fallbacks can be tested. The exported names are NVIDIA's, not ours. */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gpu/nvml_abi.h"
+#include "scenario.h"
+
+#ifdef SIM_LEGACY
+#    define SIM_HIDE_V3 1
+#endif
+
+#define EXPORT __attribute__((visibility("default")))
+
+typedef gpu_nvml_return_t nvmlReturn_t;
+typedef gpu_nvml_device_t nvmlDevice_t;
+
+static struct {
+    pthread_mutex_t lock;
+    int refcount;
+    bool loaded;
+    long init_calls;
+    struct sim_scenario sc;
+    char load_error[768]; /* returned by nvmlErrorString for the code init failed with */
+    int load_error_code;
+    double epoch_s;
+    bool frozen;
+    double frozen_t;
+} g = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* ---------------------------------------------------------------- time -- */
+
+static double wall_s(void)
+{
+    struct timespec ts = { 0 };
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double scenario_t(void)
+{
+    if (g.frozen) {
+        return g.frozen_t;
+    }
+    double t = wall_s() - g.epoch_s;
+    return t < 0 ? 0 : t;
+}
+
+static uint64_t epoch_us(void)
+{
+    return (uint64_t)llround(g.epoch_s * 1e6);
+}
+
+static uint64_t period_us(void)
+{
+    return (uint64_t)llround(g.sc.sample_period_s * 1e6);
+}
+
+/* Index of the last complete driver sample period at scenario time t. */
+static int64_t sample_index(double t)
+{
+    return (int64_t)floor(t * 1e6 / (double)period_us());
+}
+
+static double sample_end_s(int64_t k)
+{
+    return (double)k * (double)period_us() / 1e6;
+}
+
+static unsigned round_u(double v)
+{
+    return v <= 0 ? 0 : (unsigned)llround(v);
+}
+
+/* ---------------------------------------------------------------- init -- */
+
+static int load_scenario(void)
+{
+    const char *path = getenv("GPULSE_SIM_SCENARIO");
+    if (!path || !*path) {
+        snprintf(g.load_error, sizeof(g.load_error),
+                 "simulated NVML: GPULSE_SIM_SCENARIO is not set; name a scenario file such as "
+                 "sim/scenarios/demo.json");
+        return -1;
+    }
+    if (sim_scenario_load(path, &g.sc, g.load_error, sizeof(g.load_error)) != 0) {
+        return -1;
+    }
+    const char *epoch = getenv("GPULSE_SIM_EPOCH");
+    char *end = NULL;
+    g.epoch_s = epoch && *epoch ? strtod(epoch, &end) : wall_s();
+    if (epoch && *epoch && (*end || g.epoch_s < 0)) {
+        snprintf(g.load_error, sizeof(g.load_error),
+                 "simulated NVML: GPULSE_SIM_EPOCH='%s' is not a Unix time in seconds", epoch);
+        sim_scenario_free(&g.sc);
+        return -1;
+    }
+    const char *frozen = getenv("GPULSE_SIM_TIME");
+    if (frozen && *frozen) {
+        g.frozen_t = strtod(frozen, &end);
+        if (*end || g.frozen_t < 0) {
+            snprintf(g.load_error, sizeof(g.load_error),
+                     "simulated NVML: GPULSE_SIM_TIME='%s' is not a time in seconds", frozen);
+            sim_scenario_free(&g.sc);
+            return -1;
+        }
+        g.frozen = true;
+    }
+    g.loaded = true;
+    return 0;
+}
+
+static nvmlReturn_t do_init(void)
+{
+    pthread_mutex_lock(&g.lock);
+    nvmlReturn_t rc = GPU_NVML_RC_SUCCESS;
+    if (!g.loaded && load_scenario() != 0) {
+        rc = GPU_NVML_RC_UNKNOWN;
+        g.load_error_code = rc;
+        goto out;
+    }
+    g.init_calls++;
+    if (g.sc.init_error && (g.sc.init_fail_count < 0 || g.init_calls <= g.sc.init_fail_count)) {
+        rc = g.sc.init_error;
+        goto out;
+    }
+    g.refcount++;
+out:
+    pthread_mutex_unlock(&g.lock);
+    return rc;
+}
+
+EXPORT nvmlReturn_t nvmlInit_v2(void)
+{
+    return do_init();
+}
+
+EXPORT nvmlReturn_t nvmlInit(void)
+{
+    return do_init();
+}
+
+#ifndef SIM_LEGACY
+EXPORT nvmlReturn_t nvmlInitWithFlags(unsigned int flags)
+{
+    (void)flags;
+    return do_init();
+}
+#endif
+
+EXPORT nvmlReturn_t nvmlShutdown(void)
+{
+    pthread_mutex_lock(&g.lock);
+    nvmlReturn_t rc = GPU_NVML_RC_SUCCESS;
+    if (g.refcount == 0) {
+        rc = GPU_NVML_RC_UNINITIALIZED;
+    } else {
+        g.refcount--;
+    }
+    pthread_mutex_unlock(&g.lock);
+    return rc;
+}
+
+EXPORT const char *nvmlErrorString(nvmlReturn_t rc)
+{
+    if (g.load_error[0] && rc == g.load_error_code) {
+        return g.load_error;
+    }
+    switch (rc) {
+    case 0:
+        return "Success";
+    case 1:
+        return "Uninitialized";
+    case 2:
+        return "Invalid Argument";
+    case 3:
+        return "Not Supported";
+    case 4:
+        return "Insufficient Permissions";
+    case 5:
+        return "Already Initialized";
+    case 6:
+        return "Not Found";
+    case 7:
+        return "Insufficient Size";
+    case 8:
+        return "Insufficient External Power";
+    case 9:
+        return "Driver Not Loaded";
+    case 10:
+        return "Timeout";
+    case 11:
+        return "Interrupt Request Issue";
+    case 12:
+        return "NVML Shared Library Not Found";
+    case 13:
+        return "Function Not Found";
+    case 14:
+        return "Corrupted infoROM";
+    case 15:
+        return "GPU is lost";
+    case 16:
+        return "GPU requires reset";
+    case 17:
+        return "GPU access blocked by the operating system";
+    case 18:
+        return "Driver/library version mismatch";
+    case 19:
+        return "In use by another client";
+    case 20:
+        return "Insufficient Memory";
+    case 21:
+        return "No data";
+    case 23:
+        return "Insufficient Resources";
+    case 25:
+        return "Argument version mismatch";
+    default:
+        return "Unknown Error";
+    }
+}
+
+/* -------------------------------------------------------------- system -- */
+
+static nvmlReturn_t copy_string(char *buf, unsigned int len, const char *s)
+{
+    if (!buf) {
+        return GPU_NVML_RC_INVALID_ARGUMENT;
+    }
+    if (strlen(s) + 1 > len) {
+        return GPU_NVML_RC_INSUFFICIENT_SIZE;
+    }
+    memcpy(buf, s, strlen(s) + 1);
+    return GPU_NVML_RC_SUCCESS;
+}
+
+static nvmlReturn_t system_string(char *buf, unsigned int len, bool nvml)
+{
+    pthread_mutex_lock(&g.lock);
+    nvmlReturn_t rc = g.refcount == 0
+                          ? GPU_NVML_RC_UNINITIALIZED
+                          : copy_string(buf, len, nvml ? g.sc.nvml_version : g.sc.driver_version);
+    pthread_mutex_unlock(&g.lock);
+    return rc;
+}
+
+EXPORT nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length)
+{
+    return system_string(version, length, false);
+}
+
+EXPORT nvmlReturn_t nvmlSystemGetNVMLVersion(char *version, unsigned int length)
+{
+    return system_string(version, length, true);
+}
+
+static nvmlReturn_t cuda_version(int *v)
+{
+    pthread_mutex_lock(&g.lock);
+    nvmlReturn_t rc = GPU_NVML_RC_SUCCESS;
+    if (g.refcount == 0) {
+        rc = GPU_NVML_RC_UNINITIALIZED;
+    } else if (!v) {
+        rc = GPU_NVML_RC_INVALID_ARGUMENT;
+    } else {
+        *v = g.sc.cuda_version;
+    }
+    pthread_mutex_unlock(&g.lock);
+    return rc;
+}
+
+EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *v)
+{
+    return cuda_version(v);
+}
+
+#ifndef SIM_LEGACY
+EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int *v)
+{
+    return cuda_version(v);
+}
+#endif
+
+static nvmlReturn_t device_count(unsigned int *count)
+{
+    pthread_mutex_lock(&g.lock);
+    nvmlReturn_t rc = GPU_NVML_RC_SUCCESS;
+    if (g.refcount == 0) {
+        rc = GPU_NVML_RC_UNINITIALIZED;
+    } else if (!count) {
+        rc = GPU_NVML_RC_INVALID_ARGUMENT;
+    } else {
+        *count = (unsigned int)g.sc.gpu_count;
+    }
+    pthread_mutex_unlock(&g.lock);
+    return rc;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetCount(unsigned int *count)
+{
+    return device_count(count);
+}
+
+#ifndef SIM_LEGACY
+EXPORT nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count)
+{
+    return device_count(count);
+}
+#endif
+
+static nvmlReturn_t handle_by_index(unsigned int index, nvmlDevice_t *dev)
+{
+    pthread_mutex_lock(&g.lock);
+    nvmlReturn_t rc = GPU_NVML_RC_SUCCESS;
+    if (g.refcount == 0) {
+        rc = GPU_NVML_RC_UNINITIALIZED;
+    } else if (!dev || index >= g.sc.gpu_count) {
+        rc = GPU_NVML_RC_INVALID_ARGUMENT;
+    } else {
+        /* Handles are the addresses of our GPU records: opaque and stable. */
+        *dev = (nvmlDevice_t)(void *)&g.sc.gpus[index];
+    }
+    pthread_mutex_unlock(&g.lock);
+    return rc;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t *dev)
+{
+    return handle_by_index(index, dev);
+}
+
+#ifndef SIM_LEGACY
+EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *dev)
+{
+    return handle_by_index(index, dev);
+}
+#endif
+
+/* -------------------------------------------------------- device calls -- */
+
+/* One device call in progress: the GPU, scenario time, and the lock held. */
+struct call {
+    struct sim_gpu *gpu;
+    size_t index;
+    double t;
+};
+
+/* Checks init and the handle, applies the GPU's faults, and takes the lock;
+ * every device function pairs it with leave(). */
+static nvmlReturn_t enter(struct call *c, nvmlDevice_t dev, int feature)
+{
+    pthread_mutex_lock(&g.lock);
+    if (g.refcount == 0) {
+        return GPU_NVML_RC_UNINITIALIZED;
+    }
+    c->gpu = NULL;
+    for (size_t i = 0; i < g.sc.gpu_count; i++) {
+        if ((void *)dev == (void *)&g.sc.gpus[i]) {
+            c->gpu = &g.sc.gpus[i];
+            c->index = i;
+        }
+    }
+    if (!c->gpu) {
+        return GPU_NVML_RC_INVALID_ARGUMENT;
+    }
+    struct sim_gpu *gp = c->gpu;
+    gp->calls++;
+    if (gp->slow_ms) {
+        struct timespec ts = { .tv_sec = gp->slow_ms / 1000,
+                               .tv_nsec = (long)(gp->slow_ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    c->t = scenario_t();
+    if (c->t >= gp->lost_at_s ||
+        (gp->lost_after_calls >= 0 && gp->calls > (unsigned long)gp->lost_after_calls)) {
+        return GPU_NVML_RC_GPU_IS_LOST;
+    }
+    if (feature >= 0 && gp->feature_error[feature]) {
+        return gp->feature_error[feature];
+    }
+    return GPU_NVML_RC_SUCCESS;
+}
+
+static nvmlReturn_t leave(nvmlReturn_t rc)
+{
+    pthread_mutex_unlock(&g.lock);
+    return rc;
+}
+
+static double metric(struct call *c, enum sim_metric m)
+{
+    return sim_pattern_at(&c->gpu->metric[m], c->t);
+}
+
+/* The mean of a metric over the driver's last complete sample period, as
+ * the polled utilization reports it. */
+static double metric_last_period(struct call *c, enum sim_metric m)
+{
+    int64_t k = sample_index(c->t);
+    if (k < 1) {
+        return metric(c, m);
+    }
+    return sim_pattern_mean(&c->gpu->metric[m], sample_end_s(k - 1), sample_end_s(k));
+}
+
+static bool process_active(const struct sim_process *p, double t)
+{
+    if (p->cycle_s > 0) {
+        t = fmod(t, p->cycle_s);
+    }
+    return t >= p->start_s && t < p->end_s;
+}
+
+static double memory_used_mib(struct call *c)
+{
+    if (!c->gpu->memory_used_from_processes) {
+        return metric(c, SIM_M_MEMORY_USED_MIB);
+    }
+    double sum = 0;
+    for (size_t i = 0; i < c->gpu->process_count; i++) {
+        struct sim_process *p = &c->gpu->processes[i];
+        if (process_active(p, c->t)) {
+            sum += sim_pattern_at(&p->memory_mib, c->t);
+        }
+    }
+    return sum;
+}
+
+#define MIB 1048576.0
+
+static nvmlReturn_t device_string(nvmlDevice_t dev, int feature, char *buf, unsigned int len,
+                                  size_t field_offset)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, feature);
+    if (rc == GPU_NVML_RC_SUCCESS) {
+        rc = copy_string(buf, len, (const char *)c.gpu + field_offset);
+    }
+    return leave(rc);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t dev, char *name, unsigned int length)
+{
+    return device_string(dev, -1, name, length, offsetof(struct sim_gpu, name));
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t dev, char *uuid, unsigned int length)
+{
+    return device_string(dev, -1, uuid, length, offsetof(struct sim_gpu, uuid));
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetSerial(nvmlDevice_t dev, char *serial, unsigned int length)
+{
+    return device_string(dev, SIM_F_SERIAL, serial, length, offsetof(struct sim_gpu, serial));
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t dev, unsigned int *index)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, -1);
+    if (rc == GPU_NVML_RC_SUCCESS) {
+        *index = (unsigned int)c.index;
+    }
+    return leave(rc);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t dev, unsigned int *minor)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, SIM_F_MINOR_NUMBER);
+    if (rc == GPU_NVML_RC_SUCCESS) {
+        *minor = c.gpu->minor_number;
+    }
+    return leave(rc);
+}
+
+/* "DDDDDDDD:BB:dd.0" -> domain, bus, device, without sscanf. */
+static void split_bus_id(const char *s, unsigned *domain, unsigned *bus, unsigned *device)
+{
+    char *end = NULL;
+    *domain = (unsigned)strtoul(s, &end, 16);
+    *bus = *end == ':' ? (unsigned)strtoul(end + 1, &end, 16) : 0;
+    *device = *end == ':' ? (unsigned)strtoul(end + 1, &end, 16) : 0;
+}
+
+static nvmlReturn_t pci_info(nvmlDevice_t dev, void *out, bool legacy)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, SIM_F_PCI);
+    if (rc != GPU_NVML_RC_SUCCESS || !out) {
+        return leave(rc ? rc : GPU_NVML_RC_INVALID_ARGUMENT);
+    }
+    unsigned domain = 0, bus = 0, device = 0;
+    split_bus_id(c.gpu->pci_bus_id, &domain, &bus, &device);
+    if (legacy) {
+        struct gpu_nvml_pci_info_v1 p = {
+            .domain = domain, .bus = bus, .device = device, .pci_device_id = c.gpu->pci_device_id
+        };
+        snprintf(p.bus_id, sizeof(p.bus_id), "%04X:%02X:%02X.0", domain & 0xFFFF, bus & 0xFF,
+                 device & 0x1F);
+        memcpy(out, &p, sizeof(p));
+    } else {
+        struct gpu_nvml_pci_info p = {
+            .domain = domain, .bus = bus, .device = device, .pci_device_id = c.gpu->pci_device_id
+        };
+        snprintf(p.bus_id_legacy, sizeof(p.bus_id_legacy), "%04X:%02X:%02X.0", domain & 0xFFFF,
+                 bus & 0xFF, device & 0x1F);
+        snprintf(p.bus_id, sizeof(p.bus_id), "%s", c.gpu->pci_bus_id);
+        memcpy(out, &p, sizeof(p));
+    }
+    return leave(GPU_NVML_RC_SUCCESS);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetPciInfo(nvmlDevice_t dev, void *pci)
+{
+    return pci_info(dev, pci, true);
+}
+
+#ifndef SIM_LEGACY
+EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t dev, void *pci)
+{
+    return pci_info(dev, pci, false);
+}
+#endif
+
+#ifndef SIM_HIDE_V3
+EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t dev, void *pci)
+{
+    return pci_info(dev, pci, false);
+}
+#endif
+
+EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t dev, struct gpu_nvml_memory_v1 *m)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, SIM_F_MEMORY);
+    if (rc == GPU_NVML_RC_SUCCESS && m) {
+        /* v1's "used" includes what the driver reserves. */
+        double total = c.gpu->memory_total_mib * MIB;
+        double used = memory_used_mib(&c) * MIB + c.gpu->memory_reserved_mib * MIB;
+        used = used > total ? total : used;
+        m->total = (unsigned long long)total;
+        m->used = (unsigned long long)used;
+        m->free = m->total - m->used;
+    }
+    return leave(rc);
+}
+
+#ifndef SIM_LEGACY
+EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t dev, struct gpu_nvml_memory_v2 *m)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, SIM_F_MEMORY);
+    if (rc == GPU_NVML_RC_SUCCESS && (!m || m->version != GPU_NVML_ABI_MEMORY_V2_VERSION)) {
+        /* What real drivers answer to a bare "2" in the version field. */
+        rc = GPU_NVML_RC_FUNCTION_NOT_FOUND;
+    }
+    if (rc == GPU_NVML_RC_SUCCESS) {
+        double total = c.gpu->memory_total_mib * MIB;
+        double reserved = c.gpu->memory_reserved_mib * MIB;
+        double used = memory_used_mib(&c) * MIB;
+        used = used > total - reserved ? total - reserved : used;
+        m->total = (unsigned long long)total;
+        m->reserved = (unsigned long long)reserved;
+        m->used = (unsigned long long)used;
+        m->free = m->total - m->reserved - m->used;
+    }
+    return leave(rc);
+}
+#endif
+
+EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t dev, struct gpu_nvml_utilization *u)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, SIM_F_UTILIZATION);
+    if (rc == GPU_NVML_RC_SUCCESS && u) {
+        u->gpu = round_u(metric_last_period(&c, SIM_M_UTIL_GPU));
+        u->memory = round_u(metric_last_period(&c, SIM_M_UTIL_MEMORY));
+    }
+    return leave(rc);
+}
+
+static nvmlReturn_t codec_util(nvmlDevice_t dev, int feature, enum sim_metric m, unsigned int *pct,
+                               unsigned int *period)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, feature);
+    if (rc == GPU_NVML_RC_SUCCESS && pct && period) {
+        *pct = round_u(metric_last_period(&c, m));
+        *period = (unsigned int)period_us();
+    }
+    return leave(rc);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetEncoderUtilization(nvmlDevice_t dev, unsigned int *u,
+                                                    unsigned int *period_us_out)
+{
+    return codec_util(dev, SIM_F_ENCODER, SIM_M_UTIL_ENCODER, u, period_us_out);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetDecoderUtilization(nvmlDevice_t dev, unsigned int *u,
+                                                    unsigned int *period_us_out)
+{
+    return codec_util(dev, SIM_F_DECODER, SIM_M_UTIL_DECODER, u, period_us_out);
+}
+
+/* A device metric returned as one unsigned int. */
+static nvmlReturn_t uint_metric(nvmlDevice_t dev, int feature, enum sim_metric m, double scale,
+                                unsigned int *out)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, feature);
+    if (rc == GPU_NVML_RC_SUCCESS) {
+        if (!out) {
+            rc = GPU_NVML_RC_INVALID_ARGUMENT;
+        } else {
+            *out = round_u(metric(&c, m) * scale);
+        }
+    }
+    return leave(rc);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t dev, int sensor, unsigned int *temp)
+{
+    if (sensor != GPU_NVML_ABI_TEMPERATURE_GPU) {
+        return GPU_NVML_RC_INVALID_ARGUMENT;
+    }
+    return uint_metric(dev, SIM_F_TEMPERATURE, SIM_M_TEMPERATURE_C, 1, temp);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetFanSpeed(nvmlDevice_t dev, unsigned int *speed)
+{
+    return uint_metric(dev, SIM_F_FAN, SIM_M_FAN_PCT, 1, speed);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t dev, unsigned int *mw)
+{
+    return uint_metric(dev, SIM_F_POWER, SIM_M_POWER_W, 1000, mw);
+}
+
+static nvmlReturn_t power_limit(nvmlDevice_t dev, unsigned int *mw)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, SIM_F_POWER_LIMIT);
+    if (rc == GPU_NVML_RC_SUCCESS && mw) {
+        *mw = round_u(c.gpu->power_limit_w * 1000);
+    }
+    return leave(rc);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t dev, unsigned int *mw)
+{
+    return power_limit(dev, mw);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t dev, unsigned int *mw)
+{
+    return power_limit(dev, mw);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t dev, unsigned long long *mj)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, SIM_F_ENERGY);
+    if (rc == GPU_NVML_RC_SUCCESS && mj) {
+        double joules = sim_pattern_integral(&c.gpu->metric[SIM_M_POWER_W], c.t);
+        *mj = (unsigned long long)llround(c.gpu->energy_start_mj + joules * 1000.0);
+    }
+    return leave(rc);
+}
+
+static enum sim_metric clock_metric(int type, bool *ok)
+{
+    *ok = true;
+    switch (type) {
+    case GPU_NVML_ABI_CLOCK_GRAPHICS:
+        return SIM_M_CLOCK_GRAPHICS_MHZ;
+    case GPU_NVML_ABI_CLOCK_SM:
+        return SIM_M_CLOCK_SM_MHZ;
+    case GPU_NVML_ABI_CLOCK_MEM:
+        return SIM_M_CLOCK_MEMORY_MHZ;
+    default:
+        *ok = false;
+        return SIM_M_CLOCK_SM_MHZ;
+    }
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t dev, int type, unsigned int *mhz)
+{
+    bool ok = false;
+    enum sim_metric m = clock_metric(type, &ok);
+    if (!ok) {
+        return GPU_NVML_RC_NOT_SUPPORTED;
+    }
+    return uint_metric(dev, SIM_F_CLOCKS, m, 1, mhz);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t dev, int type, unsigned int *mhz)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, SIM_F_MAX_CLOCKS);
+    if (rc == GPU_NVML_RC_SUCCESS) {
+        if (!mhz) {
+            rc = GPU_NVML_RC_INVALID_ARGUMENT;
+        } else if (type == GPU_NVML_ABI_CLOCK_GRAPHICS) {
+            *mhz = c.gpu->max_clock_graphics_mhz;
+        } else if (type == GPU_NVML_ABI_CLOCK_SM) {
+            *mhz = c.gpu->max_clock_sm_mhz;
+        } else if (type == GPU_NVML_ABI_CLOCK_MEM) {
+            *mhz = c.gpu->max_clock_memory_mhz;
+        } else {
+            rc = GPU_NVML_RC_NOT_SUPPORTED;
+        }
+    }
+    return leave(rc);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t dev, int *pstate)
+{
+    unsigned int v = 0;
+    nvmlReturn_t rc = uint_metric(dev, SIM_F_PSTATE, SIM_M_PSTATE, 1, &v);
+    if (rc == GPU_NVML_RC_SUCCESS && pstate) {
+        *pstate = (int)v;
+    }
+    return rc;
+}
+
+static nvmlReturn_t clock_reasons(nvmlDevice_t dev, unsigned long long *mask)
+{
+    unsigned int v = 0;
+    nvmlReturn_t rc = uint_metric(dev, SIM_F_CLOCK_REASONS, SIM_M_CLOCK_EVENT_REASONS, 1, &v);
+    if (rc == GPU_NVML_RC_SUCCESS && mask) {
+        *mask = v;
+    }
+    return rc;
+}
+
+#ifndef SIM_LEGACY
+EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t dev,
+                                                           unsigned long long *mask)
+{
+    return clock_reasons(dev, mask);
+}
+#endif
+
+EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t dev,
+                                                              unsigned long long *mask)
+{
+    return clock_reasons(dev, mask);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetPcieThroughput(nvmlDevice_t dev, int counter, unsigned int *kbps)
+{
+    if (counter != GPU_NVML_ABI_PCIE_TX_BYTES && counter != GPU_NVML_ABI_PCIE_RX_BYTES) {
+        return GPU_NVML_RC_INVALID_ARGUMENT;
+    }
+    return uint_metric(
+        dev, SIM_F_PCIE,
+        counter == GPU_NVML_ABI_PCIE_TX_BYTES ? SIM_M_PCIE_TX_KBPS : SIM_M_PCIE_RX_KBPS, 1, kbps);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t dev, int *current, int *pending)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, SIM_F_ECC);
+    if (rc == GPU_NVML_RC_SUCCESS && current && pending) {
+        *current = *pending = c.gpu->ecc_enabled ? GPU_NVML_ABI_FEATURE_ENABLED : 0;
+    }
+    return leave(rc);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t dev, int error_type, int counter_type,
+                                                unsigned long long *count)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, SIM_F_ECC);
+    if (rc == GPU_NVML_RC_SUCCESS && !c.gpu->ecc_enabled) {
+        rc = GPU_NVML_RC_NOT_SUPPORTED;
+    }
+    if (rc == GPU_NVML_RC_SUCCESS) {
+        if (!count || counter_type < 0 || counter_type > 1) {
+            rc = GPU_NVML_RC_INVALID_ARGUMENT;
+        } else if (error_type == GPU_NVML_ABI_MEMORY_ERROR_CORRECTED) {
+            *count = round_u(metric(&c, SIM_M_ECC_CORRECTED));
+        } else if (error_type == GPU_NVML_ABI_MEMORY_ERROR_UNCORRECTED) {
+            *count = round_u(metric(&c, SIM_M_ECC_UNCORRECTED));
+        } else {
+            rc = GPU_NVML_RC_INVALID_ARGUMENT;
+        }
+    }
+    return leave(rc);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t dev, unsigned int *corr,
+                                              unsigned int *unc, unsigned int *pending,
+                                              unsigned int *failure)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, SIM_F_REMAPPED_ROWS);
+    if (rc == GPU_NVML_RC_SUCCESS && corr && unc && pending && failure) {
+        *corr = round_u(metric(&c, SIM_M_REMAPPED_CORRECTABLE));
+        *unc = round_u(metric(&c, SIM_M_REMAPPED_UNCORRECTABLE));
+        *pending = 0;
+        *failure = 0;
+    }
+    return leave(rc);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t dev, unsigned int *current,
+                                         unsigned int *pending)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, -1);
+    (void)current;
+    (void)pending;
+    /* No simulated GPU has MIG. */
+    return leave(rc ? rc : GPU_NVML_RC_NOT_SUPPORTED);
+}
+
+/* ----------------------------------------------------------- processes -- */
+
+/* Writes the active processes of the given type at `stride` bytes each,
+ * with the size-query convention of the real library. */
+static nvmlReturn_t running_processes(nvmlDevice_t dev, unsigned type_bit, unsigned int *count,
+                                      void *infos, size_t stride)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, SIM_F_PROCESSES);
+    if (rc != GPU_NVML_RC_SUCCESS) {
+        return leave(rc);
+    }
+    if (!count) {
+        return leave(GPU_NVML_RC_INVALID_ARGUMENT);
+    }
+    unsigned n = 0;
+    for (size_t i = 0; i < c.gpu->process_count; i++) {
+        const struct sim_process *p = &c.gpu->processes[i];
+        n += (p->type_mask & type_bit) && process_active(p, c.t);
+    }
+    if (*count < n || (n > 0 && !infos)) {
+        *count = n;
+        return leave(GPU_NVML_RC_INSUFFICIENT_SIZE);
+    }
+    unsigned w = 0;
+    for (size_t i = 0; i < c.gpu->process_count; i++) {
+        struct sim_process *p = &c.gpu->processes[i];
+        if (!(p->type_mask & type_bit) || !process_active(p, c.t)) {
+            continue;
+        }
+        struct gpu_nvml_process_info_v2 e = {
+            .pid = p->pid,
+            .used_gpu_memory = (unsigned long long)(sim_pattern_at(&p->memory_mib, c.t) * MIB),
+            .gpu_instance_id = 0xFFFFFFFFu,
+            .compute_instance_id = 0xFFFFFFFFu,
+        };
+        memcpy((char *)infos + (size_t)w * stride, &e, stride);
+        w++;
+    }
+    *count = w;
+    return leave(GPU_NVML_RC_SUCCESS);
+}
+
+#define V1 sizeof(struct gpu_nvml_process_info_v1)
+#define V2 sizeof(struct gpu_nvml_process_info_v2)
+
+EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t d, unsigned int *n, void *i)
+{
+    return running_processes(d, SIM_PROC_COMPUTE, n, i, V1);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t d, unsigned int *n, void *i)
+{
+    return running_processes(d, SIM_PROC_GRAPHICS, n, i, V1);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses(nvmlDevice_t d, unsigned int *n,
+                                                            void *i)
+{
+    return running_processes(d, SIM_PROC_MPS, n, i, V1);
+}
+
+#ifndef SIM_LEGACY
+EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t d, unsigned int *n,
+                                                            void *i)
+{
+    return running_processes(d, SIM_PROC_COMPUTE, n, i, V2);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t d, unsigned int *n,
+                                                             void *i)
+{
+    return running_processes(d, SIM_PROC_GRAPHICS, n, i, V2);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v2(nvmlDevice_t d, unsigned int *n,
+                                                               void *i)
+{
+    return running_processes(d, SIM_PROC_MPS, n, i, V2);
+}
+#endif
+
+#ifndef SIM_HIDE_V3
+EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t d, unsigned int *n,
+                                                            void *i)
+{
+    return running_processes(d, SIM_PROC_COMPUTE, n, i, V2);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t d, unsigned int *n,
+                                                             void *i)
+{
+    return running_processes(d, SIM_PROC_GRAPHICS, n, i, V2);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v3(nvmlDevice_t d, unsigned int *n,
+                                                               void *i)
+{
+    return running_processes(d, SIM_PROC_MPS, n, i, V2);
+}
+#endif
+
+/* The driver sample periods newer than last_seen_us that it still keeps. */
+static void sample_range(double t, unsigned long long last_seen_us, int64_t *first, int64_t *last)
+{
+    int64_t k_now = sample_index(t);
+    int64_t k_min = k_now - (int64_t)g.sc.sample_buffer + 1;
+    if (k_min < 1) {
+        k_min = 1;
+    }
+    uint64_t base = epoch_us();
+    uint64_t p = period_us();
+    if (last_seen_us >= base) {
+        int64_t k_seen = (int64_t)((last_seen_us - base) / p);
+        if (k_seen + 1 > k_min) {
+            k_min = k_seen + 1;
+        }
+    }
+    *first = k_min;
+    *last = k_now;
+}
+
+/* Per-process utilization: one sample per driver period for each process
+ * that used the GPU in it, newer than lastSeenTimeStamp. */
+EXPORT nvmlReturn_t
+nvmlDeviceGetProcessUtilization(nvmlDevice_t dev, struct gpu_nvml_process_utilization_sample *util,
+                                unsigned int *count, unsigned long long last_seen_us)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, SIM_F_PROCESS_UTILIZATION);
+    if (rc != GPU_NVML_RC_SUCCESS) {
+        return leave(rc);
+    }
+    if (!count) {
+        return leave(GPU_NVML_RC_INVALID_ARGUMENT);
+    }
+    int64_t k0 = 0, k1 = 0;
+    sample_range(c.t, last_seen_us, &k0, &k1);
+    unsigned n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        unsigned w = 0;
+        for (int64_t k = k0; k <= k1; k++) {
+            double a = sample_end_s(k - 1), b = sample_end_s(k);
+            for (size_t i = 0; i < c.gpu->process_count; i++) {
+                struct sim_process *p = &c.gpu->processes[i];
+                if (!process_active(p, b)) {
+                    continue;
+                }
+                double sm = sim_pattern_mean(&p->sm_pct, a, b);
+                double mem = sim_pattern_mean(&p->memory_pct, a, b);
+                double enc = sim_pattern_mean(&p->encoder_pct, a, b);
+                double dec = sim_pattern_mean(&p->decoder_pct, a, b);
+                if (round_u(sm) + round_u(mem) + round_u(enc) + round_u(dec) == 0) {
+                    continue;
+                }
+                if (pass == 1) {
+                    util[w] = (struct gpu_nvml_process_utilization_sample){
+                        .pid = p->pid,
+                        .timestamp_us = epoch_us() + (uint64_t)k * period_us(),
+                        .sm_util = round_u(sm),
+                        .mem_util = round_u(mem),
+                        .enc_util = round_u(enc),
+                        .dec_util = round_u(dec),
+                    };
+                }
+                w++;
+            }
+        }
+        if (pass == 0) {
+            n = w;
+            if (n == 0) {
+                return leave(GPU_NVML_RC_NOT_FOUND);
+            }
+            if (!util || *count < n) {
+                *count = n;
+                return leave(GPU_NVML_RC_INSUFFICIENT_SIZE);
+            }
+        }
+    }
+    *count = n;
+    return leave(GPU_NVML_RC_SUCCESS);
+}
+
+/* The driver's sample buffers: one value per sample period, the mean over
+ * that period, so a burst shorter than a client's read interval is there. */
+EXPORT nvmlReturn_t nvmlDeviceGetSamples(nvmlDevice_t dev, int type,
+                                         unsigned long long last_seen_us, int *value_type,
+                                         unsigned int *count, struct gpu_nvml_sample *samples)
+{
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, SIM_F_SAMPLES);
+    if (rc != GPU_NVML_RC_SUCCESS) {
+        return leave(rc);
+    }
+    enum sim_metric m;
+    double scale = 1;
+    switch (type) {
+    case 0:
+        m = SIM_M_POWER_W;
+        scale = 1000; /* mW */
+        break;
+    case GPU_NVML_ABI_GPU_UTILIZATION_SAMPLES:
+        m = SIM_M_UTIL_GPU;
+        break;
+    case 2:
+        m = SIM_M_UTIL_MEMORY;
+        break;
+    case 3:
+        m = SIM_M_UTIL_ENCODER;
+        break;
+    case 4:
+        m = SIM_M_UTIL_DECODER;
+        break;
+    case 5:
+        m = SIM_M_CLOCK_SM_MHZ;
+        break;
+    case 6:
+        m = SIM_M_CLOCK_MEMORY_MHZ;
+        break;
+    default:
+        return leave(GPU_NVML_RC_NOT_SUPPORTED);
+    }
+    if (!count || !value_type) {
+        return leave(GPU_NVML_RC_INVALID_ARGUMENT);
+    }
+    int64_t k0 = 0, k1 = 0;
+    sample_range(c.t, last_seen_us, &k0, &k1);
+    unsigned n = k1 >= k0 ? (unsigned)(k1 - k0 + 1) : 0;
+    *value_type = GPU_NVML_ABI_VALUE_TYPE_UNSIGNED_INT;
+    if (n == 0) {
+        return leave(GPU_NVML_RC_NOT_FOUND);
+    }
+    if (!samples) {
+        *count = n; /* unlike the process queries, the size query succeeds */
+        return leave(GPU_NVML_RC_SUCCESS);
+    }
+    if (*count < n) {
+        k0 = k1 - (int64_t)*count + 1; /* keep the newest that fit */
+        n = *count;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        int64_t k = k0 + (int64_t)i;
+        double v = sim_pattern_mean(&c.gpu->metric[m], sample_end_s(k - 1), sample_end_s(k));
+        samples[i].timestamp_us = epoch_us() + (uint64_t)k * period_us();
+        samples[i].value.ui = round_u(v * scale);
+    }
+    *count = n;
+    return leave(GPU_NVML_RC_SUCCESS);
+}

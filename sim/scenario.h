@@ -1,0 +1,130 @@
+/* The simulated machine, as read from a scenario file (JSON, documented in
+ * sim/README.md): GPUs, their metric patterns, processes and faults. */
+#ifndef GPULSE_SIM_SCENARIO_H
+#define GPULSE_SIM_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "pattern.h"
+
+/* Metrics a scenario can drive, each by a pattern. */
+enum sim_metric {
+    SIM_M_UTIL_GPU,
+    SIM_M_UTIL_MEMORY,
+    SIM_M_UTIL_ENCODER,
+    SIM_M_UTIL_DECODER,
+    SIM_M_MEMORY_USED_MIB,
+    SIM_M_TEMPERATURE_C,
+    SIM_M_FAN_PCT,
+    SIM_M_POWER_W,
+    SIM_M_CLOCK_SM_MHZ,
+    SIM_M_CLOCK_GRAPHICS_MHZ,
+    SIM_M_CLOCK_MEMORY_MHZ,
+    SIM_M_PSTATE,
+    SIM_M_CLOCK_EVENT_REASONS,
+    SIM_M_PCIE_TX_KBPS,
+    SIM_M_PCIE_RX_KBPS,
+    SIM_M_ECC_CORRECTED,
+    SIM_M_ECC_UNCORRECTED,
+    SIM_M_REMAPPED_CORRECTABLE,
+    SIM_M_REMAPPED_UNCORRECTABLE,
+    SIM_M_COUNT
+};
+
+/* Features a scenario can make fail ("unsupported", "errors"). */
+enum sim_feature {
+    SIM_F_SERIAL,
+    SIM_F_PCI,
+    SIM_F_MINOR_NUMBER,
+    SIM_F_MEMORY,
+    SIM_F_UTILIZATION,
+    SIM_F_ENCODER,
+    SIM_F_DECODER,
+    SIM_F_TEMPERATURE,
+    SIM_F_FAN,
+    SIM_F_POWER,
+    SIM_F_POWER_LIMIT,
+    SIM_F_ENERGY,
+    SIM_F_CLOCKS,
+    SIM_F_MAX_CLOCKS,
+    SIM_F_PSTATE,
+    SIM_F_CLOCK_REASONS,
+    SIM_F_PCIE,
+    SIM_F_ECC,
+    SIM_F_REMAPPED_ROWS,
+    SIM_F_PROCESSES,
+    SIM_F_PROCESS_UTILIZATION,
+    SIM_F_SAMPLES,
+    SIM_F_COUNT
+};
+
+enum {
+    SIM_PROC_COMPUTE = 1,
+    SIM_PROC_GRAPHICS = 2,
+    SIM_PROC_MPS = 4,
+};
+
+struct sim_process {
+    unsigned pid;
+    unsigned type_mask;
+    struct sim_pattern memory_mib;
+    struct sim_pattern sm_pct;
+    struct sim_pattern memory_pct;
+    struct sim_pattern encoder_pct;
+    struct sim_pattern decoder_pct;
+    double start_s; /* on the GPU from this scenario time */
+    double end_s;   /* until this one (INFINITY: never ends) */
+    double cycle_s; /* > 0: start_s and end_s repeat every cycle_s seconds */
+};
+
+struct sim_gpu {
+    char name[96];
+    char uuid[96];
+    char serial[30];
+    char pci_bus_id[32];
+    unsigned pci_device_id;
+    unsigned pci_subsystem_id;
+    unsigned minor_number;
+    double memory_total_mib;
+    double memory_reserved_mib;
+    double power_limit_w;
+    double energy_start_mj;
+    unsigned max_clock_sm_mhz;
+    unsigned max_clock_graphics_mhz;
+    unsigned max_clock_memory_mhz;
+    bool ecc_enabled;
+    bool memory_used_from_processes; /* no memory_used_mib pattern: sum the processes */
+    struct sim_pattern metric[SIM_M_COUNT];
+    int feature_error[SIM_F_COUNT]; /* NVML code to return, 0 when it works */
+    double lost_at_s;               /* GPU_IS_LOST from then on (INFINITY: never) */
+    long lost_after_calls;          /* GPU_IS_LOST after this many calls (-1: never) */
+    unsigned slow_ms;               /* every call on this GPU takes this long */
+    struct sim_process *processes;
+    size_t process_count;
+    unsigned long calls; /* device calls so far (for lost_after_calls) */
+};
+
+struct sim_scenario {
+    char driver_version[80];
+    char nvml_version[80];
+    int cuda_version;
+    double sample_period_s; /* the driver's utilization sample period */
+    unsigned sample_buffer; /* samples the driver keeps */
+    int init_error;         /* NVML code nvmlInit returns (0: succeeds) */
+    long init_fail_count;   /* ...for this many calls, then succeeds (-1: always) */
+    struct sim_gpu *gpus;
+    size_t gpu_count;
+};
+
+/* Reads and checks a scenario file. Returns 0, or -1 with a message in err
+ * naming the file, the key (as a JSON path) and what is wrong with it. */
+int sim_scenario_load(const char *path, struct sim_scenario *out, char *err, size_t err_size);
+
+/* Frees what a loaded scenario owns. */
+void sim_scenario_free(struct sim_scenario *s);
+
+/* The NVML code for an error name such as "NOT_SUPPORTED", or -1. */
+int sim_error_code(const char *name);
+
+#endif

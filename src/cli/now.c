@@ -1,0 +1,290 @@
+/* `gpulse now`: read every GPU once (or every N seconds with --watch) and
+ * print it as a table, JSON or CSV. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/render.h"
+#include "gpu/gpu.h"
+#include "util/log.h"
+#include "util/strparse.h"
+
+enum now_format {
+    NOW_FORMAT_TABLE,
+    NOW_FORMAT_JSON,
+    NOW_FORMAT_CSV,
+};
+
+struct now_args {
+    enum now_format format;
+    bool csv_processes;
+    uint64_t watch_ms; /* 0: read once */
+    const char *nvml_lib;
+    const char *proc_root;
+    bool pcie;
+    int color; /* -1 auto, 0 never, 1 always */
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+    fputs("Usage: gpulse now [OPTIONS]\n"
+          "Show the current state of every GPU and the processes on it.\n"
+          "\n"
+          "  -f, --format FORMAT     table (default), json or csv\n"
+          "      --output-format F   the same as --format\n"
+          "  -p, --processes         csv: one row per process instead of per GPU\n"
+          "  -w, --watch SECONDS     refresh every SECONDS (e.g. 1, 0.5) until interrupted;\n"
+          "                          json prints one document per line, csv one header\n"
+          "      --pcie              also read PCIe throughput (the driver spends 20 ms\n"
+          "                          per direction and GPU measuring it)\n"
+          "      --color WHEN        auto (default), always or never\n"
+          "      --no-color          the same as --color never\n"
+          "      --nvml-lib PATH     the NVML library to load (default: $GPULSE_NVML_LIB,\n"
+          "                          else libnvidia-ml.so.1 from the driver)\n"
+          "      --proc-root PATH    where the host's /proc is (default /proc)\n"
+          "  -v, --verbose           log what is read (repeat for debug)\n"
+          "  -h, --help              show this help\n"
+          "\n"
+          "Absent metrics (not supported by the GPU) show as N/A, null or an empty field.\n"
+          "Exit status: 0 ok, 1 no NVML or no GPU, 2 bad arguments.\n",
+          out);
+}
+
+static int parse_args(int argc, char **argv, struct now_args *a, bool *help)
+{
+    enum {
+        OPT_PCIE = 256,
+        OPT_COLOR,
+        OPT_NO_COLOR,
+        OPT_NVML_LIB,
+        OPT_PROC_ROOT
+    };
+    static const struct option longopts[] = {
+        { "format", required_argument, NULL, 'f' },
+        { "output-format", required_argument, NULL, 'f' },
+        { "processes", no_argument, NULL, 'p' },
+        { "watch", required_argument, NULL, 'w' },
+        { "pcie", no_argument, NULL, OPT_PCIE },
+        { "color", required_argument, NULL, OPT_COLOR },
+        { "no-color", no_argument, NULL, OPT_NO_COLOR },
+        { "nvml-lib", required_argument, NULL, OPT_NVML_LIB },
+        { "proc-root", required_argument, NULL, OPT_PROC_ROOT },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    *a = (struct now_args){ .color = -1 };
+    optind = 1;
+    opterr = 0;
+    int opt = 0;
+    while ((opt = getopt_long(argc, argv, ":f:pw:vh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'f':
+            if (strcmp(optarg, "table") == 0) {
+                a->format = NOW_FORMAT_TABLE;
+            } else if (strcmp(optarg, "json") == 0) {
+                a->format = NOW_FORMAT_JSON;
+            } else if (strcmp(optarg, "csv") == 0) {
+                a->format = NOW_FORMAT_CSV;
+            } else {
+                return cli_usage_error("now", "--format: '%s' is not one of table, json, csv",
+                                       optarg);
+            }
+            break;
+        case 'p':
+            a->csv_processes = true;
+            break;
+        case 'w': {
+            double secs = 0;
+            int rc = strparse_double(optarg, 0.05, 86400, &secs);
+            if (rc) {
+                return cli_usage_error("now",
+                                       "--watch: '%s' is not a number of seconds between "
+                                       "0.05 and 86400",
+                                       optarg);
+            }
+            a->watch_ms = (uint64_t)(secs * 1000.0 + 0.5);
+            break;
+        }
+        case OPT_PCIE:
+            a->pcie = true;
+            break;
+        case OPT_COLOR:
+            if (strcmp(optarg, "auto") == 0) {
+                a->color = -1;
+            } else if (strcmp(optarg, "always") == 0) {
+                a->color = 1;
+            } else if (strcmp(optarg, "never") == 0) {
+                a->color = 0;
+            } else {
+                return cli_usage_error("now", "--color: '%s' is not one of auto, always, never",
+                                       optarg);
+            }
+            break;
+        case OPT_NO_COLOR:
+            a->color = 0;
+            break;
+        case OPT_NVML_LIB:
+            a->nvml_lib = optarg;
+            break;
+        case OPT_PROC_ROOT:
+            a->proc_root = optarg;
+            break;
+        case 'v':
+            log_threshold = log_threshold == LOG_LEVEL_WARNING ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
+            break;
+        case 'h':
+            *help = true;
+            return 0;
+        case ':':
+            return cli_usage_error("now", "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error("now", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        return cli_usage_error("now", "unexpected argument '%s'", argv[optind]);
+    }
+    if (a->csv_processes && a->format != NOW_FORMAT_CSV) {
+        return cli_usage_error("now", "--processes applies to --format csv (the table and JSON "
+                                      "always list processes)");
+    }
+    return 0;
+}
+
+static unsigned terminal_width(void)
+{
+    struct winsize ws = { 0 };
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40) {
+        return ws.ws_col;
+    }
+    return 160;
+}
+
+/* Sleeps until the monotonic deadline, waking early on a signal. */
+static void sleep_until(const struct timespec *deadline)
+{
+    while (!stop_requested &&
+           clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, deadline, NULL) == EINTR) {
+    }
+}
+
+static void advance(struct timespec *t, uint64_t ms)
+{
+    t->tv_sec += (time_t)(ms / 1000);
+    t->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t->tv_nsec >= 1000000000L) {
+        t->tv_sec++;
+        t->tv_nsec -= 1000000000L;
+    }
+}
+
+static int render(const struct now_args *a, const struct gpu_snapshot *snap,
+                  struct cli_render_opts *ropts, bool refresh_in_place)
+{
+    switch (a->format) {
+    case NOW_FORMAT_JSON:
+        if (cli_render_json(stdout, snap, ropts) != 0) {
+            return cli_fail("cannot write JSON to standard output");
+        }
+        break;
+    case NOW_FORMAT_CSV:
+        cli_render_csv(stdout, snap, ropts);
+        ropts->csv_header = false;
+        break;
+    case NOW_FORMAT_TABLE:
+    default:
+        if (refresh_in_place) {
+            fputs("\033[H\033[2J", stdout); /* home, clear screen */
+        }
+        ropts->width = isatty(STDOUT_FILENO) ? terminal_width() : 160;
+        cli_render_table(stdout, snap, ropts);
+        break;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        return cli_fail("cannot write to standard output: %s", strerror(errno));
+    }
+    return GP_EXIT_OK;
+}
+
+int cli_now_main(int argc, char **argv)
+{
+    struct now_args a;
+    bool help = false;
+    int rc = parse_args(argc, argv, &a, &help);
+    if (rc || help) {
+        if (help) {
+            usage(stdout);
+        }
+        return rc;
+    }
+
+    struct gpu_options opts = {
+        .nvml_lib = a.nvml_lib,
+        .proc_root = a.proc_root,
+        .read_pcie = a.pcie,
+        .read_processes = true,
+    };
+    struct gp_err err = { 0 };
+    struct gpu_session *session = NULL;
+    if (gpu_session_open(&opts, &session, &err) != 0) {
+        return cli_fail("%s", err.msg);
+    }
+
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    bool tty = isatty(STDOUT_FILENO);
+    struct cli_render_opts ropts = {
+        .color = a.color == 1 || (a.color == -1 && tty && !getenv("NO_COLOR")),
+        .csv_processes = a.csv_processes,
+        .csv_header = true,
+        .host = host,
+    };
+
+    if (a.watch_ms) {
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+    }
+
+    struct gpu_snapshot snap = { 0 };
+    struct timespec deadline = { 0 };
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    rc = GP_EXIT_OK;
+    do {
+        gpu_session_read(session, &snap);
+        rc = render(&a, &snap, &ropts, a.watch_ms && tty && a.format == NOW_FORMAT_TABLE);
+        if (rc || !a.watch_ms) {
+            break;
+        }
+        /* Fixed deadlines: the refresh does not drift by the time a read takes. */
+        advance(&deadline, a.watch_ms);
+        struct timespec now = { 0 };
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        while (deadline.tv_sec < now.tv_sec ||
+               (deadline.tv_sec == now.tv_sec && deadline.tv_nsec < now.tv_nsec)) {
+            advance(&deadline, a.watch_ms);
+        }
+        sleep_until(&deadline);
+    } while (!stop_requested);
+
+    gpu_snapshot_fini(&snap);
+    gpu_session_free(session);
+    return rc;
+}

@@ -1,0 +1,171 @@
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "cli/render.h"
+
+#define JSON_SCHEMA "gpulse.now.v1"
+
+static json_t *string_or_null(const char *s)
+{
+    return s && *s ? json_string(s) : json_null();
+}
+
+const char *cli_process_type(unsigned type_mask)
+{
+    static const char *const names[8] = { "?", "C", "G", "C+G", "M", "C+M", "G+M", "C+G+M" };
+    return names[type_mask & 7U];
+}
+
+void cli_format_time_ms(int64_t ms, char *buf, size_t size)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm = { 0 };
+    gmtime_r(&secs, &tm);
+    char base[32] = { 0 };
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, size, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+    if (ms <= 0) {
+        return json_null();
+    }
+    char buf[40];
+    cli_format_time_ms(ms, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+static json_t *process_json(const struct gpu_process *p)
+{
+    json_t *o = json_object();
+    const struct proc_info *pi = &p->proc;
+    json_object_set_new(o, "pid", json_integer(p->pid));
+    json_object_set_new(o, "type", json_string(cli_process_type(p->type_mask)));
+    json_object_set_new(o, "used_memory_bytes",
+                        p->has_used_memory ? json_integer((json_int_t)p->used_memory_bytes)
+                                           : json_null());
+    json_object_set_new(o, "sm_pct", p->has_utilization ? json_integer(p->sm_pct) : json_null());
+    json_object_set_new(o, "memory_pct",
+                        p->has_utilization ? json_integer(p->memory_pct) : json_null());
+    json_object_set_new(o, "encoder_pct",
+                        p->has_utilization ? json_integer(p->encoder_pct) : json_null());
+    json_object_set_new(o, "decoder_pct",
+                        p->has_utilization ? json_integer(p->decoder_pct) : json_null());
+    json_object_set_new(o, "user", pi->has_uid ? json_string(pi->user) : json_null());
+    json_object_set_new(o, "uid", pi->has_uid ? json_integer(pi->uid) : json_null());
+    json_object_set_new(o, "command", string_or_null(pi->comm));
+    json_object_set_new(o, "cmdline", string_or_null(pi->cmdline));
+    json_object_set_new(o, "start_time", time_or_null(pi->start_time_ms));
+    json_object_set_new(o, "start_time_ms",
+                        pi->start_time_ms > 0 ? json_integer(pi->start_time_ms) : json_null());
+    if (proc_container_is_set(&pi->container)) {
+        const struct proc_container *c = &pi->container;
+        char label[96];
+        proc_container_label(c, label, sizeof(label));
+        json_object_set_new(o, "container",
+                            json_pack("{s:o, s:o, s:o, s:o, s:s}", "runtime",
+                                      string_or_null(c->runtime), "id", string_or_null(c->id),
+                                      "pod_uid", string_or_null(c->pod_uid), "slurm_job",
+                                      string_or_null(c->slurm_job), "label", label));
+    } else {
+        json_object_set_new(o, "container", json_null());
+    }
+    return o;
+}
+
+static json_t *reasons_json(const struct gpu_values *v)
+{
+    if (!gpu_values_has(v, GPU_FIELD_CLOCK_REASONS)) {
+        return json_null();
+    }
+    json_t *a = json_array();
+    unsigned n = 0;
+    const struct gpu_clock_reason *reasons = gpu_clock_reasons(&n);
+    for (unsigned i = 0; i < n; i++) {
+        if ((uint64_t)v->v[GPU_FIELD_CLOCK_REASONS] & reasons[i].bit) {
+            json_array_append_new(a, json_string(reasons[i].name));
+        }
+    }
+    return a;
+}
+
+static json_t *gpu_json(const struct gpu_reading *r)
+{
+    json_t *o = json_object();
+    const struct gpu_identity *id = &r->id;
+    json_object_set_new(o, "index", json_integer(id->index));
+    json_object_set_new(o, "uuid", string_or_null(id->uuid));
+    json_object_set_new(o, "name", string_or_null(id->name));
+    json_object_set_new(o, "serial", string_or_null(id->serial));
+    json_object_set_new(o, "pci_bus_id", string_or_null(id->pci_bus_id));
+    if (id->has_pci_device_id) {
+        char hex[16];
+        snprintf(hex, sizeof(hex), "0x%08X", id->pci_device_id);
+        json_object_set_new(o, "pci_device_id", json_string(hex));
+    } else {
+        json_object_set_new(o, "pci_device_id", json_null());
+    }
+    json_object_set_new(o, "minor_number", id->has_minor ? json_integer(id->minor) : json_null());
+    json_object_set_new(o, "state", json_string(r->state == GPU_STATE_LOST ? "lost" : "ok"));
+    json_object_set_new(o, "error", string_or_null(r->error));
+
+    double pct = 0;
+    bool has_pct = gpu_busy_pct(&r->busy, &pct);
+    json_object_set_new(o, "busy_pct", has_pct ? json_real(pct) : json_null());
+    json_object_set_new(o, "busy_source", json_string(gpu_busy_source_name(r->busy.source)));
+    bool has_busy = r->busy.source != GPU_BUSY_NONE;
+    json_object_set_new(o, "busy_us",
+                        has_busy ? json_integer((json_int_t)r->busy.busy_us) : json_null());
+    json_object_set_new(o, "busy_window_us",
+                        has_busy ? json_integer((json_int_t)r->busy.window_us) : json_null());
+
+    for (int f = 0; f < GPU_FIELD_COUNT; f++) {
+        json_object_set_new(o, gpu_field_info((enum gpu_field)f)->key,
+                            gpu_values_has(&r->values, (enum gpu_field)f)
+                                ? json_integer(r->values.v[f])
+                                : json_null());
+    }
+    json_object_set_new(o, "clock_event_reasons_active", reasons_json(&r->values));
+
+    json_t *procs = json_array();
+    for (size_t i = 0; i < r->process_count; i++) {
+        json_array_append_new(procs, process_json(&r->processes[i]));
+    }
+    json_object_set_new(o, "processes", procs);
+    return o;
+}
+
+int cli_render_json(FILE *out, const struct gpu_snapshot *snap, const struct cli_render_opts *opts)
+{
+    const struct gpu_system *sys = &snap->system;
+    json_t *root = json_object();
+    json_object_set_new(root, "schema", json_string(JSON_SCHEMA));
+    json_object_set_new(root, "time", time_or_null(snap->time_ms));
+    json_object_set_new(root, "time_ms", json_integer(snap->time_ms));
+    json_object_set_new(root, "host", string_or_null(opts->host));
+    json_object_set_new(root, "read_duration_us", json_integer((json_int_t)snap->read_duration_us));
+    json_object_set_new(root, "driver_version", string_or_null(sys->driver_version));
+    json_object_set_new(root, "nvml_version", string_or_null(sys->nvml_version));
+    if (sys->has_cuda_version) {
+        char v[32];
+        snprintf(v, sizeof(v), "%d.%d", sys->cuda_version / 1000, (sys->cuda_version % 1000) / 10);
+        json_object_set_new(root, "cuda_version", json_string(v));
+    } else {
+        json_object_set_new(root, "cuda_version", json_null());
+    }
+    json_t *gpus = json_array();
+    for (size_t i = 0; i < snap->gpu_count; i++) {
+        json_array_append_new(gpus, gpu_json(&snap->gpus[i]));
+    }
+    json_object_set_new(root, "gpus", gpus);
+
+    int rc = json_dumpf(root, out, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 ? 0 : -EIO;
+    if (rc == 0 && fputc('\n', out) == EOF) {
+        rc = -EIO;
+    }
+    json_decref(root);
+    return rc;
+}

@@ -1,0 +1,137 @@
+/* The gpu subsystem's facade: open NVML (NVIDIA's library or the simulated
+ * one, through one code path), then read every GPU and its processes as a
+ * snapshot. A metric a GPU lacks is absent, a GPU that errors is marked lost
+ * and the others are read as usual. */
+#ifndef GPULSE_GPU_GPU_H
+#define GPULSE_GPU_GPU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gpu/fields.h"
+#include "proc/procinfo.h"
+#include "util/common.h"
+
+/* Host-wide facts from the driver. Empty strings / has_ false when absent. */
+struct gpu_system {
+    char driver_version[80];
+    char nvml_version[80];
+    bool has_cuda_version;
+    int cuda_version;   /* 1000 * major + 10 * minor, e.g. 12040 for 12.4 */
+    char lib_path[512]; /* the NVML library that was loaded */
+};
+
+/* What identifies a GPU; read once when the session opens. */
+struct gpu_identity {
+    unsigned index; /* NVML index; not stable across reboots */
+    char uuid[96];  /* "GPU-..."; the key to store data under */
+    char name[96];
+    char serial[32];     /* "" on boards without an inforom serial */
+    char pci_bus_id[32]; /* "00000000:3B:00.0" */
+    bool has_pci_device_id;
+    uint32_t pci_device_id; /* (device << 16) | vendor */
+    bool has_minor;
+    unsigned minor; /* /dev/nvidiaN */
+};
+
+enum gpu_state {
+    GPU_STATE_OK = 0,
+    GPU_STATE_LOST, /* fell off the bus or needs a reset: no readings */
+};
+
+/* Where a reading's busy time came from. */
+enum gpu_busy_source {
+    GPU_BUSY_NONE = 0, /* neither the sample buffer nor the polled value */
+    GPU_BUSY_SAMPLES,  /* the driver's utilization sample buffer: every period counted */
+    GPU_BUSY_POLLED,   /* the polled utilization times the window: bursts may be missed */
+};
+
+/* How long the GPU ran kernels during the window since the previous read of
+ * this session (the last second for the first read). */
+struct gpu_busy {
+    enum gpu_busy_source source;
+    uint64_t busy_us;   /* time at least one kernel ran */
+    uint64_t window_us; /* time covered; 0 when no new sample came */
+    unsigned samples;   /* driver samples used (source == SAMPLES) */
+};
+
+enum gpu_process_type {
+    GPU_PROCESS_COMPUTE = 1U << 0,
+    GPU_PROCESS_GRAPHICS = 1U << 1,
+    GPU_PROCESS_MPS = 1U << 2,
+};
+
+/* One process on one GPU: what NVML says, and what /proc says. */
+struct gpu_process {
+    uint32_t pid;       /* host PID */
+    unsigned type_mask; /* enum gpu_process_type bits */
+    bool has_used_memory;
+    uint64_t used_memory_bytes;
+    bool has_utilization; /* the per-process sample query works on this GPU */
+    uint32_t sm_pct;
+    uint32_t memory_pct;
+    uint32_t encoder_pct;
+    uint32_t decoder_pct;
+    struct proc_info proc; /* user, command, start time, container */
+};
+
+struct gpu_reading {
+    struct gpu_identity id;
+    enum gpu_state state;
+    char error[160]; /* why the GPU is lost; "" when OK */
+    struct gpu_values values;
+    struct gpu_busy busy;
+    size_t process_count;
+    struct gpu_process *processes; /* owned by the snapshot */
+};
+
+struct gpu_snapshot {
+    int64_t time_ms;           /* Unix epoch ms when the read started */
+    uint64_t read_duration_us; /* how long reading every GPU took */
+    struct gpu_system system;
+    size_t gpu_count;
+    struct gpu_reading *gpus; /* owned */
+};
+
+struct gpu_options {
+    const char *nvml_lib;  /* NULL: $GPULSE_NVML_LIB, else libnvidia-ml.so.1 */
+    const char *proc_root; /* NULL: /proc */
+    bool read_pcie;        /* PCIe throughput costs 2 x 20 ms per GPU in the driver */
+    bool read_processes;   /* list processes and attribute them */
+};
+
+struct gpu_session;
+
+/* Loads NVML, initialises it and enumerates the GPUs. Returns 0; -ENOENT
+ * when the library cannot be loaded, -ENOSYS when it is not NVML, -EIO when
+ * nvmlInit fails, -ENODEV when there is no GPU; err says which and what to
+ * do. Free with gpu_session_free(). */
+GP_NODISCARD int gpu_session_open(const struct gpu_options *opts, struct gpu_session **out,
+                                  struct gp_err *err);
+
+/* Shuts NVML down and frees the session; NULL is a no-op. */
+void gpu_session_free(struct gpu_session *s);
+
+/* Number of GPUs enumerated at open. */
+size_t gpu_session_gpu_count(const struct gpu_session *s);
+
+/* Which NVML symbol bound for a slot name such as "memory" (for tests and
+ * `--verbose`); the loader's details are in nvml_lib.h. */
+const struct gpu_nvml_lib *gpu_session_lib(const struct gpu_session *s);
+
+/* Reads every GPU and, if asked, its processes into snap (replacing what
+ * it held). It cannot fail as a whole: a GPU that errors is recorded as
+ * lost in its reading and the others are read as usual. */
+void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap);
+
+/* Frees what a snapshot owns and zeroes it; a zeroed snapshot is a no-op. */
+void gpu_snapshot_fini(struct gpu_snapshot *snap);
+
+/* Busy time as a percentage of the window; false when unknown. */
+bool gpu_busy_pct(const struct gpu_busy *b, double *pct);
+
+/* "samples", "polled" or "none". */
+const char *gpu_busy_source_name(enum gpu_busy_source src);
+
+#endif

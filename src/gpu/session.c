@@ -1,0 +1,130 @@
+/* The gpu facade: one session per process, reading every GPU through the
+ * back end and attributing processes through /proc. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gpu/backend.h"
+#include "gpu/gpu.h"
+#include "util/xalloc.h"
+
+struct gpu_session {
+    const struct gpu_backend_ops *ops;
+    void *ctx;
+    struct gpu_options opts;
+    struct proc_reader proc;
+    bool proc_ok;
+    struct gpu_system system;
+};
+
+int gpu_session_open(const struct gpu_options *opts, struct gpu_session **out, struct gp_err *err)
+{
+    struct gpu_session *s = xcalloc(1, sizeof(*s));
+    s->ops = &gpu_nvml_backend;
+    s->opts = *opts;
+    int rc = s->ops->open(opts, &s->ctx, err);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    if (opts->read_processes) {
+        rc = proc_reader_init(&s->proc, opts->proc_root, err);
+        if (rc) {
+            gpu_session_free(s);
+            return rc;
+        }
+        s->proc_ok = true;
+    }
+    s->ops->read_system(s->ctx, &s->system);
+    *out = s;
+    return 0;
+}
+
+void gpu_session_free(struct gpu_session *s)
+{
+    if (!s) {
+        return;
+    }
+    if (s->proc_ok) {
+        proc_reader_fini(&s->proc);
+    }
+    s->ops->close(s->ctx);
+    free(s);
+}
+
+size_t gpu_session_gpu_count(const struct gpu_session *s)
+{
+    return s->ops->count(s->ctx);
+}
+
+const struct gpu_nvml_lib *gpu_session_lib(const struct gpu_session *s)
+{
+    return s->ops->lib(s->ctx);
+}
+
+static int64_t realtime_ms(void)
+{
+    struct timespec ts = { 0 };
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts = { 0 };
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
+}
+
+void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap)
+{
+    gpu_snapshot_fini(snap);
+    uint64_t t0 = monotonic_us();
+    snap->time_ms = realtime_ms();
+    snap->system = s->system;
+    snap->gpu_count = s->ops->count(s->ctx);
+    snap->gpus = xcalloc(snap->gpu_count, sizeof(*snap->gpus));
+    for (unsigned i = 0; i < snap->gpu_count; i++) {
+        struct gpu_reading *r = &snap->gpus[i];
+        /* One GPU's failure is recorded in its reading; the loop goes on. */
+        s->ops->read_static(s->ctx, i, r);
+        s->ops->read_dynamic(s->ctx, i, &s->opts, r);
+        if (s->opts.read_processes && r->state == GPU_STATE_OK) {
+            s->ops->read_processes(s->ctx, i, r);
+            for (size_t k = 0; k < r->process_count; k++) {
+                proc_reader_read(&s->proc, r->processes[k].pid, &r->processes[k].proc);
+            }
+        }
+    }
+    snap->read_duration_us = monotonic_us() - t0;
+}
+
+void gpu_snapshot_fini(struct gpu_snapshot *snap)
+{
+    for (size_t i = 0; i < snap->gpu_count; i++) {
+        free(snap->gpus[i].processes);
+    }
+    free(snap->gpus);
+    *snap = (struct gpu_snapshot){ 0 };
+}
+
+bool gpu_busy_pct(const struct gpu_busy *b, double *pct)
+{
+    if (b->source == GPU_BUSY_NONE || b->window_us == 0) {
+        return false;
+    }
+    *pct = 100.0 * (double)b->busy_us / (double)b->window_us;
+    return true;
+}
+
+const char *gpu_busy_source_name(enum gpu_busy_source src)
+{
+    switch (src) {
+    case GPU_BUSY_SAMPLES:
+        return "samples";
+    case GPU_BUSY_POLLED:
+        return "polled";
+    default:
+        return "none";
+    }
+}

@@ -1,0 +1,58 @@
+/* gpulse: one binary, subcommands. This file only dispatches. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef GPULSE_VERSION
+#    define GPULSE_VERSION "0.0.0"
+#endif
+
+struct command {
+    const char *name;
+    int (*main)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    { "now", cli_now_main, "show the current state of every GPU and its processes" },
+};
+
+static void usage(FILE *out)
+{
+    fputs("Usage: gpulse [--version] [--help] COMMAND [OPTIONS]\n"
+          "Watch every NVIDIA GPU on this machine and who uses it.\n"
+          "\nCommands:\n",
+          out);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    }
+    fputs("\nRun 'gpulse COMMAND --help' for a command's options.\n"
+          "Environment: GPULSE_NVML_LIB names the NVML library to load (the simulated one\n"
+          "for trying gpulse without a GPU; see sim/README.md).\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return GP_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return GP_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("gpulse %s\n", GPULSE_VERSION);
+        return GP_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(cmd, commands[i].name) == 0) {
+            return commands[i].main(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "gpulse: '%s' is not a command\nTry 'gpulse --help'.\n", cmd);
+    return GP_EXIT_USAGE;
+}

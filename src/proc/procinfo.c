@@ -1,0 +1,197 @@
+#include "proc/procinfo.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/fileio.h"
+#include "util/strparse.h"
+
+/* Bounds for the files we read: anything longer is cut, never grown. */
+enum {
+    BUF_MAX = 16384
+};
+
+int proc_stat_start_ticks(const char *stat_text, uint64_t *ticks)
+{
+    const char *p = strrchr(stat_text, ')');
+    if (!p) {
+        return -EINVAL;
+    }
+    p++;
+    /* After ')' come fields 3.. separated by single spaces; we want field 22. */
+    for (int field = 3; field <= 22; field++) {
+        while (*p == ' ') {
+            p++;
+        }
+        if (!*p) {
+            return -EINVAL;
+        }
+        if (field == 22) {
+            char num[32] = { 0 };
+            size_t n = strcspn(p, " \n");
+            if (n == 0 || n >= sizeof(num)) {
+                return -EINVAL;
+            }
+            memcpy(num, p, n);
+            return strparse_u64(num, UINT64_MAX, ticks);
+        }
+        p += strcspn(p, " \n");
+    }
+    return -EINVAL;
+}
+
+/* The first whitespace-separated number after "key" at the start of a line. */
+static int keyed_number(const char *text, const char *key, uint64_t max, uint64_t *out)
+{
+    size_t kl = strlen(key);
+    for (const char *line = text; line && *line;) {
+        if (strncmp(line, key, kl) == 0) {
+            const char *p = line + kl;
+            while (*p == ' ' || *p == '\t') {
+                p++;
+            }
+            char num[32] = { 0 };
+            size_t n = strcspn(p, " \t\n");
+            if (n == 0 || n >= sizeof(num)) {
+                return -EINVAL;
+            }
+            memcpy(num, p, n);
+            return strparse_u64(num, max, out);
+        }
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    return -EINVAL;
+}
+
+int proc_status_uid(const char *status_text, uint32_t *uid)
+{
+    uint64_t v = 0;
+    int rc = keyed_number(status_text, "Uid:", UINT32_MAX, &v);
+    if (rc == 0) {
+        *uid = (uint32_t)v;
+    }
+    return rc;
+}
+
+int proc_boot_time(const char *stat_text, int64_t *btime_s)
+{
+    uint64_t v = 0;
+    int rc = keyed_number(stat_text, "btime", INT64_MAX, &v);
+    if (rc == 0) {
+        *btime_s = (int64_t)v;
+    }
+    return rc;
+}
+
+static void lookup_user(uint32_t uid, char *out, size_t size)
+{
+    struct passwd pw = { 0 };
+    struct passwd *found = NULL;
+    char buf[4096];
+    if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &found) == 0 && found) {
+        snprintf(out, size, "%s", found->pw_name);
+    } else {
+        snprintf(out, size, "%u", uid);
+    }
+}
+
+/* /proc/PID/cmdline holds NUL-separated arguments; show them space-joined. */
+static void read_cmdline(const char *dir, char *out, size_t size)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/cmdline", dir);
+    int truncated = 0;
+    long n = fileio_read_capped(path, out, size - 1, &truncated);
+    if (n <= 0) {
+        out[0] = '\0';
+        return;
+    }
+    while (n > 0 && out[n - 1] == '\0') {
+        n--;
+    }
+    for (long i = 0; i < n; i++) {
+        if (out[i] == '\0' || out[i] == '\n') {
+            out[i] = ' ';
+        }
+    }
+    out[n] = '\0';
+}
+
+static void read_comm(const char *dir, char *out, size_t size)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/comm", dir);
+    long n = fileio_read_capped(path, out, size - 1, NULL);
+    if (n < 0) {
+        out[0] = '\0';
+        return;
+    }
+    out[strcspn(out, "\n")] = '\0';
+}
+
+int proc_reader_init(struct proc_reader *r, const char *root, struct gp_err *err)
+{
+    *r = (struct proc_reader){ .ticks_per_s = sysconf(_SC_CLK_TCK) };
+    snprintf(r->root, sizeof(r->root), "%s", root ? root : PROC_DEFAULT_ROOT);
+    r->buf = malloc(BUF_MAX + 1);
+    if (!r->buf) {
+        return gp_err_set(err, -ENOMEM, "out of memory");
+    }
+    char path[300];
+    snprintf(path, sizeof(path), "%s/stat", r->root);
+    long n = fileio_read_capped(path, r->buf, BUF_MAX, NULL);
+    if (n < 0) {
+        int rc = gp_err_set(err, (int)n, "cannot read process information from '%s': %s", r->root,
+                            strerror((int)-n));
+        proc_reader_fini(r);
+        return rc;
+    }
+    if (proc_boot_time(r->buf, &r->btime_s) != 0) {
+        r->btime_s = 0;
+    }
+    return 0;
+}
+
+void proc_reader_fini(struct proc_reader *r)
+{
+    free(r->buf);
+    r->buf = NULL;
+}
+
+void proc_reader_read(struct proc_reader *r, uint32_t pid, struct proc_info *out)
+{
+    *out = (struct proc_info){ 0 };
+    char dir[300];
+    char path[320];
+    snprintf(dir, sizeof(dir), "%s/%u", r->root, pid);
+
+    snprintf(path, sizeof(path), "%s/stat", dir);
+    if (fileio_read_capped(path, r->buf, BUF_MAX, NULL) <= 0) {
+        return; /* gone, or hidden by hidepid */
+    }
+    out->found = true;
+    if (proc_stat_start_ticks(r->buf, &out->start_ticks) == 0 && r->btime_s > 0 &&
+        r->ticks_per_s > 0) {
+        out->start_time_ms =
+            r->btime_s * 1000 + (int64_t)(out->start_ticks * 1000 / (uint64_t)r->ticks_per_s);
+    }
+
+    snprintf(path, sizeof(path), "%s/status", dir);
+    if (fileio_read_capped(path, r->buf, BUF_MAX, NULL) > 0 &&
+        proc_status_uid(r->buf, &out->uid) == 0) {
+        out->has_uid = true;
+        lookup_user(out->uid, out->user, sizeof(out->user));
+    }
+    read_comm(dir, out->comm, sizeof(out->comm));
+    read_cmdline(dir, out->cmdline, sizeof(out->cmdline));
+
+    snprintf(path, sizeof(path), "%s/cgroup", dir);
+    if (fileio_read_capped(path, r->buf, BUF_MAX, NULL) > 0) {
+        proc_cgroup_parse(r->buf, &out->container);
+    }
+}

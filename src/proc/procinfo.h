@@ -1,0 +1,60 @@
+/* Who runs a process: user, command, start time and container, read from
+ * /proc (or a copy of the host's /proc mounted elsewhere, since NVML
+ * reports host PIDs even to an agent inside a container). */
+#ifndef GPULSE_PROC_PROCINFO_H
+#define GPULSE_PROC_PROCINFO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proc/cgroup.h"
+#include "util/common.h"
+
+#define PROC_DEFAULT_ROOT "/proc"
+
+struct proc_info {
+    bool found;            /* /proc had this PID; the rest is empty when not */
+    bool has_uid;          /* uid and user are meaningful */
+    uint32_t uid;          /* real uid */
+    char user[64];         /* user name, or the uid as digits when it has none */
+    char comm[32];         /* kernel command name (/proc/PID/comm) */
+    char cmdline[1024];    /* arguments joined by spaces, cut at the buffer */
+    uint64_t start_ticks;  /* start time in clock ticks after boot: with the PID, a
+                              process identity that survives PID reuse */
+    int64_t start_time_ms; /* start time, Unix epoch milliseconds (0 if unknown) */
+    struct proc_container container;
+};
+
+/* Reads processes under one /proc root. It keeps the boot time and its
+ * read buffers, so attributing a process costs only that process's files. */
+struct proc_reader {
+    char root[256];   /* e.g. "/proc", or "/host/proc" inside a container */
+    int64_t btime_s;  /* boot time, Unix seconds; 0 if /proc/stat lacked it */
+    long ticks_per_s; /* sysconf(_SC_CLK_TCK) */
+    char *buf;        /* scratch for stat, status and cgroup text */
+};
+
+/* Prepares a reader for root (PROC_DEFAULT_ROOT when NULL). Returns 0, or
+ * -errno with err naming the path when root is not a readable /proc.
+ * Release with proc_reader_fini(). */
+GP_NODISCARD int proc_reader_init(struct proc_reader *r, const char *root, struct gp_err *err);
+
+/* Frees the reader's buffers; a zeroed reader is a no-op. */
+void proc_reader_fini(struct proc_reader *r);
+
+/* Reads what /proc says about pid. A PID that does not exist, or that /proc
+ * hides from us, is no error: out->found is false and NVML's facts stand. */
+void proc_reader_read(struct proc_reader *r, uint32_t pid, struct proc_info *out);
+
+/* Parses the text of /proc/PID/stat: the start time in ticks (field 22).
+ * The command name in parentheses may hold spaces and ')' itself, so the
+ * fields are counted from the last ')'. Returns 0 or -EINVAL. */
+GP_NODISCARD int proc_stat_start_ticks(const char *stat_text, uint64_t *ticks);
+
+/* Parses "Uid:\t<real>\t..." out of /proc/PID/status text. Returns 0 or -EINVAL. */
+GP_NODISCARD int proc_status_uid(const char *status_text, uint32_t *uid);
+
+/* Parses "btime <seconds>" out of /proc/stat text. Returns 0 or -EINVAL. */
+GP_NODISCARD int proc_boot_time(const char *stat_text, int64_t *btime_s);
+
+#endif
