@@ -1,0 +1,180 @@
+/* The simulated NVML's patterns and scenario checks. */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gp_cmocka.h"
+#include "pattern.h"
+#include "scenario.h"
+
+static void square_mean_is_its_duty(void **state)
+{
+    (void)state;
+    struct sim_pattern p = { .kind = SIM_PATTERN_PERIODIC,
+                             .low = 0,
+                             .high = 100,
+                             .period_s = 10,
+                             .on_s = 3,
+                             .cache_k = -1 };
+    assert_true(fabs(sim_pattern_mean(&p, 0, 100) - 30.0) < 1e-9);
+    assert_true(fabs(sim_pattern_mean(&p, 1, 2) - 100.0) < 1e-9);
+    assert_true(fabs(sim_pattern_mean(&p, 3, 10) - 0.0) < 1e-9);
+    assert_true(fabs(sim_pattern_mean(&p, 2.5, 3.5) - 50.0) < 1e-9);
+    assert_true(sim_pattern_at(&p, 2.99) > 99 && sim_pattern_at(&p, 3.0) < 1);
+}
+
+static void phase_shifts_the_wave(void **state)
+{
+    (void)state;
+    struct sim_pattern p = { .kind = SIM_PATTERN_PERIODIC,
+                             .low = 10,
+                             .high = 20,
+                             .period_s = 2,
+                             .on_s = 0.5,
+                             .phase_s = 1,
+                             .cache_k = -1 };
+    assert_true(sim_pattern_at(&p, 0.5) < 11);
+    assert_true(sim_pattern_at(&p, 1.2) > 19);
+    /* integral over one full period is the same wherever it starts */
+    double a = sim_pattern_integral(&p, 2.0) - sim_pattern_integral(&p, 0.0);
+    double b = sim_pattern_integral(&p, 3.3) - sim_pattern_integral(&p, 1.3);
+    assert_true(fabs(a - b) < 1e-9);
+    assert_true(fabs(a - (20 * 0.5 + 10 * 1.5)) < 1e-9);
+}
+
+static void ramp_and_constant_integrals(void **state)
+{
+    (void)state;
+    struct sim_pattern r = { .kind = SIM_PATTERN_RAMP,
+                             .from = 0,
+                             .to = 100,
+                             .start_s = 10,
+                             .duration_s = 10,
+                             .cache_k = -1 };
+    assert_true(fabs(sim_pattern_at(&r, 15) - 50) < 1e-9);
+    assert_true(fabs(sim_pattern_at(&r, 30) - 100) < 1e-9);
+    assert_true(fabs(sim_pattern_integral(&r, 20) - 500) < 1e-9);
+    r.repeat = 1;
+    assert_true(fabs(sim_pattern_at(&r, 25) - 50) < 1e-9);
+    struct sim_pattern c = sim_pattern_constant(250);
+    assert_true(fabs(sim_pattern_integral(&c, 4) - 1000) < 1e-9);
+}
+
+static void random_walk_is_seeded_and_bounded(void **state)
+{
+    (void)state;
+    struct sim_pattern a = { .kind = SIM_PATTERN_RANDOM_WALK,
+                             .seed = 42,
+                             .start = 50,
+                             .step = 10,
+                             .min = 0,
+                             .max = 100,
+                             .interval_s = 1,
+                             .cache_k = -1 };
+    struct sim_pattern b = a;
+    double prev = 50;
+    for (int t = 0; t < 500; t++) {
+        double v = sim_pattern_at(&a, t);
+        assert_true(v >= 0 && v <= 100);
+        assert_true(fabs(v - prev) <= 10 + 1e-9);
+        prev = v;
+    }
+    /* the same seed gives the same walk, even read backwards */
+    assert_true(fabs(sim_pattern_at(&b, 400) - sim_pattern_at(&a, 400)) < 1e-12);
+    assert_true(fabs(sim_pattern_at(&b, 3) - sim_pattern_at(&a, 3)) < 1e-12);
+    /* the integral is the sum of the piecewise-constant steps */
+    double sum = 0;
+    for (int k = 0; k < 10; k++) {
+        sum += sim_pattern_at(&b, k + 0.5);
+    }
+    assert_true(fabs(sim_pattern_integral(&b, 10) - sum) < 1e-6);
+}
+
+/* Writes text to a temporary scenario file and loads it. */
+static int load_text(const char *text, char *err, size_t size)
+{
+    char path[] = "/tmp/gpulse-scenario-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    struct sim_scenario sc;
+    int rc = sim_scenario_load(path, &sc, err, size);
+    if (rc == 0) {
+        sim_scenario_free(&sc);
+    }
+    unlink(path);
+    return rc;
+}
+
+static void bad_scenarios_name_the_key(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json;
+        const char *expect;
+    } cases[] = {
+        { "{\"gpus\": [{\"metrics\": {\"power_w\": {\"pattern\": \"sqare\"}}}]}",
+          "gpus[0].metrics.power_w.pattern: unknown pattern 'sqare'" },
+        { "{\"gpus\": [{}, {\"metrics\": {\"power_w\": {\"pattern\": \"square\", \"high\": 5, "
+          "\"period_s\": 0, \"duty\": 0.5}}}]}",
+          "gpus[1].metrics.power_w.period_s: 0 is out of range" },
+        { "{\"gpus\": [{\"fan\": 3}]}", "gpus[0].fan: unknown key" },
+        { "{\"gpus\": [{\"metrics\": {\"utilization_gpu\": 101}}]}",
+          "gpus[0].metrics.utilization_gpu: 101 is out of range" },
+        { "{\"gpus\": [{\"unsupported\": [\"fans\"]}]}",
+          "gpus[0].unsupported[0]: unknown feature" },
+        { "{\"gpus\": [{\"processes\": [{\"memory_mib\": 5}]}]}",
+          "gpus[0].processes[0].pid: is required" },
+        { "{\"gpus\": [{\"processes\": [{\"pid\": 5, \"type\": \"cuda\"}]}]}",
+          "gpus[0].processes[0].type: 'cuda' is not one of" },
+        { "{\"gpus\": 3}", "gpus: must be an array" },
+        { "{}", "gpus: is required" },
+        { "{\"init\": {\"error\": \"BROKEN\"}, \"gpus\": []}", "init.error: unknown NVML error" },
+        { "{\"gpus\": [], \"extra\": 1}", "extra: unknown key" },
+        { "{\"gpus\": [}", "line 1, column" },
+        { "{\"gpus\": [{\"name\": 5}]}", "gpus[0].name: must be a string" },
+        { "{\"gpus\": [{\"pci_device_id\": \"0xZZ\"}]}", "gpus[0].pci_device_id: '0xZZ'" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[768] = "";
+        assert_int_equal(load_text(cases[i].json, err, sizeof(err)), -1);
+        if (!strstr(err, cases[i].expect)) {
+            fail_msg("case %zu: expected '%s' in '%s'", i, cases[i].expect, err);
+        }
+    }
+}
+
+static void good_scenario_loads(void **state)
+{
+    (void)state;
+    char err[768] = "";
+    struct sim_scenario sc;
+    assert_int_equal(sim_scenario_load(FIXTURES "/scenarios/two_gpus.json", &sc, err, sizeof(err)),
+                     0);
+    assert_int_equal(sc.gpu_count, 2);
+    assert_int_equal(sc.gpus[0].process_count, 2);
+    assert_int_equal(sc.gpus[0].pci_device_id, 0x20B210DE);
+    assert_int_equal(sc.gpus[0].feature_error[SIM_F_FAN], 3);
+    sim_scenario_free(&sc);
+    assert_int_equal(sim_scenario_load(DEMO_SCENARIO, &sc, err, sizeof(err)), 0);
+    assert_int_equal(sc.gpu_count, 4);
+    sim_scenario_free(&sc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(square_mean_is_its_duty),
+        cmocka_unit_test(phase_shifts_the_wave),
+        cmocka_unit_test(ramp_and_constant_integrals),
+        cmocka_unit_test(random_walk_is_seeded_and_bounded),
+        cmocka_unit_test(bad_scenarios_name_the_key),
+        cmocka_unit_test(good_scenario_loads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
