@@ -107,8 +107,10 @@ static const char *init_hint(gpu_nvml_return_t rc)
     case GPU_NVML_RC_LIB_RM_VERSION_MISMATCH:
         return "the driver's library and kernel module differ, as after an upgrade without a "
                "reboot: reboot or reload the nvidia module";
+    case GPU_NVML_RC_UNKNOWN:
+        return "the driver reported an internal error; its kernel log (dmesg) may say more";
     default:
-        return "see the driver's log (dmesg) for the cause";
+        return NULL;
     }
 }
 
@@ -137,8 +139,10 @@ static int nvml_open(const struct gpu_options *opts, void **out, struct gp_err *
 
     gpu_nvml_return_t nrc = gpu_nvml_lib_init(&c->lib);
     if (nrc != GPU_NVML_RC_SUCCESS) {
-        rc = gp_err_set(err, -EIO, "NVML initialisation failed: %s (NVML error %d): %s",
-                        gpu_nvml_lib_strerror(&c->lib, nrc), nrc, init_hint(nrc));
+        const char *hint = init_hint(nrc);
+        rc = gp_err_set(err, -EIO, "NVML initialisation failed: %s (NVML error %d)%s%s",
+                        gpu_nvml_lib_strerror(&c->lib, nrc), nrc, hint ? ": " : "",
+                        hint ? hint : "");
         goto fail;
     }
     c->initialised = true;

@@ -1,0 +1,91 @@
+"""Real processes, started by the test under two users, attributed from
+/proc: user, command, command line, start time, memory."""
+
+import os
+import pwd
+import subprocess
+import sys
+import time
+import unittest
+
+from gpulse_e2e import MIB, now_json
+
+
+def start(argv, user=None):
+    """Starts argv, as user (a name) when given; returns the Popen."""
+    pre = None
+    if user:
+        pw = pwd.getpwnam(user)
+
+        def pre():
+            os.setgid(pw.pw_gid)
+            os.setgroups([])
+            os.setuid(pw.pw_uid)
+    return subprocess.Popen(argv, preexec_fn=pre, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root to start a process as another user")
+class TwoUsers(unittest.TestCase):
+    def setUp(self):
+        self.t0 = time.time()
+        self.mine = start(["sleep", "300"])
+        self.theirs = start(["sleep", "301"], user="nobody")
+        self.addCleanup(self.stop)
+
+    def stop(self):
+        for p in (self.mine, self.theirs):
+            p.kill()
+            p.wait()
+
+    def test_user_command_memory(self):
+        scenario = {"gpus": [
+            {"processes": [{"pid": self.mine.pid, "memory_mib": 1500, "sm_pct": 70}]},
+            {"processes": [{"pid": self.theirs.pid, "type": "graphics", "memory_mib": 300},
+                           {"pid": 4194300, "memory_mib": 64}]},
+        ]}
+        doc = now_json(scenario, {"GPULSE_SIM_TIME": "30"})
+        mine = doc["gpus"][0]["processes"][0]
+        self.assertEqual(mine["pid"], self.mine.pid)
+        self.assertEqual(mine["user"], pwd.getpwuid(os.geteuid()).pw_name)
+        self.assertEqual(mine["uid"], os.geteuid())
+        self.assertEqual(mine["command"], "sleep")
+        self.assertEqual(mine["cmdline"], "sleep 300")
+        self.assertEqual(mine["used_memory_bytes"], 1500 * MIB)
+        self.assertEqual(mine["sm_pct"], 70)
+        started = mine["start_time_ms"] / 1000.0
+        self.assertLess(abs(started - self.t0), 5.0, "start time should be when we started it")
+
+        on_gpu1 = {p["pid"]: p for p in doc["gpus"][1]["processes"]}
+        theirs = on_gpu1[self.theirs.pid]
+        self.assertEqual(theirs["user"], "nobody")
+        self.assertEqual(theirs["uid"], pwd.getpwnam("nobody").pw_uid)
+        self.assertEqual(theirs["cmdline"], "sleep 301")
+        self.assertEqual(theirs["type"], "G")
+        self.assertEqual(theirs["used_memory_bytes"], 300 * MIB)
+
+        gone = on_gpu1[4194300]
+        self.assertEqual(gone["pid"], 4194300)
+        self.assertEqual(gone["used_memory_bytes"], 64 * MIB)
+        self.assertIsNone(gone["user"])
+
+    def test_reused_pid_is_recognisably_new(self):
+        # Same PID, different start time: what identifies a process lifetime.
+        scenario = {"gpus": [{"processes": [{"pid": self.mine.pid, "memory_mib": 1}]}]}
+        first = now_json(scenario, {"GPULSE_SIM_TIME": "1"})["gpus"][0]["processes"][0]
+        self.mine.kill()
+        self.mine.wait()
+        time.sleep(0.05)
+        self.mine = start(["sleep", "302"])
+        scenario["gpus"][0]["processes"][0]["pid"] = self.mine.pid
+        second = now_json(scenario, {"GPULSE_SIM_TIME": "1"})["gpus"][0]["processes"][0]
+        self.assertNotEqual((first["pid"], first["start_time_ms"]),
+                            (second["pid"], second["start_time_ms"]))
+        self.assertEqual(second["cmdline"], "sleep 302")
+
+
+if __name__ == "__main__":
+    result = unittest.main(verbosity=2, exit=False).result
+    if result.skipped and not result.failures and not result.errors:
+        sys.exit(77)  # ctest reports a skip, not a pass
+    sys.exit(0 if result.wasSuccessful() else 1)
