@@ -455,7 +455,7 @@ static int parse_process(struct parse *ps, json_t *pj, const char *path, struct 
         .memory_pct = sim_pattern_constant(0),
         .encoder_pct = sim_pattern_constant(0),
         .decoder_pct = sim_pattern_constant(0),
-        .end_s = INFINITY,
+        .end_s = (double)INFINITY,
     };
     if (check_keys(ps, pj, path, keys) || parse_pid(ps, pj, path, &pr->pid)) {
         return -1;
@@ -565,7 +565,7 @@ static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu 
         .max_clock_graphics_mhz = 1980,
         .max_clock_memory_mhz = 2619,
         .memory_used_from_processes = true,
-        .lost_at_s = INFINITY,
+        .lost_at_s = (double)INFINITY,
         .lost_after_calls = -1,
         .minor_number = (unsigned)index,
     };
