@@ -49,7 +49,7 @@ export GPULSE_SIM_SCENARIO=$tmp/scenario.json
 export GPULSE_SIM_EPOCH=$(( $(date +%s) - 60 ))
 
 echo "== one full read: 8 GPUs, 20 processes (every metric, sample buffer, /proc)"
-./build-bench/bench_read --reads "$READS" --interval-ms "$INTERVAL_MS"
+./build-bench/bench/bench_read --reads "$READS" --interval-ms "$INTERVAL_MS"
 python3 bench/nvml_loop.py "$READS" "$INTERVAL_MS"
 
 echo "== gpulse now --format json, $RUNS runs (median)"

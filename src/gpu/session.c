@@ -96,6 +96,9 @@ void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap)
             }
         }
     }
+    if (s->opts.read_processes) {
+        proc_reader_sweep(&s->proc);
+    }
     snap->read_duration_us = monotonic_us() - t0;
 }
 

@@ -5,15 +5,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/fileio.h"
 #include "util/strparse.h"
+#include "util/xalloc.h"
 
 /* Bounds for the files we read: anything longer is cut, never grown. */
 enum {
     BUF_MAX = 16384
 };
+
+struct proc_cache_entry {
+    uint32_t pid;
+    uint64_t start_ticks;
+    uint64_t seen_generation; /* last sweep round it was read in */
+    uint64_t read_at_ms;      /* monotonic time its files were last read */
+    struct proc_info info;
+};
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts = { 0 };
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000U + (uint64_t)ts.tv_nsec / 1000000U;
+}
 
 int proc_stat_start_ticks(const char *stat_text, uint64_t *ticks)
 {
@@ -160,27 +177,38 @@ int proc_reader_init(struct proc_reader *r, const char *root, struct gp_err *err
 void proc_reader_fini(struct proc_reader *r)
 {
     free(r->buf);
+    free(r->cache);
     r->buf = NULL;
+    r->cache = NULL;
+    r->cache_len = r->cache_cap = 0;
 }
 
-void proc_reader_read(struct proc_reader *r, uint32_t pid, struct proc_info *out)
+static struct proc_cache_entry *cache_find(struct proc_reader *r, uint32_t pid)
 {
-    *out = (struct proc_info){ 0 };
-    char dir[300];
+    for (size_t i = 0; i < r->cache_len; i++) {
+        if (r->cache[i].pid == pid) {
+            return &r->cache[i];
+        }
+    }
+    return NULL;
+}
+
+void proc_reader_sweep(struct proc_reader *r)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < r->cache_len; i++) {
+        if (r->cache[i].seen_generation == r->generation) {
+            r->cache[kept++] = r->cache[i];
+        }
+    }
+    r->cache_len = kept;
+    r->generation++;
+}
+
+/* Reads the files that say who runs the process (all but stat). */
+static void read_identity(struct proc_reader *r, const char *dir, struct proc_info *out)
+{
     char path[320];
-    snprintf(dir, sizeof(dir), "%s/%u", r->root, pid);
-
-    snprintf(path, sizeof(path), "%s/stat", dir);
-    if (fileio_read_capped(path, r->buf, BUF_MAX, NULL) <= 0) {
-        return; /* gone, or hidden by hidepid */
-    }
-    out->found = true;
-    if (proc_stat_start_ticks(r->buf, &out->start_ticks) == 0 && r->btime_s > 0 &&
-        r->ticks_per_s > 0) {
-        out->start_time_ms =
-            r->btime_s * 1000 + (int64_t)(out->start_ticks * 1000 / (uint64_t)r->ticks_per_s);
-    }
-
     snprintf(path, sizeof(path), "%s/status", dir);
     if (fileio_read_capped(path, r->buf, BUF_MAX, NULL) > 0 &&
         proc_status_uid(r->buf, &out->uid) == 0) {
@@ -194,4 +222,47 @@ void proc_reader_read(struct proc_reader *r, uint32_t pid, struct proc_info *out
     if (fileio_read_capped(path, r->buf, BUF_MAX, NULL) > 0) {
         proc_cgroup_parse(r->buf, &out->container);
     }
+}
+
+void proc_reader_read(struct proc_reader *r, uint32_t pid, struct proc_info *out)
+{
+    *out = (struct proc_info){ 0 };
+    char dir[300];
+    char path[320];
+    snprintf(dir, sizeof(dir), "%s/%u", r->root, pid);
+
+    snprintf(path, sizeof(path), "%s/stat", dir);
+    uint64_t ticks = 0;
+    if (fileio_read_capped(path, r->buf, BUF_MAX, NULL) <= 0 ||
+        proc_stat_start_ticks(r->buf, &ticks) != 0) {
+        return; /* gone, or hidden by hidepid */
+    }
+    uint64_t now_ms = monotonic_ms();
+    struct proc_cache_entry *e = cache_find(r, pid);
+    if (e && e->start_ticks == ticks && now_ms - e->read_at_ms < PROC_CACHE_REFRESH_MS) {
+        e->seen_generation = r->generation;
+        *out = e->info;
+        return;
+    }
+
+    out->found = true;
+    out->start_ticks = ticks;
+    if (r->btime_s > 0 && r->ticks_per_s > 0) {
+        out->start_time_ms = r->btime_s * 1000 + (int64_t)(ticks * 1000 / (uint64_t)r->ticks_per_s);
+    }
+    read_identity(r, dir, out);
+
+    /* A new PID, a reused one (other start time), or a stale entry. */
+    if (!e) {
+        if (r->cache_len == r->cache_cap) {
+            r->cache_cap = r->cache_cap ? r->cache_cap * 2 : 16;
+            r->cache = xrealloc(r->cache, r->cache_cap * sizeof(*r->cache));
+        }
+        e = &r->cache[r->cache_len++];
+    }
+    *e = (struct proc_cache_entry){ .pid = pid,
+                                    .start_ticks = ticks,
+                                    .seen_generation = r->generation,
+                                    .read_at_ms = now_ms,
+                                    .info = *out };
 }

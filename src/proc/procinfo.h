@@ -5,6 +5,7 @@
 #define GPULSE_PROC_PROCINFO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "proc/cgroup.h"
@@ -25,14 +26,26 @@ struct proc_info {
     struct proc_container container;
 };
 
-/* Reads processes under one /proc root. It keeps the boot time and its
- * read buffers, so attributing a process costs only that process's files. */
+struct proc_cache_entry;
+
+/* Reads processes under one /proc root. It keeps the boot time, its read
+ * buffers, and what it learnt about each process lifetime (PID + start
+ * time), so a process seen again costs one read of /proc/PID/stat rather
+ * than five files and a user-database lookup. */
 struct proc_reader {
-    char root[256];   /* e.g. "/proc", or "/host/proc" inside a container */
-    int64_t btime_s;  /* boot time, Unix seconds; 0 if /proc/stat lacked it */
-    long ticks_per_s; /* sysconf(_SC_CLK_TCK) */
-    char *buf;        /* scratch for stat, status and cgroup text */
+    char root[256];                 /* e.g. "/proc", or "/host/proc" inside a container */
+    int64_t btime_s;                /* boot time, Unix seconds; 0 if /proc/stat lacked it */
+    long ticks_per_s;               /* sysconf(_SC_CLK_TCK) */
+    char *buf;                      /* scratch for stat, status and cgroup text */
+    struct proc_cache_entry *cache; /* owned; one entry per live process seen */
+    size_t cache_len;
+    size_t cache_cap;
+    uint64_t generation; /* bumped by proc_reader_sweep() */
 };
+
+/* How long cached attribution is trusted before the files are read again
+ * (a process can change its command line or be moved to another cgroup). */
+#define PROC_CACHE_REFRESH_MS 30000
 
 /* Prepares a reader for root (PROC_DEFAULT_ROOT when NULL). Returns 0, or
  * -errno with err naming the path when root is not a readable /proc.
@@ -45,6 +58,10 @@ void proc_reader_fini(struct proc_reader *r);
 /* Reads what /proc says about pid. A PID that does not exist, or that /proc
  * hides from us, is no error: out->found is false and NVML's facts stand. */
 void proc_reader_read(struct proc_reader *r, uint32_t pid, struct proc_info *out);
+
+/* Forgets the processes not read since the previous sweep; call once per
+ * round of reads so the cache holds only live processes. */
+void proc_reader_sweep(struct proc_reader *r);
 
 /* Parses the text of /proc/PID/stat: the start time in ticks (field 22).
  * The command name in parentheses may hold spaces and ')' itself, so the

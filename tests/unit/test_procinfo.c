@@ -2,7 +2,10 @@
  * whole fixture process tree as well as this very process. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +101,66 @@ static void missing_root_is_an_error(void **state)
     assert_non_null(strstr(err.msg, "/nonexistent/proc"));
 }
 
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A process seen again is served from the cache; the same PID with another
+ * start time is a new process and is read afresh; sweeps drop the dead. */
+static void cache_follows_process_lifetimes(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/gpulse-proc-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char dir[64], path[96];
+    snprintf(dir, sizeof(dir), "%s/77", root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof(path), "%s/stat", root);
+    write_file(path, "btime 1795000000\n");
+    const char *stat_a = "77 (a) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1000 0 0\n";
+    const char *stat_b = "77 (b) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 2000 0 0\n";
+    snprintf(path, sizeof(path), "%s/stat", dir);
+    write_file(path, stat_a);
+    snprintf(path, sizeof(path), "%s/cmdline", dir);
+    write_file(path, "first");
+
+    struct proc_reader r;
+    assert_int_equal(proc_reader_init(&r, root, NULL), 0);
+    struct proc_info pi;
+    proc_reader_read(&r, 77, &pi);
+    assert_string_equal(pi.cmdline, "first");
+    proc_reader_sweep(&r);
+
+    /* same lifetime: the cached attribution stands */
+    write_file(path, "second");
+    proc_reader_read(&r, 77, &pi);
+    assert_string_equal(pi.cmdline, "first");
+    assert_int_equal(r.cache_len, 1);
+    proc_reader_sweep(&r);
+
+    /* the PID was reused: a new process, read afresh */
+    snprintf(path, sizeof(path), "%s/stat", dir);
+    write_file(path, stat_b);
+    proc_reader_read(&r, 77, &pi);
+    assert_string_equal(pi.cmdline, "second");
+    assert_int_equal(pi.start_ticks, 2000);
+    assert_int_equal(r.cache_len, 1);
+    proc_reader_sweep(&r);
+
+    /* not read in a round: forgotten */
+    proc_reader_sweep(&r);
+    assert_int_equal(r.cache_len, 0);
+    proc_reader_fini(&r);
+
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -107,6 +170,7 @@ int main(void)
         cmocka_unit_test(fixture_process),
         cmocka_unit_test(this_process),
         cmocka_unit_test(missing_root_is_an_error),
+        cmocka_unit_test(cache_follows_process_lifetimes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
