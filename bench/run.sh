@@ -53,16 +53,28 @@ echo "== one full read: 8 GPUs, 20 processes (every metric, sample buffer, /proc
 python3 bench/nvml_loop.py "$READS" "$INTERVAL_MS"
 
 echo "== gpulse now --format json, $RUNS runs (median)"
-rss=() wall=()
+rss=()
 for i in $(seq 1 "$RUNS"); do
-  /usr/bin/time -f "%M %e" -o "$tmp/time" ./build-bench/gpulse now --format json >/dev/null
-  read -r kb secs <"$tmp/time"
-  rss+=("$kb")
-  wall+=("$secs")
+  /usr/bin/time -f "%M" -o "$tmp/time" ./build-bench/gpulse now --format json >/dev/null
+  rss+=("$(cat "$tmp/time")")
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "  peak RSS: median $(median "${rss[@]}") KiB"
-echo "  wall:     median $(median "${wall[@]}") s"
+python3 - "$RUNS" <<'PY'
+import statistics, subprocess, sys, time
+runs = int(sys.argv[1])
+def wall(cmd):
+    t = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+        t.append(time.perf_counter() - t0)
+    return statistics.median(t) * 1000
+g = wall(["./build-bench/gpulse", "now", "--format", "json"])
+p = wall(["python3", "bench/nvml_loop.py", "1", "1"])
+print("  wall, start to exit: median %.1f ms (python ctypes loop, one read: %.1f ms, %.0fx)"
+      % (g, p, p / g))
+PY
 prss=()
 for i in $(seq 1 "$RUNS"); do
   /usr/bin/time -f "%M" -o "$tmp/time" python3 bench/nvml_loop.py 1 1 >/dev/null
