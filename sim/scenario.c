@@ -1,5 +1,6 @@
 #include "scenario.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -665,9 +666,10 @@ static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu 
     return 0;
 }
 
-int sim_scenario_load(const char *path, struct sim_scenario *out, char *err, size_t err_size)
+int sim_scenario_parse(const char *text, size_t len, const char *name, struct sim_scenario *out,
+                       char *err, size_t err_size)
 {
-    struct parse ps = { .file = path, .err = err, .err_size = err_size };
+    struct parse ps = { .file = name, .err = err, .err_size = err_size };
     *out = (struct sim_scenario){
         .cuda_version = 12040,
         .sample_period_s = 1.0 / 6.0,
@@ -678,9 +680,9 @@ int sim_scenario_load(const char *path, struct sim_scenario *out, char *err, siz
     snprintf(out->nvml_version, sizeof(out->nvml_version), "12.550.54.15");
 
     json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        snprintf(err, err_size, "scenario '%s': line %d, column %d: %s", path, jerr.line,
+        snprintf(err, err_size, "scenario '%s': line %d, column %d: %s", name, jerr.line,
                  jerr.column, jerr.text);
         return -1;
     }
@@ -717,21 +719,21 @@ int sim_scenario_load(const char *path, struct sim_scenario *out, char *err, siz
     json_t *init = json_object_get(root, "init");
     if (init) {
         static const char *const ikeys[] = { "error", "fail_count", NULL };
-        char name[40] = "";
+        char error_name[40] = "";
         double count = -1;
         if (!json_is_object(init)) {
             fail(&ps, "init", "must be an object");
             goto out;
         }
         if (check_keys(&ps, init, "init", ikeys) ||
-            opt_string(&ps, init, "init", "error", name, sizeof(name)) ||
+            opt_string(&ps, init, "init", "error", error_name, sizeof(error_name)) ||
             opt_number(&ps, init, "init", "fail_count", 0, 1e9, &count)) {
             goto out;
         }
-        if (name[0]) {
-            out->init_error = sim_error_code(name);
+        if (error_name[0]) {
+            out->init_error = sim_error_code(error_name);
             if (out->init_error < 0) {
-                fail(&ps, "init.error", "unknown NVML error name '%s'", name);
+                fail(&ps, "init.error", "unknown NVML error name '%s'", error_name);
                 goto out;
             }
         }
@@ -767,6 +769,33 @@ out:
     if (rc) {
         sim_scenario_free(out);
     }
+    return rc;
+}
+
+int sim_scenario_load(const char *path, struct sim_scenario *out, char *err, size_t err_size)
+{
+    *out = (struct sim_scenario){ 0 };
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, err_size, "scenario '%s': cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    /* Read at most the cap, plus one byte to tell a longer file. */
+    char *text = malloc(SIM_SCENARIO_MAX_BYTES + 1);
+    size_t len = text ? fread(text, 1, SIM_SCENARIO_MAX_BYTES + 1, f) : 0;
+    bool read_error = ferror(f) != 0;
+    fclose(f);
+    int rc = -1;
+    if (!text || read_error) {
+        snprintf(err, err_size, "scenario '%s': cannot read: %s", path,
+                 text ? strerror(errno) : "out of memory");
+    } else if (len > SIM_SCENARIO_MAX_BYTES) {
+        snprintf(err, err_size, "scenario '%s': larger than %d bytes", path,
+                 SIM_SCENARIO_MAX_BYTES);
+    } else {
+        rc = sim_scenario_parse(text, len, path, out, err, err_size);
+    }
+    free(text);
     return rc;
 }
 

@@ -117,9 +117,18 @@ struct sim_scenario {
     size_t gpu_count;
 };
 
+/* Scenario files larger than this are refused rather than read. */
+#define SIM_SCENARIO_MAX_BYTES (16 * 1024 * 1024)
+
 /* Reads and checks a scenario file. Returns 0, or -1 with a message in err
- * naming the file, the key (as a JSON path) and what is wrong with it. */
+ * naming the file, the key (as a JSON path) and what is wrong with it.
+ * Free a loaded scenario with sim_scenario_free(). */
 int sim_scenario_load(const char *path, struct sim_scenario *out, char *err, size_t err_size);
+
+/* The same for scenario text held in memory; name stands for the file in
+ * messages. */
+int sim_scenario_parse(const char *text, size_t len, const char *name, struct sim_scenario *out,
+                       char *err, size_t err_size);
 
 /* Frees what a loaded scenario owns. */
 void sim_scenario_free(struct sim_scenario *s);
