@@ -835,10 +835,14 @@ EXPORT nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t dev, unsigned int *current
 {
     struct call c;
     nvmlReturn_t rc = enter(&c, dev, -1);
-    (void)current;
-    (void)pending;
-    /* No simulated GPU has MIG. */
-    return leave(rc ? rc : GPU_NVML_RC_NOT_SUPPORTED);
+    if (rc == GPU_NVML_RC_SUCCESS && c.gpu->mig_mode < 0) {
+        rc = GPU_NVML_RC_NOT_SUPPORTED;
+    }
+    if (rc == GPU_NVML_RC_SUCCESS && current && pending) {
+        /* The mode is reported; MIG devices themselves are not simulated. */
+        *current = *pending = (unsigned int)c.gpu->mig_mode;
+    }
+    return leave(rc);
 }
 
 /* ----------------------------------------------------------- processes -- */

@@ -511,6 +511,20 @@ static int parse_process(struct parse *ps, json_t *pj, const char *path, struct 
 
 /* ---------------------------------------------------------------- GPUs -- */
 
+/* "mig_mode": true or false; absent means the GPU has no MIG. */
+static int parse_mig(struct parse *ps, json_t *gj, const char *path, struct sim_gpu *g)
+{
+    if (!json_object_get(gj, "mig_mode")) {
+        return 0;
+    }
+    bool on = false;
+    if (opt_bool(ps, gj, path, "mig_mode", &on)) {
+        return -1;
+    }
+    g->mig_mode = on;
+    return 0;
+}
+
 /* "pci_device_id": 590352606 or "0x233010DE", (device << 16) | vendor. */
 static int parse_device_id(struct parse *ps, json_t *gj, const char *path, double *out)
 {
@@ -569,6 +583,7 @@ static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu 
         .lost_at_s = (double)INFINITY,
         .lost_after_calls = -1,
         .minor_number = (unsigned)index,
+        .mig_mode = -1,
     };
     snprintf(g->name, sizeof(g->name), "Simulated GPU %zu", index);
     snprintf(g->uuid, sizeof(g->uuid), "GPU-5a1d0000-0000-4000-8000-%012zx", index);
@@ -593,7 +608,7 @@ static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu 
         opt_number(ps, gj, path, "memory_reserved_mib", 0, 1e9, &g->memory_reserved_mib) ||
         opt_number(ps, gj, path, "power_limit_w", 0, 10000, &g->power_limit_w) ||
         opt_number(ps, gj, path, "energy_start_mj", 0, 1e18, &g->energy_start_mj) ||
-        opt_bool(ps, gj, path, "ecc", &g->ecc_enabled) ||
+        opt_bool(ps, gj, path, "ecc", &g->ecc_enabled) || parse_mig(ps, gj, path, g) ||
         opt_number(ps, gj, path, "lost_at_s", 0, 1e12, &g->lost_at_s) ||
         opt_number(ps, gj, path, "lost_after_calls", 0, 1e12, &lost_after) ||
         opt_number(ps, gj, path, "slow_ms", 0, 60000, &slow)) {

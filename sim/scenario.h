@@ -94,6 +94,7 @@ struct sim_gpu {
     unsigned max_clock_graphics_mhz;
     unsigned max_clock_memory_mhz;
     bool ecc_enabled;
+    int mig_mode;                    /* -1 no MIG (NOT_SUPPORTED), 0 off, 1 on */
     bool memory_used_from_processes; /* no memory_used_mib pattern: sum the processes */
     struct sim_pattern metric[SIM_M_COUNT];
     int feature_error[SIM_F_COUNT]; /* NVML code to return, 0 when it works */

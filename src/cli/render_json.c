@@ -109,6 +109,8 @@ static json_t *gpu_json(const struct gpu_reading *r)
         json_object_set_new(o, "pci_device_id", json_null());
     }
     json_object_set_new(o, "minor_number", id->has_minor ? json_integer(id->minor) : json_null());
+    json_object_set_new(o, "mig_enabled",
+                        id->has_mig_mode ? json_boolean(id->mig_enabled) : json_null());
     json_object_set_new(o, "state", json_string(r->state == GPU_STATE_LOST ? "lost" : "ok"));
     json_object_set_new(o, "error", string_or_null(r->error));
 

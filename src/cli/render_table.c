@@ -146,6 +146,9 @@ static void gpu_line(const struct painter *p, const struct gpu_reading *r, int n
     if (has(r, GPU_FIELD_PSTATE)) {
         fprintf(p->out, " P%" PRId64, val(r, GPU_FIELD_PSTATE));
     }
+    if (r->id.mig_enabled) {
+        fputs(" MIG", p->out);
+    }
     if (has(r, GPU_FIELD_CLOCK_REASONS)) {
         unsigned n = 0;
         const struct gpu_clock_reason *reasons = gpu_clock_reasons(&n);

@@ -22,8 +22,6 @@ struct gpu_backend_ops {
                          struct gpu_reading *out);
     /* Processes on GPU i, without /proc attribution. */
     void (*read_processes)(void *ctx, unsigned i, struct gpu_reading *out);
-    /* The library as loaded, for diagnostics. */
-    const struct gpu_nvml_lib *(*lib)(void *ctx);
 };
 
 /* The NVML back end. */

@@ -32,7 +32,9 @@ struct gpu_identity {
     bool has_pci_device_id;
     uint32_t pci_device_id; /* (device << 16) | vendor */
     bool has_minor;
-    unsigned minor; /* /dev/nvidiaN */
+    unsigned minor;    /* /dev/nvidiaN */
+    bool has_mig_mode; /* the GPU knows MIG (Ampere and later datacenter parts) */
+    bool mig_enabled;  /* MIG on: the parent GPU reports no utilization or per-process samples */
 };
 
 enum gpu_state {
@@ -115,10 +117,6 @@ void gpu_session_free(struct gpu_session *s);
 
 /* Number of GPUs enumerated at open. */
 size_t gpu_session_gpu_count(const struct gpu_session *s);
-
-/* Which NVML symbol bound for a slot name such as "memory" (for tests and
- * `--verbose`); the loader's details are in nvml_lib.h. */
-const struct gpu_nvml_lib *gpu_session_lib(const struct gpu_session *s);
 
 /* Reads every GPU and, if asked, its processes into snap (replacing what
  * it held). It cannot fail as a whole: a GPU that errors is recorded as

@@ -201,11 +201,6 @@ static unsigned nvml_count(void *ctx)
     return ((struct nvml_ctx *)ctx)->count;
 }
 
-static const struct gpu_nvml_lib *nvml_lib(void *ctx)
-{
-    return &((struct nvml_ctx *)ctx)->lib;
-}
-
 static void nvml_read_system(void *ctx, struct gpu_system *out)
 {
     struct nvml_ctx *c = ctx;
@@ -296,6 +291,14 @@ static void nvml_read_static(void *ctx, unsigned i, struct gpu_reading *r)
             d->id.minor = minor;
             d->id.has_minor = true;
         }
+        unsigned int mig_current = 0;
+        unsigned int mig_pending = 0;
+        if (c->lib.mig_mode && !lost(r) &&
+            accept(c, r, c->lib.mig_mode(d->handle, &mig_current, &mig_pending),
+                   "nvmlDeviceGetMigMode")) {
+            d->id.has_mig_mode = true;
+            d->id.mig_enabled = mig_current == 1;
+        }
         read_max_clock(c, d, r, GPU_NVML_ABI_CLOCK_SM, GPU_FIELD_CLOCK_SM_MAX_MHZ);
         read_max_clock(c, d, r, GPU_NVML_ABI_CLOCK_GRAPHICS, GPU_FIELD_CLOCK_GRAPHICS_MAX_MHZ);
         read_max_clock(c, d, r, GPU_NVML_ABI_CLOCK_MEM, GPU_FIELD_CLOCK_MEM_MAX_MHZ);
@@ -335,13 +338,16 @@ static void read_memory(const struct nvml_ctx *c, struct device_state *d, struct
     }
 }
 
-/* Reads one unsigned-int metric through fn(handle, &value). */
-#define READ_UINT(c, d, r, fn, field, what)                                                       \
-    do {                                                                                          \
-        unsigned int val_ = 0;                                                                    \
-        if ((c)->lib.fn && !lost(r) && accept((c), (r), (c)->lib.fn((d)->handle, &val_), (what))) \
-            gpu_values_set(&(r)->values, (field), val_);                                          \
-    } while (0)
+/* Reads one metric that NVML returns as a single unsigned int. */
+static void read_uint(const struct nvml_ctx *c, struct device_state *d, struct gpu_reading *r,
+                      gpu_nvml_return_t (*fn)(gpu_nvml_device_t, unsigned int *), enum gpu_field f,
+                      const char *what)
+{
+    unsigned int v = 0;
+    if (fn && !lost(r) && accept(c, r, fn(d->handle, &v), what)) {
+        gpu_values_set(&r->values, f, v);
+    }
+}
 
 static void read_clock(const struct nvml_ctx *c, struct device_state *d, struct gpu_reading *r,
                        int type, enum gpu_field f)
@@ -492,25 +498,18 @@ static bool read_busy_samples(const struct nvml_ctx *c, struct device_state *d,
     } else if (d->samples_seen && newest > last) {
         period = newest - last;
     }
-    /* The first read looks back one second, as a polled reading would. */
-    unsigned long long from = d->samples_seen            ? last
+    /* Each sample covers the time since the one before it. The first read
+     * starts one second before the newest sample, as a polled reading would. */
+    unsigned long long prev = d->samples_seen            ? last
                               : newest > FIRST_WINDOW_US ? newest - FIRST_WINDOW_US
                                                          : 0;
     struct gpu_busy b = { .source = GPU_BUSY_SAMPLES };
-    unsigned long long prev = 0;
-    bool have_prev = d->samples_seen;
-    if (have_prev) {
-        prev = last;
-    }
     for (unsigned i = 0; i < count; i++) {
         unsigned long long ts = s[i].timestamp_us;
-        if (ts <= from || (have_prev && ts <= prev)) {
+        if (ts <= prev) {
             continue;
         }
-        unsigned long long dt = have_prev ? ts - prev : period;
-        if (!have_prev && ts - from < period) {
-            dt = ts - from;
-        }
+        unsigned long long dt = ts - prev;
         /* A gap (the buffer wrapped, or we were away): a sample covers one period. */
         if (dt > 2 * period) {
             dt = period;
@@ -519,7 +518,6 @@ static bool read_busy_samples(const struct nvml_ctx *c, struct device_state *d,
         b.window_us += dt;
         b.samples++;
         prev = ts;
-        have_prev = true;
     }
     d->samples_seen = true;
     d->samples_last_us = newest > last ? newest : last;
@@ -575,9 +573,9 @@ static void nvml_read_dynamic(void *ctx, unsigned i, const struct gpu_options *o
                "nvmlDeviceGetTemperature")) {
         gpu_values_set(&r->values, GPU_FIELD_TEMP_C, temp);
     }
-    READ_UINT(c, d, r, fan_speed, GPU_FIELD_FAN_PCT, "nvmlDeviceGetFanSpeed");
-    READ_UINT(c, d, r, power_usage, GPU_FIELD_POWER_MW, "nvmlDeviceGetPowerUsage");
-    READ_UINT(c, d, r, power_limit, GPU_FIELD_POWER_LIMIT_MW,
+    read_uint(c, d, r, c->lib.fan_speed, GPU_FIELD_FAN_PCT, "nvmlDeviceGetFanSpeed");
+    read_uint(c, d, r, c->lib.power_usage, GPU_FIELD_POWER_MW, "nvmlDeviceGetPowerUsage");
+    read_uint(c, d, r, c->lib.power_limit, GPU_FIELD_POWER_LIMIT_MW,
               c->lib.resolved[GPU_NVML_SYM_POWER_LIMIT]);
 
     unsigned long long energy = 0;
@@ -699,7 +697,9 @@ static void read_process_list(const struct nvml_ctx *c, struct device_state *d,
 static void read_process_utilization(const struct nvml_ctx *c, struct device_state *d,
                                      struct gpu_reading *r)
 {
-    if (!c->lib.process_util || d->putil_unsupported || lost(r) || r->process_count == 0) {
+    /* MIG GPUs do not report per-process utilization on the parent handle. */
+    if (!c->lib.process_util || d->putil_unsupported || d->id.mig_enabled || lost(r) ||
+        r->process_count == 0) {
         return;
     }
     unsigned count = 0;
@@ -786,5 +786,4 @@ const struct gpu_backend_ops gpu_nvml_backend = {
     .read_static = nvml_read_static,
     .read_dynamic = nvml_read_dynamic,
     .read_processes = nvml_read_processes,
-    .lib = nvml_lib,
 };

@@ -57,11 +57,6 @@ size_t gpu_session_gpu_count(const struct gpu_session *s)
     return s->ops->count(s->ctx);
 }
 
-const struct gpu_nvml_lib *gpu_session_lib(const struct gpu_session *s)
-{
-    return s->ops->lib(s->ctx);
-}
-
 static int64_t realtime_ms(void)
 {
     struct timespec ts = { 0 };

@@ -36,6 +36,7 @@ SCENARIO = {
             "power_limit_w": 700,
             "energy_start_mj": 5000000,
             "ecc": True,
+            "mig_mode": False,
             "max_clocks_mhz": {"sm": 1980, "graphics": 1975, "memory": 2619},
             "unsupported": ["fan"],
             "metrics": {
@@ -108,6 +109,8 @@ class FieldsEqualTheScenario(unittest.TestCase):
         self.assertEqual(g["pci_bus_id"], "00000000:19:00.0")
         self.assertEqual(g["pci_device_id"], "0x233010DE")
         self.assertEqual(g["minor_number"], 3)
+        self.assertIs(g["mig_enabled"], False)
+        self.assertIsNone(gpu(self.doc, 1)["mig_enabled"])
         self.assertEqual(g["state"], "ok")
         self.assertIsNone(g["error"])
 
@@ -197,6 +200,12 @@ class FieldsEqualTheScenario(unittest.TestCase):
         p = g1["processes"][0]
         self.assertEqual(p["used_memory_bytes"], 100 * MIB)
         self.assertIsNone(p["sm_pct"])
+
+    def test_mig_enabled_gpu(self):
+        s = {"gpus": [{"mig_mode": True, "processes": [{"pid": 4194301, "sm_pct": 50}]}]}
+        g = gpu(now_json(s, FROZEN), 0)
+        self.assertIs(g["mig_enabled"], True)
+        self.assertIsNone(g["processes"][0]["sm_pct"])  # not reported under MIG
 
     def test_pcie_is_read_only_when_asked(self):
         doc = now_json(SCENARIO, FROZEN)
