@@ -559,6 +559,7 @@ static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu 
         "energy_start_mj",
         "max_clocks_mhz",
         "ecc",
+        "mig_mode",
         "metrics",
         "processes",
         "unsupported",

@@ -107,8 +107,6 @@ static const char *init_hint(gpu_nvml_return_t rc)
     case GPU_NVML_RC_LIB_RM_VERSION_MISMATCH:
         return "the driver's library and kernel module differ, as after an upgrade without a "
                "reboot: reboot or reload the nvidia module";
-    case GPU_NVML_RC_UNKNOWN:
-        return "the driver reported an internal error; its kernel log (dmesg) may say more";
     default:
         return NULL;
     }
