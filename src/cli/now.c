@@ -48,8 +48,9 @@ static void usage(FILE *out)
           "  -f, --format FORMAT     table (default), json or csv\n"
           "      --output-format F   the same as --format\n"
           "  -p, --processes         csv: one row per process instead of per GPU\n"
-          "  -w, --watch SECONDS     refresh every SECONDS (e.g. 1, 0.5) until interrupted;\n"
-          "                          json prints one document per line, csv one header\n"
+          "  -w, --watch DURATION    refresh every DURATION (1, 0.5, 500ms, 2s, 1m) until\n"
+          "                          interrupted; json prints one document per line,\n"
+          "                          csv one header\n"
           "      --pcie              also read PCIe throughput (the driver spends 20 ms\n"
           "                          per direction and GPU measuring it)\n"
           "      --color WHEN        auto (default), always or never\n"
@@ -58,6 +59,7 @@ static void usage(FILE *out)
           "                          else libnvidia-ml.so.1 from the driver)\n"
           "      --proc-root PATH    where the host's /proc is (default /proc)\n"
           "  -v, --verbose           log what is read (repeat for debug)\n"
+          "      --log-level LEVEL   debug, info, warning (default), error or critical\n"
           "  -h, --help              show this help\n"
           "\n"
           "Absent metrics (not supported by the GPU) show as N/A, null or an empty field.\n"
@@ -72,7 +74,8 @@ static int parse_args(int argc, char **argv, struct now_args *a, bool *help)
         OPT_COLOR,
         OPT_NO_COLOR,
         OPT_NVML_LIB,
-        OPT_PROC_ROOT
+        OPT_PROC_ROOT,
+        OPT_LOG_LEVEL,
     };
     static const struct option longopts[] = {
         { "format", required_argument, NULL, 'f' },
@@ -85,6 +88,7 @@ static int parse_args(int argc, char **argv, struct now_args *a, bool *help)
         { "nvml-lib", required_argument, NULL, OPT_NVML_LIB },
         { "proc-root", required_argument, NULL, OPT_PROC_ROOT },
         { "verbose", no_argument, NULL, 'v' },
+        { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -109,16 +113,23 @@ static int parse_args(int argc, char **argv, struct now_args *a, bool *help)
         case 'p':
             a->csv_processes = true;
             break;
-        case 'w': {
-            double secs = 0;
-            int rc = strparse_double(optarg, 0.05, 86400, &secs);
-            if (rc) {
+        case 'w':
+            if (strparse_duration_ms(optarg, 50, 86400000, &a->watch_ms) != 0) {
                 return cli_usage_error("now",
-                                       "--watch: '%s' is not a number of seconds between "
-                                       "0.05 and 86400",
+                                       "--watch: '%s' is not a duration between 50ms and 24h "
+                                       "(seconds, or with a unit: 500ms, 2s, 1m)",
                                        optarg);
             }
-            a->watch_ms = (uint64_t)(secs * 1000.0 + 0.5);
+            break;
+        case OPT_LOG_LEVEL: {
+            enum log_level level = LOG_LEVEL_WARNING;
+            if (log_level_parse(optarg, &level) != 0) {
+                return cli_usage_error("now",
+                                       "--log-level: '%s' is not one of debug, info, warning, "
+                                       "error, critical",
+                                       optarg);
+            }
+            log_threshold = level;
             break;
         }
         case OPT_PCIE:

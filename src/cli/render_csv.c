@@ -3,13 +3,17 @@
 #include <string.h>
 
 #include "cli/render.h"
+#include "util/text.h"
 
-/* RFC 4180: quote a field holding a comma, quote or line break. */
-static void csv_field(FILE *out, const char *s, bool first)
+/* RFC 4180: quote a field holding a comma, quote or line break. Text from
+ * the host is made valid UTF-8 first. */
+static void csv_field(FILE *out, const char *raw, bool first)
 {
     if (!first) {
         fputc(',', out);
     }
+    char s[4096];
+    text_sanitize(s, sizeof(s), raw, false);
     if (strpbrk(s, ",\"\r\n") == NULL) {
         fputs(s, out);
         return;

@@ -1,15 +1,28 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli/render.h"
+#include "util/text.h"
+#include "util/xalloc.h"
 
 #define JSON_SCHEMA "gpulse.now.v1"
 
+/* Text from the host as a JSON string: jansson needs valid UTF-8, and a
+ * command line can hold any bytes, so invalid ones become U+FFFD. */
 static json_t *string_or_null(const char *s)
 {
-    return s && *s ? json_string(s) : json_null();
+    if (!s || !*s) {
+        return json_null();
+    }
+    size_t size = strlen(s) * 3 + 1;
+    char *clean = xmalloc(size);
+    json_t *v = json_string(text_sanitize(clean, size, s, false));
+    free(clean);
+    return v;
 }
 
 const char *cli_process_type(unsigned type_mask)
@@ -54,7 +67,7 @@ static json_t *process_json(const struct gpu_process *p)
                         p->has_utilization ? json_integer(p->encoder_pct) : json_null());
     json_object_set_new(o, "decoder_pct",
                         p->has_utilization ? json_integer(p->decoder_pct) : json_null());
-    json_object_set_new(o, "user", pi->has_uid ? json_string(pi->user) : json_null());
+    json_object_set_new(o, "user", pi->has_uid ? string_or_null(pi->user) : json_null());
     json_object_set_new(o, "uid", pi->has_uid ? json_integer(pi->uid) : json_null());
     json_object_set_new(o, "command", string_or_null(pi->comm));
     json_object_set_new(o, "cmdline", string_or_null(pi->cmdline));
@@ -65,11 +78,11 @@ static json_t *process_json(const struct gpu_process *p)
         const struct proc_container *c = &pi->container;
         char label[96];
         proc_container_label(c, label, sizeof(label));
-        json_object_set_new(o, "container",
-                            json_pack("{s:o, s:o, s:o, s:o, s:s}", "runtime",
-                                      string_or_null(c->runtime), "id", string_or_null(c->id),
-                                      "pod_uid", string_or_null(c->pod_uid), "slurm_job",
-                                      string_or_null(c->slurm_job), "label", label));
+        json_object_set_new(
+            o, "container",
+            json_pack("{s:o, s:o, s:o, s:o, s:o}", "runtime", string_or_null(c->runtime), "id",
+                      string_or_null(c->id), "pod_uid", string_or_null(c->pod_uid), "slurm_job",
+                      string_or_null(c->slurm_job), "label", string_or_null(label)));
     } else {
         json_object_set_new(o, "container", json_null());
     }

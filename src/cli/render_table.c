@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "cli/render.h"
+#include "util/text.h"
 
 #define C_RESET  "\033[0m"
 #define C_BOLD   "\033[1m"
@@ -77,12 +78,14 @@ static void gpu_line(const struct painter *p, const struct gpu_reading *r, int n
 {
     char buf[256];
     fprintf(p->out, "[%u] ", r->id.index);
-    snprintf(buf, sizeof(buf), "%-*.*s", name_width, name_width,
-             r->id.name[0] ? r->id.name : "(unknown)");
+    char name[128];
+    text_sanitize(name, sizeof(name), r->id.name[0] ? r->id.name : "(unknown)", true);
+    snprintf(buf, sizeof(buf), "%-*.*s", name_width, name_width, name);
     paint(p, C_CYAN, buf);
     if (r->state == GPU_STATE_LOST) {
         fputs(" | ", p->out);
-        snprintf(buf, sizeof(buf), "LOST: %s", r->error);
+        char why[sizeof(r->error)];
+        snprintf(buf, sizeof(buf), "LOST: %s", text_sanitize(why, sizeof(why), r->error, true));
         paint(p, C_BOLD C_RED, buf);
         fputc('\n', p->out);
         return;
@@ -173,7 +176,9 @@ static void process_line(const struct painter *p, const struct gpu_process *proc
     }
     fprintf(p->out, "    %8u ", proc->pid);
     char user[80];
-    snprintf(user, sizeof(user), "%-10s", pi->has_uid ? pi->user : "?");
+    char clean[sizeof(pi->cmdline) * 3];
+    text_sanitize(clean, sizeof(clean), pi->has_uid ? pi->user : "?", true);
+    snprintf(user, sizeof(user), "%-10.64s", clean);
     paint(p, C_BOLD, user);
     fprintf(p->out, " %-3s %9s", cli_process_type(proc->type_mask), mem);
     if (proc->has_utilization) {
@@ -185,16 +190,18 @@ static void process_line(const struct painter *p, const struct gpu_process *proc
     proc_container_label(&pi->container, label, sizeof(label));
     if (label[0]) {
         fputc(' ', p->out);
-        paint(p, C_DIM, label);
+        paint(p, C_DIM, text_sanitize(clean, sizeof(clean), label, true));
     }
-    /* The command line takes what is left of the terminal's width. */
-    const char *cmd = pi->cmdline[0] ? pi->cmdline : pi->comm[0] ? pi->comm : "(not visible)";
+    /* The command line takes what is left of the terminal's width (in
+     * bytes, a little less for wide characters), cut at a whole character. */
     int used = 48 + (label[0] ? (int)strlen(label) + 1 : 0);
     int room = (int)width - used - 1;
     if (room < 16) {
         room = 16;
     }
-    fprintf(p->out, "  %.*s\n", room, cmd);
+    size_t cut = (size_t)room + 1 < sizeof(clean) ? (size_t)room + 1 : sizeof(clean);
+    const char *cmd = pi->cmdline[0] ? pi->cmdline : pi->comm[0] ? pi->comm : "(not visible)";
+    fprintf(p->out, "  %s\n", text_sanitize(clean, cut, cmd, true));
 }
 
 void cli_render_table(FILE *out, const struct gpu_snapshot *snap,

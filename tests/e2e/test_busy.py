@@ -51,7 +51,7 @@ class BusyTime(unittest.TestCase):
         self.assertLess(polled, 5.0)
 
     def test_watch_refreshes_on_schedule(self):
-        docs = self.watch(2.8, interval="0.5")
+        docs = self.watch(2.8, interval="500ms")
         self.assertGreaterEqual(len(docs), 5)
         times = [d["time_ms"] for d in docs]
         gaps = [b - a for a, b in zip(times, times[1:])]

@@ -97,7 +97,9 @@ class Arguments(unittest.TestCase):
 
     def test_bad_arguments_exit_2(self):
         self.check_usage(["now", "--format", "xml"], "--format: 'xml' is not one of")
-        self.check_usage(["now", "--watch", "abc"], "--watch: 'abc' is not a number")
+        self.check_usage(["now", "--watch", "abc"], "--watch: 'abc' is not a duration")
+        self.check_usage(["now", "--watch", "10ms"], "--watch: '10ms' is not a duration")
+        self.check_usage(["now", "--log-level", "loud"], "--log-level: 'loud' is not one of")
         self.check_usage(["now", "--watch", "0"], "--watch: '0'")
         self.check_usage(["now", "--watch"], "option '--watch' needs a value")
         self.check_usage(["now", "--bogus"], "unknown option '--bogus'")

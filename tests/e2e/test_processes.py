@@ -84,6 +84,30 @@ class TwoUsers(unittest.TestCase):
         self.assertEqual(second["cmdline"], "sleep 302")
 
 
+class HostileCommandLine(unittest.TestCase):
+    """A process's arguments are whatever its owner chose: escape sequences,
+    markup, bytes that are not UTF-8. They are shown as text, never obeyed."""
+
+    def test_hostile_cmdline_is_text(self):
+        argv0 = b"\x1b[2J<img src=x onerror=alert(1)>\xff"
+        proc = subprocess.Popen(["bash", "-c", b'exec -a "$0" sleep 300'.decode(), argv0],
+                                stdout=subprocess.DEVNULL)
+        self.addCleanup(lambda: (proc.kill(), proc.wait()))
+        time.sleep(0.1)
+        scenario = {"gpus": [{"processes": [{"pid": proc.pid, "memory_mib": 1}]}]}
+        doc = now_json(scenario, {"GPULSE_SIM_TIME": "5"})
+        cmd = doc["gpus"][0]["processes"][0]["cmdline"]
+        self.assertEqual(cmd, "\x1b[2J<img src=x onerror=alert(1)>\ufffd 300")
+        from gpulse_e2e import run
+        table = run(["now", "--color", "never"], scenario, {"GPULSE_SIM_TIME": "5"})
+        self.assertEqual(table.returncode, 0, table.stderr)
+        self.assertNotIn("\x1b", table.stdout)
+        self.assertIn("?[2J<img src=x onerror=alert(1)>\ufffd 300", table.stdout)
+        csv_out = run(["now", "--format", "csv", "--processes"], scenario,
+                      {"GPULSE_SIM_TIME": "5"})
+        self.assertIn('<img src=x onerror=alert(1)>\ufffd 300', csv_out.stdout)
+
+
 if __name__ == "__main__":
     result = unittest.main(verbosity=2, exit=False).result
     if result.skipped and not result.failures and not result.errors:

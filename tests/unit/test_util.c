@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "gp_cmocka.h"
-#include "util/dynbuf.h"
 #include "util/strparse.h"
+#include "util/text.h"
 
 static void u64_strict(void **state)
 {
@@ -47,23 +47,32 @@ static void doubles_and_durations(void **state)
     assert_int_equal(strparse_duration_ms("1d", 100, 3600000, &ms), -EINVAL);
 }
 
-static void dynbuf_cap_is_enforced(void **state)
+static void text_sanitize_makes_host_text_safe(void **state)
 {
     (void)state;
-    struct dynbuf b;
-    dynbuf_init(&b, 8);
-    assert_string_equal(dynbuf_str(&b), "");
-    assert_int_equal(dynbuf_add(&b, "abcd", 4), 0);
-    assert_int_equal(dynbuf_printf(&b, "%d", 1234), 0);
-    assert_string_equal(dynbuf_str(&b), "abcd1234");
-    assert_int_equal(dynbuf_add(&b, "x", 1), -E2BIG);
-    assert_int_equal(dynbuf_printf(&b, "y"), -E2BIG);
-    assert_string_equal(dynbuf_str(&b), "abcd1234");
-    char *taken = dynbuf_take(&b);
-    assert_string_equal(taken, "abcd1234");
-    free(taken);
-    assert_int_equal(b.len, 0);
-    dynbuf_fini(&b);
+    char out[64];
+    /* valid UTF-8 passes, including 4-byte characters */
+    assert_string_equal(text_sanitize(out, sizeof(out), "caf\xC3\xA9 \xF0\x9F\x9A\x80", true),
+                        "caf\xC3\xA9 \xF0\x9F\x9A\x80");
+    /* invalid bytes, overlong forms and surrogates become U+FFFD */
+    assert_string_equal(text_sanitize(out, sizeof(out),
+                                      "a\xFF"
+                                      "b",
+                                      false),
+                        "a\xEF\xBF\xBD"
+                        "b");
+    assert_string_equal(text_sanitize(out, sizeof(out), "\xC0\xAF", false),
+                        "\xEF\xBF\xBD\xEF\xBF\xBD");
+    assert_string_equal(text_sanitize(out, sizeof(out), "\xED\xA0\x80", false),
+                        "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+    assert_string_equal(text_sanitize(out, sizeof(out), "x\xE2\x82", false),
+                        "x\xEF\xBF\xBD\xEF\xBF\xBD");
+    /* a terminal escape sequence is defused for the table, kept for JSON */
+    assert_string_equal(text_sanitize(out, sizeof(out), "\x1B[2J\tx\xC2\x9B", true), "?[2J?x?");
+    assert_string_equal(text_sanitize(out, sizeof(out), "\x1B[2J", false), "\x1B[2J");
+    /* cut at a whole character */
+    assert_string_equal(text_sanitize(out, 4, "ab\xC3\xA9", true), "ab");
+    assert_string_equal(text_sanitize(out, 1, "abc", true), "");
 }
 
 int main(void)
@@ -71,7 +80,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(u64_strict),
         cmocka_unit_test(doubles_and_durations),
-        cmocka_unit_test(dynbuf_cap_is_enforced),
+        cmocka_unit_test(text_sanitize_makes_host_text_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
