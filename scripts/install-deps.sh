@@ -8,7 +8,7 @@ PACKAGES=(
   libjansson-dev                     # JSON (CLI output, simulated NVML scenarios)
   libcmocka-dev                      # unit tests
   python3                            # end-to-end tests and benchmarks
-  clang clang-format                 # second compiler and the format check
+  clang clang-format clang-tidy      # second compiler, format and static checks
   procps time                        # ps, /usr/bin/time for the benchmarks
 )
 

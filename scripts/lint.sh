@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Source checks: banned C functions (style.md) and clang-format.
+# Source checks: banned C functions (style.md), clang-format, clang-tidy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,4 +10,11 @@ if grep -nE "$banned" $files; then
   exit 1
 fi
 clang-format --dry-run -Werror $files
+
+# clang-tidy (checks in .clang-tidy) needs a compilation database.
+db=build-clang
+if [ ! -f "$db/compile_commands.json" ]; then
+  cmake -S . -B "$db" -DCMAKE_C_COMPILER=clang -DGP_BUILD_TESTS=OFF >/dev/null
+fi
+clang-tidy --quiet -p "$db" src/*/*.c src/main.c sim/*.c 2>/dev/null
 echo "lint: ok"

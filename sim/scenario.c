@@ -806,7 +806,7 @@ int sim_scenario_load(const char *path, struct sim_scenario *out, char *err, siz
         snprintf(err, err_size, "scenario '%s': cannot read: %s", path,
                  text ? strerror(errno) : "out of memory");
     } else if (len > SIM_SCENARIO_MAX_BYTES) {
-        snprintf(err, err_size, "scenario '%s': larger than %d bytes", path,
+        snprintf(err, err_size, "scenario '%s': larger than %zu bytes", path,
                  SIM_SCENARIO_MAX_BYTES);
     } else {
         rc = sim_scenario_parse(text, len, path, out, err, err_size);

@@ -119,7 +119,7 @@ struct sim_scenario {
 };
 
 /* Scenario files larger than this are refused rather than read. */
-#define SIM_SCENARIO_MAX_BYTES (16 * 1024 * 1024)
+#define SIM_SCENARIO_MAX_BYTES ((size_t)16 * 1024 * 1024)
 
 /* Reads and checks a scenario file. Returns 0, or -1 with a message in err
  * naming the file, the key (as a JSON path) and what is wrong with it.

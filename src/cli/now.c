@@ -277,7 +277,6 @@ int cli_now_main(int argc, char **argv)
     struct gpu_snapshot snap = { 0 };
     struct timespec deadline = { 0 };
     clock_gettime(CLOCK_MONOTONIC, &deadline);
-    rc = GP_EXIT_OK;
     do {
         gpu_session_read(session, &snap);
         rc = render(&a, &snap, &ropts, a.watch_ms && tty && a.format == NOW_FORMAT_TABLE);

@@ -42,7 +42,7 @@ static bool scope_id(const char *seg, size_t n, const char *prefix, const char *
         return false;
     }
     if (!is_hex_run(seg + pl, CONTAINER_ID_LEN) ||
-        memcmp(seg + pl + CONTAINER_ID_LEN, ".scope", 6)) {
+        memcmp(seg + pl + CONTAINER_ID_LEN, ".scope", 6) != 0) {
         return false;
     }
     *id = seg + pl;
