@@ -7,9 +7,11 @@
  * when the library was first initialised). GPULSE_SIM_TIME=<t> freezes the
  * clock at t, so tests can compare readings with the scenario's values.
  *
- * Built three times: in full; without the _v3 symbols (SIM_HIDE_V3); and as
- * an old driver without any versioned symbol (SIM_LEGACY), so clients'
- * fallbacks can be tested. The exported names are NVIDIA's, not ours. */
+ * Built four times: in full; without the _v3 symbols (SIM_HIDE_V3); as an
+ * old driver without any versioned symbol (SIM_LEGACY); and as an early
+ * R535 driver whose _v3 process functions write 32-byte entries
+ * (SIM_R535_QUIRK), so clients' fallbacks and defences can be tested. The
+ * exported names are NVIDIA's, not ours. */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -881,7 +883,9 @@ static nvmlReturn_t running_processes(nvmlDevice_t dev, unsigned type_bit, unsig
             .gpu_instance_id = 0xFFFFFFFFu,
             .compute_instance_id = 0xFFFFFFFFu,
         };
-        memcpy((char *)infos + (size_t)w * stride, &e, stride);
+        /* A 32-byte entry is the 24-byte one plus a zero CC-memory field. */
+        memset((char *)infos + (size_t)w * stride, 0, stride);
+        memcpy((char *)infos + (size_t)w * stride, &e, stride < sizeof(e) ? stride : sizeof(e));
         w++;
     }
     *count = w;
@@ -890,6 +894,11 @@ static nvmlReturn_t running_processes(nvmlDevice_t dev, unsigned type_bit, unsig
 
 #define V1 sizeof(struct gpu_nvml_process_info_v1)
 #define V2 sizeof(struct gpu_nvml_process_info_v2)
+#ifdef SIM_R535_QUIRK
+#    define V3 GPU_NVML_ABI_PROCESS_INFO_R535_SIZE
+#else
+#    define V3 V2
+#endif
 
 EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t d, unsigned int *n, void *i)
 {
@@ -931,19 +940,42 @@ EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v2(nvmlDevice_t d, u
 EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t d, unsigned int *n,
                                                             void *i)
 {
-    return running_processes(d, SIM_PROC_COMPUTE, n, i, V2);
+    return running_processes(d, SIM_PROC_COMPUTE, n, i, V3);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t d, unsigned int *n,
                                                              void *i)
 {
-    return running_processes(d, SIM_PROC_GRAPHICS, n, i, V2);
+    return running_processes(d, SIM_PROC_GRAPHICS, n, i, V3);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v3(nvmlDevice_t d, unsigned int *n,
                                                                void *i)
 {
-    return running_processes(d, SIM_PROC_MPS, n, i, V2);
+    return running_processes(d, SIM_PROC_MPS, n, i, V3);
+}
+#endif
+
+/* Confidential computing and the process detail list: never called by
+ * gpulse, only looked up. A current driver has both; an early R535 driver
+ * had the first without the second. */
+#ifndef SIM_LEGACY
+EXPORT nvmlReturn_t nvmlDeviceGetConfComputeMemSizeInfo(nvmlDevice_t dev, void *info)
+{
+    (void)info;
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, -1);
+    return leave(rc ? rc : GPU_NVML_RC_NOT_SUPPORTED);
+}
+#endif
+
+#if !defined(SIM_LEGACY) && !defined(SIM_HIDE_V3) && !defined(SIM_R535_QUIRK)
+EXPORT nvmlReturn_t nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t dev, void *list)
+{
+    (void)list;
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, -1);
+    return leave(rc ? rc : GPU_NVML_RC_NOT_SUPPORTED);
 }
 #endif
 

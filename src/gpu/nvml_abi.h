@@ -134,6 +134,11 @@ struct gpu_nvml_process_info_v2 {
     unsigned int compute_instance_id;
 };
 
+/* Early R535 drivers' _v3 entries: v2 plus usedGpuCcProtectedMemory (u64). */
+#define GPU_NVML_ABI_PROCESS_INFO_R535_SIZE 32U
+/* The widest process entry any symbol writes, for sizing buffers. */
+#define GPU_NVML_ABI_PROCESS_INFO_MAX_SIZE 32U
+
 struct gpu_nvml_process_utilization_sample {
     unsigned int pid;
     unsigned long long timestamp_us;

@@ -640,6 +640,18 @@ static struct gpu_process *find_or_add(struct gpu_reading *r, uint32_t pid, size
     return p;
 }
 
+/* No real GPU runs more processes than this; a larger count is a driver
+ * fault, not a reason to allocate without bound. */
+#define MAX_PROCESSES_PER_GPU 65536U
+
+/* Sizes the raw process buffer for n entries of the widest layout, so one
+ * buffer serves every stride. */
+static void grow_process_buffer(struct device_state *d, unsigned n)
+{
+    d->proc_cap = n;
+    d->proc_buf = xrealloc(d->proc_buf, (size_t)n * GPU_NVML_ABI_PROCESS_INFO_MAX_SIZE);
+}
+
 /* One of the compute / graphics / MPS lists, with the size-query idiom:
  * the list can grow between calls, so retry on INSUFFICIENT_SIZE. */
 static void read_process_list(const struct nvml_ctx *c, struct device_state *d,
@@ -654,17 +666,18 @@ static void read_process_list(const struct nvml_ctx *c, struct device_state *d,
     unsigned count = 0;
     for (int attempt = 0; attempt < 4 && rc == GPU_NVML_RC_INSUFFICIENT_SIZE; attempt++) {
         if (d->proc_cap == 0) {
-            d->proc_cap = 32;
-            /* The widest entry is 24 bytes; one buffer serves every stride. */
-            d->proc_buf =
-                xrealloc(d->proc_buf, d->proc_cap * sizeof(struct gpu_nvml_process_info_v2));
+            grow_process_buffer(d, 32);
         }
         count = d->proc_cap;
         rc = fn(d->handle, &count, d->proc_buf);
         if (rc == GPU_NVML_RC_INSUFFICIENT_SIZE) {
-            d->proc_cap = (count > d->proc_cap ? count : d->proc_cap) * 2 + 8;
-            d->proc_buf =
-                xrealloc(d->proc_buf, d->proc_cap * sizeof(struct gpu_nvml_process_info_v2));
+            if (count > MAX_PROCESSES_PER_GPU) {
+                log_warn("gpu", "GPU %u: %s claims %u processes; reading none", r->id.index, what,
+                         count);
+                return;
+            }
+            /* Headroom: the list can grow between the two calls. */
+            grow_process_buffer(d, (count > d->proc_cap ? count : d->proc_cap) * 2 + 8);
         }
     }
     if (!accept(c, r, rc, what)) {

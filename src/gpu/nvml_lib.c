@@ -102,6 +102,10 @@ static const struct symbol_spec symbol_table[GPU_NVML_SYM_COUNT] = {
                                  .offset = SLOT(mps_procs) },
     [GPU_NVML_SYM_PROCESS_UTIL] = { .names = { "nvmlDeviceGetProcessUtilization" },
                                     .offset = SLOT(process_util) },
+    [GPU_NVML_SYM_PROBE_CONF_COMPUTE] = { .names = { "nvmlDeviceGetConfComputeMemSizeInfo" },
+                                          .offset = SLOT(probe_conf_compute) },
+    [GPU_NVML_SYM_PROBE_DETAIL_LIST] = { .names = { "nvmlDeviceGetRunningProcessDetailList" },
+                                         .offset = SLOT(probe_detail_list) },
     [GPU_NVML_SYM_SAMPLES] = { .names = { "nvmlDeviceGetSamples" }, .offset = SLOT(samples) },
 };
 
@@ -117,15 +121,24 @@ static int resolved_rank(const struct gpu_nvml_lib *lib, enum gpu_nvml_sym sym)
 }
 
 /* The plain (last) name of a process function takes 16-byte entries; the
- * _v2 and _v3 names take 24-byte ones. */
+ * _v2 and _v3 names take 24-byte ones, except on early R535 drivers, whose
+ * _v3 wrote 32 (an extra confidential-computing field). Those are known, as
+ * nvitop knows them, by having the confidential-computing query but not yet
+ * the process detail list that replaced the ambiguous struct. Reading them
+ * at 24 bytes would scramble PIDs. */
 static unsigned process_stride(const struct gpu_nvml_lib *lib, enum gpu_nvml_sym sym)
 {
     int rank = resolved_rank(lib, sym);
     if (rank < 0) {
         return 0;
     }
-    return rank == 2 ? (unsigned)sizeof(struct gpu_nvml_process_info_v1)
-                     : (unsigned)sizeof(struct gpu_nvml_process_info_v2);
+    if (rank == 2) {
+        return (unsigned)sizeof(struct gpu_nvml_process_info_v1);
+    }
+    if (rank == 0 && lib->probe_conf_compute && !lib->probe_detail_list) {
+        return GPU_NVML_ABI_PROCESS_INFO_R535_SIZE;
+    }
+    return (unsigned)sizeof(struct gpu_nvml_process_info_v2);
 }
 
 int gpu_nvml_lib_open(struct gpu_nvml_lib *lib, const char *path, struct gp_err *err)

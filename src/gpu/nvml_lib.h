@@ -55,6 +55,8 @@ enum gpu_nvml_sym {
     GPU_NVML_SYM_MPS_PROCS,
     GPU_NVML_SYM_PROCESS_UTIL,
     GPU_NVML_SYM_SAMPLES,
+    GPU_NVML_SYM_PROBE_CONF_COMPUTE, /* only probed: tells R535-era drivers apart */
+    GPU_NVML_SYM_PROBE_DETAIL_LIST,  /* only probed: see process_stride */
     GPU_NVML_SYM_COUNT
 };
 
@@ -115,10 +117,16 @@ struct gpu_nvml_lib {
                                  int *value_type, unsigned int *count,
                                  struct gpu_nvml_sample *samples);
 
+    /* Present or not, never called: together they identify the early R535
+     * drivers whose _v3 process functions write 32-byte entries. */
+    void *probe_conf_compute;
+    void *probe_detail_list;
+
     /* For each symbol slot: the name that resolved, or NULL. */
     const char *resolved[GPU_NVML_SYM_COUNT];
     /* Byte stride of one process entry for the bound process functions:
-     * 24 for _v3/_v2, 16 for the plain names (0 when unbound). */
+     * 24 for _v3/_v2, 16 for the plain names, 32 for _v3 on the early R535
+     * drivers that wrote an extra field (0 when unbound). */
     unsigned process_stride[3]; /* compute, graphics, MPS */
     bool pci_legacy_layout;     /* bound to the plain nvmlDeviceGetPciInfo */
     bool memory_v2;             /* bound to nvmlDeviceGetMemoryInfo_v2 */

@@ -16,6 +16,7 @@
 #define FULL   SIM_DIR "/libnvidia-ml.so.1"
 #define NO_V3  SIM_DIR "/no_v3/libnvidia-ml.so.1"
 #define LEGACY SIM_DIR "/legacy/libnvidia-ml.so.1"
+#define R535   SIM_DIR "/r535/libnvidia-ml.so.1"
 #define MIB    1048576LL
 
 static int use_two_gpu_scenario(void **state)
@@ -76,6 +77,24 @@ static void legacy_library_uses_plain_names_and_old_layouts(void **state)
     gpu_nvml_lib_close(&lib);
 }
 
+static void early_r535_driver_gets_32_byte_entries(void **state)
+{
+    (void)state;
+    struct gpu_nvml_lib lib;
+    assert_int_equal(gpu_nvml_lib_open(&lib, R535, NULL), 0);
+    assert_string_equal(lib.resolved[GPU_NVML_SYM_COMPUTE_PROCS],
+                        "nvmlDeviceGetComputeRunningProcesses_v3");
+    assert_int_equal(lib.process_stride[0], 32);
+    assert_int_equal(lib.process_stride[1], 32);
+    gpu_nvml_lib_close(&lib);
+    /* a current driver has the detail list too: 24 bytes */
+    assert_int_equal(gpu_nvml_lib_open(&lib, FULL, NULL), 0);
+    assert_non_null(lib.probe_conf_compute);
+    assert_non_null(lib.probe_detail_list);
+    assert_int_equal(lib.process_stride[0], 24);
+    gpu_nvml_lib_close(&lib);
+}
+
 static void not_a_library(void **state)
 {
     (void)state;
@@ -114,8 +133,8 @@ static void read_with(const char *path, struct gpu_snapshot *snap)
 static void same_readings_from_every_build(void **state)
 {
     (void)state;
-    const char *builds[] = { FULL, NO_V3, LEGACY };
-    for (size_t b = 0; b < 3; b++) {
+    const char *builds[] = { FULL, NO_V3, LEGACY, R535 };
+    for (size_t b = 0; b < 4; b++) {
         struct gpu_snapshot snap = { 0 };
         read_with(builds[b], &snap);
         assert_string_equal(snap.system.driver_version, "535.129.03");
@@ -195,6 +214,7 @@ int main(void)
         cmocka_unit_test(full_library_binds_newest_names),
         cmocka_unit_test(no_v3_library_falls_back_to_v2),
         cmocka_unit_test(legacy_library_uses_plain_names_and_old_layouts),
+        cmocka_unit_test(early_r535_driver_gets_32_byte_entries),
         cmocka_unit_test(not_a_library),
         cmocka_unit_test(library_without_nvml),
         cmocka_unit_test(same_readings_from_every_build),
