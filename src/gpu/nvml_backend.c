@@ -22,6 +22,9 @@
 /* The first read of a session has no previous read to measure from: it
  * reports busy time over the last second, like a polled reading. */
 #define FIRST_WINDOW_US 1000000ULL
+/* Drivers keep a few hundred samples per buffer; a larger count is a fault
+ * and is not allocated for. */
+#define MAX_DRIVER_SAMPLES 100000U
 /* A guess at the driver's sample period when only one sample is known. */
 #define DEFAULT_SAMPLE_PERIOD_US 166667ULL
 
@@ -467,6 +470,9 @@ static bool read_busy_samples(const struct nvml_ctx *c, struct device_state *d,
         r->busy = (struct gpu_busy){ .source = GPU_BUSY_SAMPLES };
         return true; /* nothing new since the last read */
     }
+    if (rc == GPU_NVML_RC_SUCCESS && count > MAX_DRIVER_SAMPLES) {
+        count = MAX_DRIVER_SAMPLES; /* a driver fault: take what fits, never all */
+    }
     if (rc == GPU_NVML_RC_SUCCESS && count > 0) {
         if (count > d->samples_cap) {
             d->samples_cap = count + 16;
@@ -716,6 +722,9 @@ static void read_process_utilization(const struct nvml_ctx *c, struct device_sta
     unsigned count = 0;
     unsigned long long last = d->putil_seen ? d->putil_last_us : 0;
     gpu_nvml_return_t rc = c->lib.process_util(d->handle, NULL, &count, last);
+    if (rc == GPU_NVML_RC_INSUFFICIENT_SIZE && count > MAX_DRIVER_SAMPLES) {
+        count = MAX_DRIVER_SAMPLES;
+    }
     if (rc == GPU_NVML_RC_INSUFFICIENT_SIZE && count > 0) {
         if (count > d->putil_cap) {
             d->putil_cap = count + 8;
