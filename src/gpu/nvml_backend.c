@@ -34,6 +34,7 @@ struct device_state {
     struct gpu_identity id;          /* read once */
     struct gpu_values static_values; /* maximum clocks, read once */
     bool static_done;
+    bool was_lost; /* the previous read found it lost: log changes only */
 
     bool samples_unsupported; /* stop asking once the driver said so */
     bool samples_seen;
@@ -85,7 +86,6 @@ static bool accept(const struct nvml_ctx *c, struct gpu_reading *r, gpu_nvml_ret
         r->state = GPU_STATE_LOST;
         snprintf(r->error, sizeof(r->error), "%s (from %s)", gpu_nvml_lib_strerror(&c->lib, rc),
                  what);
-        log_warn("gpu", "GPU %u is lost: %s", r->id.index, r->error);
     } else if (rc != GPU_NVML_RC_NOT_SUPPORTED) {
         log_debug("gpu", "GPU %u: %s failed: %s", r->id.index, what,
                   gpu_nvml_lib_strerror(&c->lib, rc));
@@ -549,12 +549,24 @@ static void read_busy_polled(struct device_state *d, struct gpu_reading *r)
     };
 }
 
+/* Logs a GPU falling off (or coming back) once, not on every read. */
+static void note_state_change(struct device_state *d, const struct gpu_reading *r)
+{
+    if (lost(r) && !d->was_lost) {
+        log_warn("gpu", "GPU %u (%s) is lost: %s", r->id.index, r->id.uuid, r->error);
+    } else if (!lost(r) && d->was_lost) {
+        log_warn("gpu", "GPU %u (%s) answers again", r->id.index, r->id.uuid);
+    }
+    d->was_lost = lost(r);
+}
+
 static void nvml_read_dynamic(void *ctx, unsigned i, const struct gpu_options *opts,
                               struct gpu_reading *r)
 {
     struct nvml_ctx *c = ctx;
     struct device_state *d = &c->dev[i];
     if (lost(r)) {
+        note_state_change(d, r);
         return;
     }
     r->values = d->static_values;
@@ -626,6 +638,7 @@ static void nvml_read_dynamic(void *ctx, unsigned i, const struct gpu_options *o
         r->values = (struct gpu_values){ 0 };
         r->busy = (struct gpu_busy){ 0 };
     }
+    note_state_change(d, r);
 }
 
 /* ----------------------------------------------------------- processes -- */

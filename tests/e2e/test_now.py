@@ -5,7 +5,7 @@ does not hide the others; output formats agree."""
 import csv
 import io
 import json
-import math
+import os
 import unittest
 
 from gpulse_e2e import (FIXTURES, MIB, SIM_DIR, integral, last_period, mean, now_json, run,
@@ -253,6 +253,27 @@ class LostGpu(unittest.TestCase):
         self.assertEqual(g0["uuid"], "GPU-67ad81fc-b9e4-fd02-6e39-ac30327586d3")
         self.assertIsNone(g0["power_mw"])
         self.assertEqual(gpu(doc, 1)["state"], "ok")
+
+    def test_loss_is_logged_once_while_watching(self):
+        import signal
+        import subprocess
+        import time
+        from gpulse_e2e import GPULSE, SIM_LIB, write_scenario
+        path = write_scenario({"gpus": [{"lost_at_s": 0.5}, {}]})
+        self.addCleanup(os.unlink, path)
+        env = dict(os.environ, GPULSE_NVML_LIB=SIM_LIB, GPULSE_SIM_SCENARIO=path)
+        env.pop("GPULSE_SIM_TIME", None)
+        env.pop("GPULSE_SIM_EPOCH", None)
+        p = subprocess.Popen([GPULSE, "now", "--format", "json", "--watch", "200ms"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.6)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+        self.assertEqual(p.returncode, 0, err)
+        states = [json.loads(line)["gpus"][0]["state"] for line in out.splitlines()]
+        self.assertEqual(states[0], "ok")
+        self.assertEqual(states[-1], "lost")
+        self.assertEqual(len([l for l in err.splitlines() if ") is lost:" in l]), 1, err)
 
     def test_table_shows_lost(self):
         p = run(["now"], self.scenario(lost_at_s=0), FROZEN)
