@@ -35,6 +35,16 @@ class Environment(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("'libnvidia-ml.so.1'", p.stderr)
 
+    def test_flag_overrides_environment(self):
+        # GPULSE_NVML_LIB names the working simulated library; the flag wins.
+        p = run(["now", "--nvml-lib", "/nonexistent/flag/libnvidia-ml.so.1"], OK)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("'/nonexistent/flag/libnvidia-ml.so.1'", p.stderr)
+        p = run(["now", "--nvml-lib", SIM_LIB, "--format", "json"], OK,
+                lib="/nonexistent/env/libnvidia-ml.so.1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(json.loads(p.stdout)["gpus"]), 1)
+
     def test_not_an_nvml_library(self):
         p = run(["now"], OK, lib="libm.so.6")
         self.assertEqual(p.returncode, 1)
