@@ -16,6 +16,7 @@ struct command {
 
 static const struct command commands[] = {
     { "now", cli_now_main, "show the current state of every GPU and its processes" },
+    { "config", cli_config_main, "check the configuration and print the settings in effect" },
 };
 
 static void usage(FILE *out)

@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/cli.h"
 
@@ -23,4 +24,41 @@ int cli_fail(const char *fmt, ...)
     fprintf(stderr, "\n");
     va_end(ap);
     return GP_EXIT_FAILURE;
+}
+
+int cli_config_add_set(const char *cmd, struct cli_config_args *a, const char *kv)
+{
+    if (!strchr(kv, '=')) {
+        return cli_usage_error(cmd, "--set: '%s' is not KEY=VALUE", kv);
+    }
+    if (a->set_count == sizeof(a->sets) / sizeof(a->sets[0])) {
+        return cli_usage_error(cmd, "--set: more than %zu settings",
+                               sizeof(a->sets) / sizeof(a->sets[0]));
+    }
+    a->sets[a->set_count++] = kv;
+    return 0;
+}
+
+int cli_config_load(const char *cmd, const struct cli_config_args *a, struct config *cfg)
+{
+    struct gp_err err = { 0 };
+    if (config_load(cfg, a->path, &err) != 0) {
+        fprintf(stderr, "gpulse %s: %s\n", cmd, err.msg);
+        return GP_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < a->set_count; i++) {
+        char key[128];
+        const char *eq = strchr(a->sets[i], '=');
+        size_t n = (size_t)(eq - a->sets[i]);
+        if (n >= sizeof(key)) {
+            n = sizeof(key) - 1;
+        }
+        memcpy(key, a->sets[i], n);
+        key[n] = '\0';
+        if (config_set(cfg, key, eq + 1, &err) != 0) {
+            fprintf(stderr, "gpulse %s: --set: %s\n", cmd, err.msg);
+            return GP_EXIT_USAGE;
+        }
+    }
+    return 0;
 }

@@ -29,7 +29,10 @@ struct now_args {
     const char *nvml_lib;
     const char *proc_root;
     bool pcie;
-    int color; /* -1 auto, 0 never, 1 always */
+    int color;     /* -1 auto, 0 never, 1 always */
+    int log_level; /* from --log-level, -1 when not given */
+    int verbose;   /* -v count */
+    struct cli_config_args config;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -55,11 +58,14 @@ static void usage(FILE *out)
           "                          per direction and GPU measuring it)\n"
           "      --color WHEN        auto (default), always or never\n"
           "      --no-color          the same as --color never\n"
-          "      --nvml-lib PATH     the NVML library to load (default: $GPULSE_NVML_LIB,\n"
-          "                          else libnvidia-ml.so.1 from the driver)\n"
+          "      --nvml-lib PATH     the NVML library to load (default: the nvml_lib\n"
+          "                          setting, else $GPULSE_NVML_LIB, else\n"
+          "                          libnvidia-ml.so.1 from the driver)\n"
           "      --proc-root PATH    where the host's /proc is (default /proc)\n"
           "  -v, --verbose           log what is read (repeat for debug)\n"
           "      --log-level LEVEL   debug, info, warning (default), error or critical\n"
+          "  -c, --config PATH       configuration file (see gpulse config --help)\n"
+          "      --set KEY=VALUE     override one configuration key\n"
           "  -h, --help              show this help\n"
           "\n"
           "Absent metrics (not supported by the GPU) show as N/A, null or an empty field.\n"
@@ -76,6 +82,7 @@ static int parse_args(int argc, char **argv, struct now_args *a, bool *help)
         OPT_NVML_LIB,
         OPT_PROC_ROOT,
         OPT_LOG_LEVEL,
+        OPT_SET,
     };
     static const struct option longopts[] = {
         { "format", required_argument, NULL, 'f' },
@@ -89,14 +96,16 @@ static int parse_args(int argc, char **argv, struct now_args *a, bool *help)
         { "proc-root", required_argument, NULL, OPT_PROC_ROOT },
         { "verbose", no_argument, NULL, 'v' },
         { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+        { "config", required_argument, NULL, 'c' },
+        { "set", required_argument, NULL, OPT_SET },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    *a = (struct now_args){ .color = -1 };
+    *a = (struct now_args){ .color = -1, .log_level = -1 };
     optind = 1;
     opterr = 0;
     int opt = 0;
-    while ((opt = getopt_long(argc, argv, ":f:pw:vh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":f:pw:vhc:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'f':
             if (strcmp(optarg, "table") == 0) {
@@ -129,9 +138,17 @@ static int parse_args(int argc, char **argv, struct now_args *a, bool *help)
                                        "error, critical",
                                        optarg);
             }
-            log_threshold = level;
+            a->log_level = (int)level;
             break;
         }
+        case 'c':
+            a->config.path = optarg;
+            break;
+        case OPT_SET:
+            if (cli_config_add_set("now", &a->config, optarg) != 0) {
+                return GP_EXIT_USAGE;
+            }
+            break;
         case OPT_PCIE:
             a->pcie = true;
             break;
@@ -157,7 +174,7 @@ static int parse_args(int argc, char **argv, struct now_args *a, bool *help)
             a->proc_root = optarg;
             break;
         case 'v':
-            log_threshold = log_threshold == LOG_LEVEL_WARNING ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
+            a->verbose++;
             break;
         case 'h':
             *help = true;
@@ -245,9 +262,19 @@ int cli_now_main(int argc, char **argv)
         return rc;
     }
 
+    /* The file and --set first; the dedicated flags override them. */
+    struct config cfg;
+    rc = cli_config_load("now", &a.config, &cfg);
+    if (rc) {
+        return rc;
+    }
+    log_threshold = a.log_level >= 0 ? (enum log_level)a.log_level : cfg.log_level;
+    if (a.verbose) {
+        log_threshold = a.verbose > 1 ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
+    }
     struct gpu_options opts = {
-        .nvml_lib = a.nvml_lib,
-        .proc_root = a.proc_root,
+        .nvml_lib = a.nvml_lib ? a.nvml_lib : cfg.nvml_lib,
+        .proc_root = a.proc_root ? a.proc_root : cfg.proc_root,
         .read_pcie = a.pcie,
         .read_processes = true,
     };

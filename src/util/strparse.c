@@ -47,7 +47,9 @@ int strparse_duration_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64
     static const struct {
         const char *suffix;
         double ms;
-    } units[] = { { "ms", 1.0 }, { "s", 1000.0 }, { "m", 60000.0 }, { "h", 3600000.0 } };
+    } units[] = { { "ms", 1.0 },         { "s", 1000.0 },     { "m", 60000.0 },
+                  { "h", 3600000.0 },    { "d", 86400000.0 }, { "w", 604800000.0 },
+                  { "y", 31536000000.0 } }; /* a year of 365 days, for retention */
 
     if (!s) {
         return -EINVAL;

@@ -15,9 +15,9 @@ GP_NODISCARD int strparse_u64(const char *s, uint64_t max, uint64_t *out);
  * -EINVAL or -ERANGE as strparse_u64. */
 GP_NODISCARD int strparse_double(const char *s, double min, double max, double *out);
 
-/* Parses a duration: a number with an optional unit "ms", "s", "m" or "h"
- * (seconds when none), into milliseconds in [min_ms, max_ms]. Returns 0,
- * -EINVAL or -ERANGE. */
+/* Parses a duration: a number with an optional unit "ms", "s", "m", "h",
+ * "d", "w" or "y" (365 days; seconds when none), into milliseconds in
+ * [min_ms, max_ms]. Returns 0, -EINVAL or -ERANGE. */
 GP_NODISCARD int strparse_duration_ms(const char *s, uint64_t min_ms, uint64_t max_ms,
                                       uint64_t *out_ms);
 

@@ -44,7 +44,12 @@ static void doubles_and_durations(void **state)
     assert_int_equal(ms, 2000);
     assert_int_equal(strparse_duration_ms("50ms", 100, 3600000, &ms), -ERANGE);
     assert_int_equal(strparse_duration_ms("ms", 100, 3600000, &ms), -EINVAL);
-    assert_int_equal(strparse_duration_ms("1d", 100, 3600000, &ms), -EINVAL);
+    assert_int_equal(strparse_duration_ms("1d", 100, 3600000, &ms), -ERANGE);
+    assert_int_equal(strparse_duration_ms("30d", 0, UINT64_MAX / 2, &ms), 0);
+    assert_int_equal(ms, 30ULL * 86400000);
+    assert_int_equal(strparse_duration_ms("2y", 0, UINT64_MAX / 2, &ms), 0);
+    assert_int_equal(ms, 730ULL * 86400000);
+    assert_int_equal(strparse_duration_ms("1x", 0, UINT64_MAX / 2, &ms), -EINVAL);
 }
 
 static void text_sanitize_makes_host_text_safe(void **state)

@@ -1,0 +1,71 @@
+/* `gpulse config`: what gpulse would run with, after the file and --set. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+static void usage(FILE *out)
+{
+    fputs("Usage: gpulse config [--config PATH] [--set KEY=VALUE]...\n"
+          "Check the configuration and print the settings in effect, as JSON.\n"
+          "\n"
+          "  -c, --config PATH       the configuration file (default: " CONFIG_DEFAULT_PATH ",\n"
+          "                          else ./" CONFIG_LOCAL_PATH " if present, else defaults)\n"
+          "      --set KEY=VALUE     override one key, e.g. --set interval=500ms\n"
+          "  -h, --help              show this help\n"
+          "\n"
+          "Keys (docs/configuration.md): interval, flush_interval, database, retention.*,\n"
+          "activity_threshold_pct, timezone, log.level, log.file, nvml_lib, proc_root,\n"
+          "hub.url, hub.contract_number, hub.push_interval; the GPU Monitor layout\n"
+          "(collection.*, database.file, logging.*, server.*) is accepted too.\n"
+          "Exit status: 0 valid, 2 a bad file, key or value (the message names it).\n",
+          out);
+}
+
+int cli_config_main(int argc, char **argv)
+{
+    enum {
+        OPT_SET = 256
+    };
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "set", required_argument, NULL, OPT_SET },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct cli_config_args ca = { 0 };
+    optind = 1;
+    opterr = 0;
+    int opt = 0;
+    while ((opt = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            ca.path = optarg;
+            break;
+        case OPT_SET:
+            if (cli_config_add_set("config", &ca, optarg) != 0) {
+                return GP_EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            return GP_EXIT_OK;
+        case ':':
+            return cli_usage_error("config", "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error("config", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        return cli_usage_error("config", "unexpected argument '%s'", argv[optind]);
+    }
+    struct config cfg;
+    int rc = cli_config_load("config", &ca, &cfg);
+    if (rc) {
+        return rc;
+    }
+    if (config_write_json(&cfg, stdout) != 0 || fflush(stdout) != 0) {
+        return cli_fail("cannot write to standard output");
+    }
+    return GP_EXIT_OK;
+}

@@ -1,0 +1,426 @@
+#include "util/config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/strparse.h"
+
+enum key_type {
+    KEY_DURATION,  /* "30s", "500ms", "30d", or a number of seconds */
+    KEY_RETENTION, /* a duration, or "forever" (0) */
+    KEY_SECONDS,   /* a number of seconds (GPU Monitor's *_seconds) */
+    KEY_HOURS,     /* a number of hours (GPU Monitor's *_hours) */
+    KEY_PERCENT,   /* a number in [0, 100] */
+    KEY_STRING,
+    KEY_TIMEZONE,  /* an IANA zone name the host knows, or "" */
+    KEY_LOG_LEVEL, /* debug, info, warning, error, critical */
+};
+
+struct key_spec {
+    const char *name; /* dotted path in the file, and the --set name */
+    enum key_type type;
+    size_t offset;   /* of the value in struct config */
+    size_t size;     /* strings: buffer size */
+    uint64_t min_ms; /* durations */
+    uint64_t max_ms;
+    const char *alias_of; /* GPU Monitor layout: the native key it sets */
+};
+
+#define AT(field)  offsetof(struct config, field)
+#define LEN(field) sizeof(((struct config *)0)->field)
+#define MS_HOUR    3600000ULL
+#define MS_DAY     (24 * MS_HOUR)
+#define MS_YEAR    (365 * MS_DAY)
+
+#define DURATION(key, field, lo, hi)                                                             \
+    {                                                                                            \
+        .name = (key), .type = KEY_DURATION, .offset = AT(field), .min_ms = (lo), .max_ms = (hi) \
+    }
+#define RETENTION(key, field)                                                         \
+    {                                                                                 \
+        .name = (key), .type = KEY_RETENTION, .offset = AT(field), .min_ms = MS_HOUR, \
+        .max_ms = 100 * MS_YEAR                                                       \
+    }
+#define TEXT(key, field, kind)                                                 \
+    {                                                                          \
+        .name = (key), .type = (kind), .offset = AT(field), .size = LEN(field) \
+    }
+#define ALIAS(key, kind, field, lo, hi, native)                                                 \
+    {                                                                                           \
+        .name = (key), .type = (kind), .offset = AT(field), .size = LEN(field), .min_ms = (lo), \
+        .max_ms = (hi), .alias_of = (native)                                                    \
+    }
+
+static const struct key_spec keys[] = {
+    DURATION("interval", interval_ms, 100, MS_HOUR),
+    DURATION("flush_interval", flush_interval_ms, 100, 10 * 60000ULL),
+    TEXT("database", database, KEY_STRING),
+    RETENTION("retention.samples", retention_samples_ms),
+    RETENTION("retention.process_samples", retention_process_samples_ms),
+    RETENTION("retention.minute", retention_minute_ms),
+    RETENTION("retention.hour", retention_hour_ms),
+    RETENTION("retention.day", retention_day_ms),
+    RETENTION("retention.processes", retention_processes_ms),
+    { .name = "activity_threshold_pct", .type = KEY_PERCENT, .offset = AT(activity_threshold_pct) },
+    TEXT("timezone", timezone, KEY_TIMEZONE),
+    { .name = "log.level", .type = KEY_LOG_LEVEL, .offset = AT(log_level) },
+    TEXT("log.file", log_file, KEY_STRING),
+    TEXT("nvml_lib", nvml_lib, KEY_STRING),
+    TEXT("proc_root", proc_root, KEY_STRING),
+    TEXT("hub.url", server_url, KEY_STRING),
+    TEXT("hub.contract_number", contract_number, KEY_STRING),
+    DURATION("hub.push_interval", aggregation_interval_ms, 60000, 7 * MS_DAY),
+    /* The layout of the GPU Monitor tool's configuration file. */
+    ALIAS("collection.interval_seconds", KEY_SECONDS, interval_ms, 100, MS_HOUR, "interval"),
+    ALIAS("collection.aggregation_interval_hours", KEY_HOURS, aggregation_interval_ms, 60000,
+          7 * MS_DAY, "hub.push_interval"),
+    ALIAS("database.file", KEY_STRING, database, 0, 0, "database"),
+    ALIAS("logging.file", KEY_STRING, log_file, 0, 0, "log.file"),
+    ALIAS("logging.level", KEY_LOG_LEVEL, log_level, 0, 0, "log.level"),
+    ALIAS("server.url", KEY_STRING, server_url, 0, 0, "hub.url"),
+    ALIAS("server.contract_number", KEY_STRING, contract_number, 0, 0, "hub.contract_number"),
+};
+
+void config_defaults(struct config *cfg)
+{
+    *cfg = (struct config){
+        .interval_ms = 1000,
+        .flush_interval_ms = 5000,
+        .retention_samples_ms = 30 * MS_DAY,
+        .retention_process_samples_ms = 30 * MS_DAY,
+        .retention_minute_ms = 90 * MS_DAY,
+        .retention_hour_ms = 2 * MS_YEAR,
+        .retention_day_ms = 0,
+        .retention_processes_ms = 0,
+        .activity_threshold_pct = 1.0,
+        .log_level = LOG_LEVEL_WARNING,
+        .aggregation_interval_ms = MS_HOUR,
+    };
+    snprintf(cfg->database, sizeof(cfg->database), "/var/lib/gpulse/gpulse.db");
+    snprintf(cfg->proc_root, sizeof(cfg->proc_root), "/proc");
+}
+
+static const struct key_spec *find_key(const char *name)
+{
+    for (size_t i = 0; i < GP_ARRAY_LEN(keys); i++) {
+        if (strcmp(keys[i].name, name) == 0) {
+            return &keys[i];
+        }
+    }
+    return NULL;
+}
+
+/* A zone is valid when the host's tz database has it (or it is UTC). */
+static bool timezone_known(const char *tz)
+{
+    if (!*tz || strcmp(tz, "UTC") == 0) {
+        return true;
+    }
+    if (tz[0] == '/' || strstr(tz, "..")) {
+        return false;
+    }
+    char path[256];
+    snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
+    return access(path, R_OK) == 0;
+}
+
+static int bad(struct gp_err *err, const char *source, const struct key_spec *k, const char *what)
+{
+    return gp_err_set(err, -EINVAL, "%s%s'%s': %s", source ? source : "",
+                      source ? ": key " : "key ", k->name, what);
+}
+
+static void describe_range(const struct key_spec *k, char *buf, size_t size)
+{
+    snprintf(buf, size, "must be a duration between %llums and %llums (e.g. \"1s\", \"30d\")",
+             (unsigned long long)k->min_ms, (unsigned long long)k->max_ms);
+}
+
+/* Stores a value given as text, as on the command line. */
+static int set_text(struct config *cfg, const struct key_spec *k, const char *text,
+                    const char *source, struct gp_err *err)
+{
+    char *dst = (char *)cfg + k->offset;
+    char why[160];
+    switch (k->type) {
+    case KEY_RETENTION:
+        if (strcmp(text, "forever") == 0 || strcmp(text, "0") == 0) {
+            memset(dst, 0, sizeof(uint64_t));
+            return 0;
+        }
+        /* fall through */
+    case KEY_DURATION: {
+        uint64_t ms = 0;
+        if (strparse_duration_ms(text, k->min_ms, k->max_ms, &ms) != 0) {
+            describe_range(k, why, sizeof(why));
+            if (k->type == KEY_RETENTION) {
+                snprintf(why + strlen(why), sizeof(why) - strlen(why), ", or \"forever\"");
+            }
+            return bad(err, source, k, why);
+        }
+        memcpy(dst, &ms, sizeof(ms));
+        return 0;
+    }
+    case KEY_SECONDS:
+    case KEY_HOURS: {
+        double unit = k->type == KEY_SECONDS ? 1000.0 : 3600000.0;
+        double v = 0;
+        if (strparse_double(text, (double)k->min_ms / unit, (double)k->max_ms / unit, &v) != 0) {
+            snprintf(why, sizeof(why), "must be a number of %s between %g and %g",
+                     k->type == KEY_SECONDS ? "seconds" : "hours", (double)k->min_ms / unit,
+                     (double)k->max_ms / unit);
+            return bad(err, source, k, why);
+        }
+        uint64_t ms = (uint64_t)(v * unit + 0.5);
+        memcpy(dst, &ms, sizeof(ms));
+        return 0;
+    }
+    case KEY_PERCENT: {
+        double v = 0;
+        if (strparse_double(text, 0.0, 100.0, &v) != 0) {
+            return bad(err, source, k, "must be a number between 0 and 100");
+        }
+        memcpy(dst, &v, sizeof(v));
+        return 0;
+    }
+    case KEY_LOG_LEVEL: {
+        enum log_level level = LOG_LEVEL_WARNING;
+        if (log_level_parse(text, &level) != 0) {
+            return bad(err, source, k, "must be one of debug, info, warning, error, critical");
+        }
+        memcpy(dst, &level, sizeof(level));
+        return 0;
+    }
+    case KEY_TIMEZONE:
+        if (!timezone_known(text)) {
+            snprintf(why, sizeof(why),
+                     "'%.60s' is not a time zone this host knows (e.g. \"Europe/Berlin\", \"UTC\")",
+                     text);
+            return bad(err, source, k, why);
+        }
+        /* fall through */
+    case KEY_STRING:
+    default:
+        if (strlen(text) >= k->size) {
+            snprintf(why, sizeof(why), "longer than %zu characters", k->size - 1);
+            return bad(err, source, k, why);
+        }
+        memcpy(dst, text, strlen(text) + 1);
+        return 0;
+    }
+}
+
+int config_set(struct config *cfg, const char *key, const char *value, struct gp_err *err)
+{
+    const struct key_spec *k = find_key(key);
+    if (!k) {
+        return gp_err_set(err, -EINVAL, "unknown configuration key '%s'", key);
+    }
+    return set_text(cfg, k, value, NULL, err);
+}
+
+/* Stores a value from the file: numbers and strings as the key's type wants. */
+static int set_json(struct config *cfg, const struct key_spec *k, json_t *v, const char *source,
+                    struct gp_err *err)
+{
+    char text[64];
+    switch (k->type) {
+    case KEY_DURATION:
+    case KEY_RETENTION:
+        if (json_is_number(v)) { /* a bare number is seconds */
+            snprintf(text, sizeof(text), "%.17g", json_number_value(v));
+            return set_text(cfg, k, text, source, err);
+        }
+        if (!json_is_string(v)) {
+            return bad(err, source, k, "must be a duration string such as \"30s\" or seconds");
+        }
+        return set_text(cfg, k, json_string_value(v), source, err);
+    case KEY_SECONDS:
+    case KEY_HOURS:
+    case KEY_PERCENT:
+        if (!json_is_number(v)) {
+            return bad(err, source, k, "must be a number");
+        }
+        snprintf(text, sizeof(text), "%.17g", json_number_value(v));
+        return set_text(cfg, k, text, source, err);
+    case KEY_LOG_LEVEL:
+    case KEY_TIMEZONE:
+    case KEY_STRING:
+    default:
+        if (!json_is_string(v)) {
+            return bad(err, source, k, "must be a string");
+        }
+        return set_text(cfg, k, json_string_value(v), source, err);
+    }
+}
+
+static int walk(struct config *cfg, json_t *obj, const char *prefix, const char *source,
+                struct gp_err *err)
+{
+    const char *name = NULL;
+    json_t *v = NULL;
+    json_object_foreach(obj, name, v)
+    {
+        char path[160];
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", name);
+        const struct key_spec *k = find_key(path);
+        /* No key holds an object: an object is a section ("log", or the GPU
+         * Monitor's "database": {"file": ...} beside our "database" path). */
+        if (json_is_object(v)) {
+            int rc = walk(cfg, v, path, source, err);
+            if (rc) {
+                return rc;
+            }
+            continue;
+        }
+        if (!k) {
+            return gp_err_set(err, -EINVAL, "%s: unknown key '%s'", source, path);
+        }
+        int rc = set_json(cfg, k, v, source, err);
+        if (rc) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int config_parse(struct config *cfg, const char *text, size_t len, const char *name,
+                 struct gp_err *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        return gp_err_set(err, -EINVAL, "%s: line %d, column %d: %s", name, jerr.line, jerr.column,
+                          jerr.text);
+    }
+    int rc = 0;
+    if (!json_is_object(root)) {
+        rc = gp_err_set(err, -EINVAL, "%s: must be a JSON object of settings", name);
+    } else {
+        rc = walk(cfg, root, "", name, err);
+    }
+    json_decref(root);
+    if (rc == 0) {
+        snprintf(cfg->source, sizeof(cfg->source), "%s", name);
+    }
+    return rc;
+}
+
+int config_load(struct config *cfg, const char *path, struct gp_err *err)
+{
+    config_defaults(cfg);
+    if (!path) {
+        if (access(CONFIG_DEFAULT_PATH, F_OK) == 0) {
+            path = CONFIG_DEFAULT_PATH;
+        } else if (access(CONFIG_LOCAL_PATH, F_OK) == 0) {
+            path = CONFIG_LOCAL_PATH;
+        } else {
+            return 0;
+        }
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        return gp_err_set(err, e == ENOENT ? -ENOENT : -EINVAL,
+                          "cannot read configuration '%s': %s", path, strerror(e));
+    }
+    char *text = malloc(CONFIG_MAX_BYTES + 1);
+    size_t len = text ? fread(text, 1, CONFIG_MAX_BYTES + 1, f) : 0;
+    bool failed = !text || ferror(f);
+    fclose(f);
+    int rc = 0;
+    if (failed) {
+        rc = gp_err_set(err, -EINVAL, "cannot read configuration '%s'", path);
+    } else if (len > CONFIG_MAX_BYTES) {
+        rc = gp_err_set(err, -EINVAL, "configuration '%s' is larger than %zu bytes", path,
+                        CONFIG_MAX_BYTES);
+    } else {
+        rc = config_parse(cfg, text, len, path, err);
+    }
+    free(text);
+    return rc;
+}
+
+/* "30d", "2h", "1500ms": the largest unit that divides the value. */
+static void format_duration(uint64_t ms, char *buf, size_t size)
+{
+    static const struct {
+        uint64_t ms;
+        const char *unit;
+    } units[] = { { 86400000ULL, "d" }, { 3600000ULL, "h" }, { 60000ULL, "m" }, { 1000ULL, "s" } };
+    for (size_t i = 0; i < GP_ARRAY_LEN(units); i++) {
+        if (ms > 0 && ms % units[i].ms == 0) {
+            snprintf(buf, size, "%llu%s", (unsigned long long)(ms / units[i].ms), units[i].unit);
+            return;
+        }
+    }
+    snprintf(buf, size, "%llums", (unsigned long long)ms);
+}
+
+int config_write_json(const struct config *cfg, FILE *out)
+{
+    static const char *const level_names[] = { "debug", "info", "warning", "error", "critical" };
+    json_t *root = json_object();
+    for (size_t i = 0; i < GP_ARRAY_LEN(keys); i++) {
+        const struct key_spec *k = &keys[i];
+        if (k->alias_of) {
+            continue;
+        }
+        const char *src = (const char *)cfg + k->offset;
+        json_t *v = NULL;
+        char text[64];
+        uint64_t ms = 0;
+        double d = 0;
+        enum log_level level = LOG_LEVEL_WARNING;
+        switch (k->type) {
+        case KEY_DURATION:
+        case KEY_RETENTION:
+            memcpy(&ms, src, sizeof(ms));
+            if (k->type == KEY_RETENTION && ms == 0) {
+                v = json_string("forever");
+            } else {
+                format_duration(ms, text, sizeof(text));
+                v = json_string(text);
+            }
+            break;
+        case KEY_PERCENT:
+            memcpy(&d, src, sizeof(d));
+            v = json_real(d);
+            break;
+        case KEY_LOG_LEVEL:
+            memcpy(&level, src, sizeof(level));
+            v = json_string(level_names[(unsigned)level < 5 ? level : 2]);
+            break;
+        default:
+            v = json_string(src);
+            break;
+        }
+        /* Dotted names become nested objects, as in the file. */
+        char path[160];
+        snprintf(path, sizeof(path), "%s", k->name);
+        json_t *parent = root;
+        char *dot = strchr(path, '.');
+        const char *leaf = path;
+        if (dot) {
+            *dot = '\0';
+            json_t *child = json_object_get(root, path);
+            if (!child) {
+                child = json_object();
+                json_object_set_new(root, path, child);
+            }
+            parent = child;
+            leaf = dot + 1;
+        }
+        json_object_set_new(parent, leaf, v ? v : json_null());
+    }
+    int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? 0 : -EIO;
+    if (rc == 0 && fputc('\n', out) == EOF) {
+        rc = -EIO;
+    }
+    json_decref(root);
+    return rc;
+}

@@ -1,0 +1,69 @@
+/* gpulse's configuration: one JSON file, every key overridable from the
+ * command line. The native layout and the one operators already have from
+ * the GPU Monitor tool (collection.*, database.file, logging.*, server.*)
+ * are both accepted. An unknown key, a wrong type or an out-of-range value
+ * is an error that names the key. */
+#ifndef GPULSE_UTIL_CONFIG_H
+#define GPULSE_UTIL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/common.h"
+#include "util/log.h"
+
+/* Where the configuration is looked for when --config is not given. */
+#define CONFIG_DEFAULT_PATH "/etc/gpulse/config.json"
+#define CONFIG_LOCAL_PATH   "config.json"
+/* Configuration files larger than this are refused rather than read. */
+#define CONFIG_MAX_BYTES ((size_t)1024 * 1024)
+
+struct config {
+    uint64_t interval_ms;          /* sampling period */
+    uint64_t flush_interval_ms;    /* one database transaction per this */
+    char database[512];            /* SQLite file */
+    uint64_t retention_samples_ms; /* 0 everywhere below means "keep forever" */
+    uint64_t retention_process_samples_ms;
+    uint64_t retention_minute_ms;
+    uint64_t retention_hour_ms;
+    uint64_t retention_day_ms;
+    uint64_t retention_processes_ms;
+    double activity_threshold_pct; /* a minute counts as active above this */
+    char timezone[64];             /* IANA name for day cuts; "" = the host's */
+    enum log_level log_level;
+    char log_file[512];               /* "" = standard error */
+    char nvml_lib[512];               /* "" = $GPULSE_NVML_LIB, else libnvidia-ml.so.1 */
+    char proc_root[256];              /* the host's /proc */
+    uint64_t aggregation_interval_ms; /* push period to the hub */
+    char server_url[512];             /* the hub; "" = no pushing */
+    char contract_number[128];        /* reported with each push */
+    char source[512];                 /* the file read, "" when only defaults */
+};
+
+/* Fills cfg with the defaults. */
+void config_defaults(struct config *cfg);
+
+/* Loads the defaults, then the file at path; with path NULL, the first of
+ * CONFIG_DEFAULT_PATH and CONFIG_LOCAL_PATH that exists (none is fine).
+ * Returns 0; -ENOENT for a named file that does not exist; -EINVAL for a
+ * file that is not valid JSON or holds a bad key, with err naming the file,
+ * the line or the key, and what is wrong. */
+GP_NODISCARD int config_load(struct config *cfg, const char *path, struct gp_err *err);
+
+/* Loads a configuration from JSON text; name stands for the file in
+ * messages. Returns 0 or -EINVAL as config_load. */
+GP_NODISCARD int config_parse(struct config *cfg, const char *text, size_t len, const char *name,
+                              struct gp_err *err);
+
+/* Sets one key from command-line text ("interval", "30s"), as a flag or
+ * --set KEY=VALUE does. Returns 0, or -EINVAL with err naming the key. */
+GP_NODISCARD int config_set(struct config *cfg, const char *key, const char *value,
+                            struct gp_err *err);
+
+/* Writes the effective configuration as JSON in the native layout, one key
+ * per line; returns 0 or -EIO. */
+GP_NODISCARD int config_write_json(const struct config *cfg, FILE *out);
+
+#endif

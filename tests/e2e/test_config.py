@@ -1,0 +1,94 @@
+"""The configuration file as an operator meets it: `gpulse config` shows
+what is in effect, both file layouts load, a bad key or value exits 2 and
+names it, and `gpulse now` takes its NVML library from the file."""
+
+import json
+import os
+import tempfile
+import unittest
+
+from gpulse_e2e import SIM_LIB, run
+
+
+def config_file(text):
+    fd, path = tempfile.mkstemp(prefix="gpulse-config-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return path
+
+
+class ConfigCommand(unittest.TestCase):
+    def file(self, obj_or_text):
+        text = obj_or_text if isinstance(obj_or_text, str) else json.dumps(obj_or_text)
+        path = config_file(text)
+        self.addCleanup(os.unlink, path)
+        return path
+
+    def test_gpu_monitor_layout_is_understood(self):
+        path = self.file({"collection": {"interval_seconds": 10, "aggregation_interval_hours": 2},
+                          "database": {"file": "/srv/gm/data.db"},
+                          "logging": {"level": "DEBUG", "file": "/var/log/gm.log"},
+                          "server": {"url": "https://hub.example/api", "contract_number": "K-7"}})
+        p = run(["config", "--config", path], None)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        eff = json.loads(p.stdout)
+        self.assertEqual(eff["interval"], "10s")
+        self.assertEqual(eff["database"], "/srv/gm/data.db")
+        self.assertEqual(eff["log"], {"level": "debug", "file": "/var/log/gm.log"})
+        self.assertEqual(eff["hub"]["url"], "https://hub.example/api")
+        self.assertEqual(eff["hub"]["contract_number"], "K-7")
+        self.assertEqual(eff["hub"]["push_interval"], "2h")
+
+    def test_set_overrides_the_file(self):
+        path = self.file({"interval": "5s"})
+        p = run(["config", "--config", path, "--set", "interval=250ms",
+                 "--set", "retention.samples=forever"], None)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        eff = json.loads(p.stdout)
+        self.assertEqual(eff["interval"], "250ms")
+        self.assertEqual(eff["retention"]["samples"], "forever")
+
+    def test_bad_settings_exit_2_naming_the_key(self):
+        cases = [
+            ({"retention": {"samples": "a while"}}, "key 'retention.samples'"),
+            ({"intervall": "1s"}, "unknown key 'intervall'"),
+            ({"log": {"level": 3}}, "key 'log.level': must be a string"),
+            ('{"interval": "1s",}', "line 1"),
+        ]
+        for content, message in cases:
+            path = self.file(content)
+            p = run(["config", "--config", path], None)
+            self.assertEqual(p.returncode, 2, content)
+            self.assertIn(message, p.stderr)
+            self.assertIn(path, p.stderr)
+            self.assertEqual(p.stdout, "")
+        p = run(["config", "--config", "/nonexistent/gpulse.json"], None)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("'/nonexistent/gpulse.json'", p.stderr)
+        p = run(["config", "--set", "interval"], None)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("is not KEY=VALUE", p.stderr)
+        p = run(["config", "--set", "colour=blue"], None)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("unknown configuration key 'colour'", p.stderr)
+
+
+class NowUsesTheConfiguration(unittest.TestCase):
+    def test_nvml_lib_from_the_file(self):
+        path = config_file(json.dumps({"nvml_lib": SIM_LIB}))
+        self.addCleanup(os.unlink, path)
+        p = run(["now", "--config", path, "--format", "json"], {"gpus": [{}, {}]},
+                lib="/nonexistent/env/libnvidia-ml.so.1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(json.loads(p.stdout)["gpus"]), 2)
+
+    def test_bad_file_stops_now_with_2(self):
+        path = config_file('{"nvml_lib": 7}')
+        self.addCleanup(os.unlink, path)
+        p = run(["now", "--config", path], {"gpus": [{}]})
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("key 'nvml_lib': must be a string", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
