@@ -5,7 +5,8 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config   # the build
-  libjansson-dev                     # JSON (CLI output, simulated NVML scenarios)
+  libjansson-dev                     # JSON (CLI output, configuration, simulated NVML scenarios)
+  libsqlite3-dev sqlite3             # the history database (sqlite3: tests and operators)
   libcmocka-dev                      # unit tests
   python3                            # end-to-end tests and benchmarks
   clang clang-format clang-tidy      # second compiler, format and static checks

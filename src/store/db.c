@@ -1,0 +1,229 @@
+/* Opening the database: the right flags and pragmas, clear refusals, and
+ * the read-only views for `gpulse db info` and `db check`. */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store_int.h"
+#include "util/xalloc.h"
+
+/* How long a writer or reader waits for the other before SQLITE_BUSY. */
+#define BUSY_TIMEOUT_MS 5000
+
+int store_errno(int sqlite_rc)
+{
+    switch (sqlite_rc & 0xFF) {
+    case SQLITE_FULL:
+        return -ENOSPC;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return -EBUSY;
+    case SQLITE_CANTOPEN:
+        return -ENOENT;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        return -EACCES;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+        return -EILSEQ;
+    default:
+        return -EIO;
+    }
+}
+
+/* Why a read-write open failed, in the terms an operator acts on. */
+static int explain_cannot_open(const char *path, struct gp_err *err)
+{
+    char copy[512];
+    snprintf(copy, sizeof(copy), "%s", path);
+    const char *dir = dirname(copy);
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        return gp_err_set(err, -ENOENT,
+                          "cannot open database '%s': directory '%s' does not exist (create it, "
+                          "or set database in the configuration)",
+                          path, dir);
+    }
+    if (access(dir, W_OK) != 0 || (access(path, F_OK) == 0 && access(path, W_OK) != 0)) {
+        return gp_err_set(err, -EACCES, "cannot open database '%s': permission denied", path);
+    }
+    return gp_err_set(err, -EIO, "cannot open database '%s'", path);
+}
+
+int store_open(const char *path, enum store_mode mode, struct store **out, struct gp_err *err)
+{
+    struct store *s = xcalloc(1, sizeof(*s));
+    snprintf(s->path, sizeof(s->path), "%s", path);
+    s->mode = mode;
+    int rc = 0;
+    int flags =
+        mode == STORE_READ_ONLY ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (mode == STORE_READ_ONLY && access(path, F_OK) != 0) {
+        rc = gp_err_set(err, -ENOENT, "database '%s' does not exist (has the agent run?)", path);
+        goto fail;
+    }
+    int src = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (src != SQLITE_OK) {
+        rc = mode == STORE_READ_ONLY
+                 ? gp_err_set(err, store_errno(src), "cannot open database '%s': %s", path,
+                              s->db ? sqlite3_errmsg(s->db) : "out of memory")
+                 : explain_cannot_open(path, err);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+
+    /* First read: a file that is not a database (or is damaged) fails here,
+     * before anything is written to it. */
+    int version = 0;
+    rc = store_schema_version(s, &version, err);
+    if (rc == -EILSEQ) {
+        rc = gp_err_set(err, -EILSEQ,
+                        "'%s' is not a gpulse database or is corrupt; refusing to use it, the "
+                        "file was left as it is",
+                        path);
+        goto fail;
+    }
+    if (rc) {
+        goto fail;
+    }
+    rc = store_schema_check(s, version, err);
+    if (rc) {
+        goto fail;
+    }
+    if (mode == STORE_READ_ONLY) {
+        *out = s;
+        return 0;
+    }
+    char *msg = NULL;
+    /* Space freed by retention comes back in small incremental steps. This
+     * only takes on a new file, before the journal mode writes its header. */
+    if (version == 0 &&
+        sqlite3_exec(s->db, "PRAGMA auto_vacuum = INCREMENTAL", NULL, NULL, &msg) != SQLITE_OK) {
+        rc = gp_err_set(err, -EIO, "cannot set up database '%s': %s", path,
+                        msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        goto fail;
+    }
+    /* WAL: readers (the CLI, the web server) never block the writer. NORMAL
+     * sync: a power cut may lose the last transaction, never corrupt. */
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", NULL, NULL,
+                     &msg) != SQLITE_OK) {
+        rc = gp_err_set(err, -EIO, "cannot set up database '%s': %s", path,
+                        msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        goto fail;
+    }
+    rc = store_schema_migrate(s, err);
+    if (rc) {
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    store_close(s);
+    return rc;
+}
+
+void store_close(struct store *s)
+{
+    if (!s) {
+        return;
+    }
+    store_writer_fini(s);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+const char *store_path(const struct store *s)
+{
+    return s->path;
+}
+
+static int64_t query_int(struct store *s, const char *sql, int64_t fallback)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = fallback;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int64_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+int store_read_info(struct store *s, struct store_info *out, struct gp_err *err)
+{
+    *out = (struct store_info){ 0 };
+    if (store_schema_version(s, &out->schema_version, err) != 0) {
+        return -EIO;
+    }
+    out->file_bytes = file_size(s->path);
+    char wal[600];
+    snprintf(wal, sizeof(wal), "%s-wal", s->path);
+    out->wal_bytes = file_size(wal);
+    out->free_pages = query_int(s, "PRAGMA freelist_count", 0);
+
+    static const struct {
+        const char *name;
+        const char *count;
+        const char *first;
+        const char *last;
+    } tables[] = {
+        { "gpus", "SELECT count(*) FROM gpus", "SELECT min(first_seen) FROM gpus",
+          "SELECT max(last_seen) FROM gpus" },
+        { "samples", "SELECT count(*) FROM samples", "SELECT min(t) FROM samples",
+          "SELECT max(t) FROM samples" },
+        { "processes", "SELECT count(*) FROM processes", "SELECT min(first_seen) FROM processes",
+          "SELECT max(last_seen) FROM processes" },
+        { "process_samples", "SELECT count(*) FROM process_samples",
+          "SELECT min(t) FROM process_samples", "SELECT max(t) FROM process_samples" },
+    };
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        out->tables[i] = (struct store_table_info){
+            .name = tables[i].name,
+            .rows = query_int(s, tables[i].count, 0),
+            .first_ms = query_int(s, tables[i].first, 0),
+            .last_ms = query_int(s, tables[i].last, 0),
+        };
+    }
+    out->table_count = sizeof(tables) / sizeof(tables[0]);
+    return 0;
+}
+
+int store_check(struct store *s, bool *ok, struct gp_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        return gp_err_set(err, store_errno(rc), "cannot check '%s': %s", s->path,
+                          sqlite3_errmsg(s->db));
+    }
+    *ok = true;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(st, 0);
+        if (line && strcmp(line, "ok") != 0) {
+            if (*ok) {
+                gp_err_set(err, -EILSEQ, "'%s': %s", s->path, line);
+            }
+            *ok = false;
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        *ok = false;
+        gp_err_set(err, store_errno(rc), "'%s': %s", s->path, sqlite3_errmsg(s->db));
+    }
+    return 0;
+}

@@ -1,0 +1,145 @@
+/* The schema, version by version. Each migration runs in its own
+ * transaction; PRAGMA user_version records the version reached. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+/* Version 1. Times are Unix epoch milliseconds (UTC). Absent metrics are
+ * NULL. samples' columns carry the names of the fields in gpu/fields.c
+ * (those that change per read); a unit test holds the two together. */
+static const char schema_v1[] =
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE gpus ("
+    "  id INTEGER PRIMARY KEY,"
+    "  uuid TEXT NOT NULL UNIQUE,"
+    "  idx INTEGER NOT NULL,"
+    "  name TEXT, serial TEXT, pci_bus_id TEXT, pci_device_id INTEGER,"
+    "  memory_total_bytes INTEGER,"
+    "  clock_sm_max_mhz INTEGER, clock_graphics_max_mhz INTEGER, clock_memory_max_mhz INTEGER,"
+    "  first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);"
+    "CREATE TABLE samples ("
+    "  gpu INTEGER NOT NULL, t INTEGER NOT NULL,"
+    "  lost INTEGER NOT NULL DEFAULT 0,"
+    "  busy_us INTEGER, window_us INTEGER,"
+    "  utilization_gpu_pct INTEGER, utilization_memory_pct INTEGER,"
+    "  utilization_encoder_pct INTEGER, utilization_decoder_pct INTEGER,"
+    "  memory_used_bytes INTEGER, memory_free_bytes INTEGER, memory_reserved_bytes INTEGER,"
+    "  temperature_c INTEGER, fan_pct INTEGER, power_mw INTEGER, power_limit_mw INTEGER,"
+    "  energy_mj INTEGER,"
+    "  clock_sm_mhz INTEGER, clock_graphics_mhz INTEGER, clock_memory_mhz INTEGER,"
+    "  pstate INTEGER, clock_event_reasons INTEGER,"
+    "  pcie_tx_kbps INTEGER, pcie_rx_kbps INTEGER,"
+    "  ecc_enabled INTEGER, ecc_corrected_volatile INTEGER, ecc_uncorrected_volatile INTEGER,"
+    "  ecc_corrected_aggregate INTEGER, ecc_uncorrected_aggregate INTEGER,"
+    "  remapped_rows_correctable INTEGER, remapped_rows_uncorrectable INTEGER,"
+    "  remapped_rows_pending INTEGER, remapped_rows_failure INTEGER,"
+    "  PRIMARY KEY (gpu, t)) WITHOUT ROWID;"
+    "CREATE TABLE processes ("
+    "  id INTEGER PRIMARY KEY,"
+    "  gpu INTEGER NOT NULL, pid INTEGER NOT NULL,"
+    "  start_ticks INTEGER NOT NULL," /* with pid: one lifetime; 0 when /proc did not show it */
+    "  start_time INTEGER,"
+    "  type INTEGER NOT NULL DEFAULT 0,"
+    "  uid INTEGER, user TEXT, command TEXT, cmdline TEXT,"
+    "  container TEXT, container_id TEXT, pod_uid TEXT, slurm_job TEXT,"
+    "  first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+    "  samples INTEGER NOT NULL DEFAULT 0,"
+    "  memory_max_bytes INTEGER, memory_sum_bytes REAL NOT NULL DEFAULT 0,"
+    "  gpu_seconds REAL NOT NULL DEFAULT 0, sm_seconds REAL NOT NULL DEFAULT 0,"
+    "  UNIQUE (gpu, pid, start_ticks));"
+    "CREATE INDEX processes_last_seen ON processes (last_seen);"
+    "CREATE TABLE process_samples ("
+    "  process INTEGER NOT NULL, t INTEGER NOT NULL,"
+    "  memory_bytes INTEGER, sm_pct INTEGER, memory_pct INTEGER,"
+    "  encoder_pct INTEGER, decoder_pct INTEGER,"
+    "  PRIMARY KEY (process, t)) WITHOUT ROWID;";
+
+static const char *const migrations[STORE_SCHEMA_VERSION] = { schema_v1 };
+
+int store_schema_version(struct store *s, int *version, struct gp_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_ROW) {
+        int e = store_errno(rc);
+        gp_err_set(err, e, "cannot read database '%s': %s", s->path, sqlite3_errmsg(s->db));
+        sqlite3_finalize(st);
+        return e;
+    }
+    *version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* A file at version 0 is ours only if it has no tables yet. */
+static int table_count(struct store *s, int *count)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        *count = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    } else {
+        rc = SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_schema_check(struct store *s, int version, struct gp_err *err)
+{
+    if (version > STORE_SCHEMA_VERSION) {
+        return gp_err_set(err, -EPROTO,
+                          "database '%s' has schema version %d, written by a newer gpulse (this "
+                          "one knows up to %d); it was left untouched: upgrade gpulse",
+                          s->path, version, STORE_SCHEMA_VERSION);
+    }
+    int tables = 0;
+    if (version == 0 && (table_count(s, &tables) != SQLITE_OK || tables > 0)) {
+        return gp_err_set(err, -EILSEQ,
+                          "'%s' is an SQLite database but not gpulse's; it was left untouched",
+                          s->path);
+    }
+    return 0;
+}
+
+int store_schema_migrate(struct store *s, struct gp_err *err)
+{
+    int version = 0;
+    int rc = store_schema_version(s, &version, err);
+    if (rc == 0) {
+        rc = store_schema_check(s, version, err);
+    }
+    if (rc) {
+        return rc;
+    }
+    for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
+        char set_version[64];
+        snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", v + 1);
+        char *msg = NULL;
+        rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_exec(s->db, migrations[v], NULL, NULL, &msg);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_exec(s->db, set_version, NULL, NULL, &msg);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg);
+        }
+        if (rc != SQLITE_OK) {
+            int e = gp_err_set(err, store_errno(rc),
+                               "cannot migrate database '%s' to schema version %d: %s", s->path,
+                               v + 1, msg ? msg : sqlite3_errmsg(s->db));
+            sqlite3_free(msg);
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return e;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,77 @@
+/* The store subsystem's facade: one SQLite file (WAL) holding GPU identity,
+ * raw samples, process lifetimes and per-process samples. Schema and
+ * migrations in schema.c, writing in writer.c. */
+#ifndef GPULSE_STORE_STORE_H
+#define GPULSE_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gpu/gpu.h"
+#include "util/common.h"
+
+/* The schema this gpulse writes; a database with a higher version was
+ * written by a newer gpulse and is refused, untouched. */
+#define STORE_SCHEMA_VERSION 1
+
+struct store;
+
+enum store_mode {
+    STORE_READ_WRITE, /* creates the file and migrates it */
+    STORE_READ_ONLY,  /* the CLI's queries: never writes */
+};
+
+/* Opens (and with STORE_READ_WRITE creates and migrates) the database at
+ * path. Returns 0, or a negative code with err naming the file and the
+ * problem: -ENOENT (missing, read-only mode, or its directory is missing),
+ * -EACCES (not writable), -EPROTO (a newer schema), -EILSEQ (not a gpulse
+ * database or corrupt), -EBUSY (locked), -EIO otherwise. Nothing in an
+ * existing file is changed on failure. Close with store_close(). */
+GP_NODISCARD int store_open(const char *path, enum store_mode mode, struct store **out,
+                            struct gp_err *err);
+
+/* Closes the database; NULL is a no-op. */
+void store_close(struct store *s);
+
+/* The path it was opened with. */
+const char *store_path(const struct store *s);
+
+/* Writes snapshots (in time order) in one transaction: GPU identity,
+ * samples, process lifetimes and per-process samples. period_ms is the
+ * sampling period, which a process's first sighting counts as GPU time.
+ * Returns 0, or a negative code with err set; on failure nothing of the
+ * batch is kept and it can be written again (-ENOSPC when the disk is full). */
+GP_NODISCARD int store_write(struct store *s, const struct gpu_snapshot *const *snaps, size_t n,
+                             int64_t period_ms, struct gp_err *err);
+
+/* The fields stored per sample, in the samples table's column order. */
+size_t store_sample_field_count(void);
+enum gpu_field store_sample_field(size_t i);
+
+/* Row count and time span of one table, for `gpulse db info`. */
+struct store_table_info {
+    const char *name;
+    int64_t rows;
+    int64_t first_ms; /* 0 when empty or not timed */
+    int64_t last_ms;
+};
+
+struct store_info {
+    int schema_version;
+    int64_t file_bytes; /* the database file, without WAL */
+    int64_t wal_bytes;
+    int64_t free_pages;
+    struct store_table_info tables[8];
+    size_t table_count;
+};
+
+/* Reads sizes and per-table counts. Returns 0 or a negative code. */
+GP_NODISCARD int store_read_info(struct store *s, struct store_info *out, struct gp_err *err);
+
+/* Runs SQLite's integrity check; *ok tells whether the file is sound, and
+ * err holds the first problem when not. Returns 0 unless the check itself
+ * could not run. */
+GP_NODISCARD int store_check(struct store *s, bool *ok, struct gp_err *err);
+
+#endif

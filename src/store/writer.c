@@ -1,0 +1,436 @@
+/* Writing snapshots: one transaction per batch, prepared statements only,
+ * and per-process accounting (GPU-seconds, SM-seconds, memory max and
+ * average) accumulated in the process row as samples arrive. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+/* Fields stored per sample, in column order after (gpu, t, lost, busy_us,
+ * window_us). Identity-like fields (memory total, maximum clocks) live in
+ * the gpus table instead. */
+static const enum gpu_field sample_fields[] = {
+    GPU_FIELD_UTIL_GPU_PCT,
+    GPU_FIELD_UTIL_MEM_PCT,
+    GPU_FIELD_UTIL_ENC_PCT,
+    GPU_FIELD_UTIL_DEC_PCT,
+    GPU_FIELD_MEM_USED_BYTES,
+    GPU_FIELD_MEM_FREE_BYTES,
+    GPU_FIELD_MEM_RESERVED_BYTES,
+    GPU_FIELD_TEMP_C,
+    GPU_FIELD_FAN_PCT,
+    GPU_FIELD_POWER_MW,
+    GPU_FIELD_POWER_LIMIT_MW,
+    GPU_FIELD_ENERGY_MJ,
+    GPU_FIELD_CLOCK_SM_MHZ,
+    GPU_FIELD_CLOCK_GRAPHICS_MHZ,
+    GPU_FIELD_CLOCK_MEM_MHZ,
+    GPU_FIELD_PSTATE,
+    GPU_FIELD_CLOCK_REASONS,
+    GPU_FIELD_PCIE_TX_KBPS,
+    GPU_FIELD_PCIE_RX_KBPS,
+    GPU_FIELD_ECC_ENABLED,
+    GPU_FIELD_ECC_CORRECTED_VOLATILE,
+    GPU_FIELD_ECC_UNCORRECTED_VOLATILE,
+    GPU_FIELD_ECC_CORRECTED_AGGREGATE,
+    GPU_FIELD_ECC_UNCORRECTED_AGGREGATE,
+    GPU_FIELD_REMAPPED_ROWS_CORRECTABLE,
+    GPU_FIELD_REMAPPED_ROWS_UNCORRECTABLE,
+    GPU_FIELD_REMAPPED_ROWS_PENDING,
+    GPU_FIELD_REMAPPED_ROWS_FAILURE,
+};
+
+/* A process seen after a longer gap than this many sample periods was away
+ * (or the agent was): the gap is not counted as GPU time. */
+#define MAX_PROCESS_GAP_MS 10000
+
+static const char sql_upsert_gpu[] =
+    "INSERT INTO gpus (uuid, idx, name, serial, pci_bus_id, pci_device_id, memory_total_bytes,"
+    " clock_sm_max_mhz, clock_graphics_max_mhz, clock_memory_max_mhz, first_seen, last_seen)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)"
+    " ON CONFLICT (uuid) DO UPDATE SET idx = excluded.idx,"
+    " name = coalesce(excluded.name, name), serial = coalesce(excluded.serial, serial),"
+    " pci_bus_id = coalesce(excluded.pci_bus_id, pci_bus_id),"
+    " pci_device_id = coalesce(excluded.pci_device_id, pci_device_id),"
+    " memory_total_bytes = coalesce(excluded.memory_total_bytes, memory_total_bytes),"
+    " clock_sm_max_mhz = coalesce(excluded.clock_sm_max_mhz, clock_sm_max_mhz),"
+    " clock_graphics_max_mhz = coalesce(excluded.clock_graphics_max_mhz, clock_graphics_max_mhz),"
+    " clock_memory_max_mhz = coalesce(excluded.clock_memory_max_mhz, clock_memory_max_mhz),"
+    " last_seen = max(last_seen, excluded.last_seen)"
+    " RETURNING id";
+
+static const char sql_upsert_process[] =
+    "INSERT INTO processes (gpu, pid, start_ticks, start_time, type, uid, user, command, cmdline,"
+    " container, container_id, pod_uid, slurm_job, first_seen, last_seen, samples,"
+    " memory_max_bytes, memory_sum_bytes, gpu_seconds, sm_seconds)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, 1, ?15,"
+    " coalesce(?15, 0), ?16, ?17)"
+    " ON CONFLICT (gpu, pid, start_ticks) DO UPDATE SET"
+    " type = type | excluded.type, last_seen = max(last_seen, excluded.last_seen),"
+    " uid = coalesce(excluded.uid, uid), user = coalesce(excluded.user, user),"
+    " command = coalesce(excluded.command, command), cmdline = coalesce(excluded.cmdline, cmdline),"
+    " container = coalesce(excluded.container, container),"
+    " container_id = coalesce(excluded.container_id, container_id),"
+    " pod_uid = coalesce(excluded.pod_uid, pod_uid),"
+    " slurm_job = coalesce(excluded.slurm_job, slurm_job),"
+    " samples = samples + 1,"
+    " memory_max_bytes = max(coalesce(memory_max_bytes, 0), coalesce(excluded.memory_max_bytes, "
+    "0)),"
+    " memory_sum_bytes = memory_sum_bytes + excluded.memory_sum_bytes,"
+    " gpu_seconds = gpu_seconds + excluded.gpu_seconds,"
+    " sm_seconds = sm_seconds + excluded.sm_seconds"
+    " RETURNING id";
+
+static const char sql_insert_process_sample[] =
+    "INSERT OR REPLACE INTO process_samples (process, t, memory_bytes, sm_pct, memory_pct,"
+    " encoder_pct, decoder_pct) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+static const char sql_find_process[] =
+    "SELECT id, last_seen FROM processes WHERE gpu = ?1 AND pid = ?2 AND start_ticks = ?3";
+
+static int prepare(struct store *s, const char *sql, sqlite3_stmt **st, struct gp_err *err)
+{
+    if (*st) {
+        return 0;
+    }
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    if (rc != SQLITE_OK) {
+        return gp_err_set(err, store_errno(rc), "cannot prepare a statement on '%s': %s", s->path,
+                          sqlite3_errmsg(s->db));
+    }
+    return 0;
+}
+
+static int prepare_all(struct store *s, struct gp_err *err)
+{
+    if (!s->insert_sample) {
+        char sql[2048];
+        int n = snprintf(sql, sizeof(sql),
+                         "INSERT OR REPLACE INTO samples (gpu, t, lost, busy_us, window_us");
+        for (size_t i = 0; i < GP_ARRAY_LEN(sample_fields); i++) {
+            n += snprintf(sql + n, sizeof(sql) - (size_t)n, ", %s",
+                          gpu_field_info(sample_fields[i])->key);
+        }
+        n += snprintf(sql + n, sizeof(sql) - (size_t)n, ") VALUES (?, ?, ?, ?, ?");
+        for (size_t i = 0; i < GP_ARRAY_LEN(sample_fields); i++) {
+            n += snprintf(sql + n, sizeof(sql) - (size_t)n, ", ?");
+        }
+        snprintf(sql + n, sizeof(sql) - (size_t)n, ")");
+        int rc = prepare(s, sql, &s->insert_sample, err);
+        if (rc) {
+            return rc;
+        }
+    }
+    int rc = prepare(s, sql_upsert_gpu, &s->upsert_gpu, err);
+    if (!rc) {
+        rc = prepare(s, sql_upsert_process, &s->upsert_process, err);
+    }
+    if (!rc) {
+        rc = prepare(s, sql_insert_process_sample, &s->insert_process_sample, err);
+    }
+    if (!rc) {
+        rc = prepare(s, sql_find_process, &s->find_process, err);
+    }
+    return rc;
+}
+
+void store_writer_fini(struct store *s)
+{
+    sqlite3_finalize(s->upsert_gpu);
+    sqlite3_finalize(s->insert_sample);
+    sqlite3_finalize(s->upsert_process);
+    sqlite3_finalize(s->insert_process_sample);
+    sqlite3_finalize(s->find_process);
+    s->upsert_gpu = s->insert_sample = s->upsert_process = NULL;
+    s->insert_process_sample = s->find_process = NULL;
+    free(s->procs);
+    s->procs = NULL;
+    s->proc_count = s->proc_cap = 0;
+    s->gpu_count = 0;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s && *s) {
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    } else {
+        sqlite3_bind_null(st, i);
+    }
+}
+
+static void bind_field(sqlite3_stmt *st, int i, const struct gpu_values *v, enum gpu_field f)
+{
+    if (gpu_values_has(v, f)) {
+        sqlite3_bind_int64(st, i, v->v[f]);
+    } else {
+        sqlite3_bind_null(st, i);
+    }
+}
+
+/* Runs a statement that returns one id; resets it for the next use. */
+static int step_id(struct store *s, sqlite3_stmt *st, int64_t *id, struct gp_err *err)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (id) {
+            *id = sqlite3_column_int64(st, 0);
+        }
+        rc = sqlite3_step(st);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) {
+        return gp_err_set(err, store_errno(rc), "cannot write to '%s': %s", s->path,
+                          sqlite3_errmsg(s->db));
+    }
+    return 0;
+}
+
+static int gpu_row(struct store *s, const struct gpu_reading *r, int64_t t, int64_t *id,
+                   struct gp_err *err)
+{
+    const struct gpu_identity *g = &r->id;
+    if (!g->uuid[0]) {
+        return 1; /* a GPU that could not even be identified is not stored */
+    }
+    for (size_t i = 0; i < s->gpu_count; i++) {
+        if (strcmp(s->gpus[i].uuid, g->uuid) == 0) {
+            *id = s->gpus[i].row_id;
+            return 0;
+        }
+    }
+    sqlite3_stmt *st = s->upsert_gpu;
+    bind_text_or_null(st, 1, g->uuid);
+    sqlite3_bind_int(st, 2, (int)g->index);
+    bind_text_or_null(st, 3, g->name);
+    bind_text_or_null(st, 4, g->serial);
+    bind_text_or_null(st, 5, g->pci_bus_id);
+    if (g->has_pci_device_id) {
+        sqlite3_bind_int64(st, 6, g->pci_device_id);
+    }
+    bind_field(st, 7, &r->values, GPU_FIELD_MEM_TOTAL_BYTES);
+    bind_field(st, 8, &r->values, GPU_FIELD_CLOCK_SM_MAX_MHZ);
+    bind_field(st, 9, &r->values, GPU_FIELD_CLOCK_GRAPHICS_MAX_MHZ);
+    bind_field(st, 10, &r->values, GPU_FIELD_CLOCK_MEM_MAX_MHZ);
+    sqlite3_bind_int64(st, 11, t);
+    int rc = step_id(s, st, id, err);
+    if (rc == 0 && s->gpu_count < GP_ARRAY_LEN(s->gpus)) {
+        struct store_gpu_entry *e = &s->gpus[s->gpu_count++];
+        snprintf(e->uuid, sizeof(e->uuid), "%s", g->uuid);
+        e->row_id = *id;
+    }
+    return rc;
+}
+
+static int write_sample(struct store *s, int64_t gpu_id, int64_t t, const struct gpu_reading *r,
+                        struct gp_err *err)
+{
+    sqlite3_stmt *st = s->insert_sample;
+    sqlite3_bind_int64(st, 1, gpu_id);
+    sqlite3_bind_int64(st, 2, t);
+    sqlite3_bind_int(st, 3, r->state == GPU_STATE_LOST);
+    if (r->busy.source != GPU_BUSY_NONE) {
+        sqlite3_bind_int64(st, 4, (int64_t)r->busy.busy_us);
+        sqlite3_bind_int64(st, 5, (int64_t)r->busy.window_us);
+    }
+    for (size_t i = 0; i < GP_ARRAY_LEN(sample_fields); i++) {
+        bind_field(st, 6 + (int)i, &r->values, sample_fields[i]);
+    }
+    return step_id(s, st, NULL, err);
+}
+
+/* The writer's memory of a lifetime: where its row is and when it was last
+ * written, looked up in the database the first time (after a restart). */
+static int process_entry(struct store *s, int64_t gpu_id, const struct gpu_process *p,
+                         struct store_process_entry **out, struct gp_err *err)
+{
+    for (size_t i = 0; i < s->proc_count; i++) {
+        struct store_process_entry *e = &s->procs[i];
+        if (e->gpu_id == gpu_id && e->pid == p->pid && e->start_ticks == p->proc.start_ticks) {
+            *out = e;
+            return 0;
+        }
+    }
+    if (s->proc_count == s->proc_cap) {
+        s->proc_cap = s->proc_cap ? s->proc_cap * 2 : 32;
+        s->procs = xrealloc(s->procs, s->proc_cap * sizeof(*s->procs));
+    }
+    struct store_process_entry *e = &s->procs[s->proc_count++];
+    *e = (struct store_process_entry){ .gpu_id = gpu_id,
+                                       .pid = p->pid,
+                                       .start_ticks = p->proc.start_ticks };
+    sqlite3_stmt *st = s->find_process;
+    sqlite3_bind_int64(st, 1, gpu_id);
+    sqlite3_bind_int64(st, 2, p->pid);
+    sqlite3_bind_int64(st, 3, (int64_t)p->proc.start_ticks);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        e->row_id = sqlite3_column_int64(st, 0);
+        e->last_ms = sqlite3_column_int64(st, 1);
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) {
+        s->proc_count--;
+        return gp_err_set(err, store_errno(rc), "cannot read '%s': %s", s->path,
+                          sqlite3_errmsg(s->db));
+    }
+    *out = e;
+    return 0;
+}
+
+static int write_process(struct store *s, int64_t gpu_id, int64_t t, int64_t period_ms,
+                         const struct gpu_process *p, struct gp_err *err)
+{
+    struct store_process_entry *e = NULL;
+    int rc = process_entry(s, gpu_id, p, &e, err);
+    if (rc || !e) {
+        return rc ? rc : -EIO;
+    }
+    /* Time on the GPU since it was last seen; a first sighting counts one
+     * sampling period, a long gap is not counted. */
+    int64_t dt_ms = e->last_ms ? t - e->last_ms : period_ms;
+    if (dt_ms < 0 || dt_ms > MAX_PROCESS_GAP_MS) {
+        dt_ms = e->last_ms ? 0 : period_ms;
+    }
+    double dt = (double)dt_ms / 1000.0;
+    const struct proc_info *pi = &p->proc;
+    char label[96];
+    proc_container_label(&pi->container, label, sizeof(label));
+
+    sqlite3_stmt *st = s->upsert_process;
+    sqlite3_bind_int64(st, 1, gpu_id);
+    sqlite3_bind_int64(st, 2, p->pid);
+    sqlite3_bind_int64(st, 3, (int64_t)pi->start_ticks);
+    if (pi->start_time_ms > 0) {
+        sqlite3_bind_int64(st, 4, pi->start_time_ms);
+    }
+    sqlite3_bind_int(st, 5, (int)p->type_mask);
+    if (pi->has_uid) {
+        sqlite3_bind_int64(st, 6, pi->uid);
+        bind_text_or_null(st, 7, pi->user);
+    }
+    bind_text_or_null(st, 8, pi->comm);
+    bind_text_or_null(st, 9, pi->cmdline);
+    bind_text_or_null(st, 10, label);
+    bind_text_or_null(st, 11, pi->container.id);
+    bind_text_or_null(st, 12, pi->container.pod_uid);
+    bind_text_or_null(st, 13, pi->container.slurm_job);
+    sqlite3_bind_int64(st, 14, t);
+    if (p->has_used_memory) {
+        sqlite3_bind_int64(st, 15, (int64_t)p->used_memory_bytes);
+    }
+    sqlite3_bind_double(st, 16, dt);
+    sqlite3_bind_double(st, 17, p->has_utilization ? dt * p->sm_pct / 100.0 : 0.0);
+    rc = step_id(s, st, &e->row_id, err);
+    if (rc) {
+        return rc;
+    }
+
+    st = s->insert_process_sample;
+    sqlite3_bind_int64(st, 1, e->row_id);
+    sqlite3_bind_int64(st, 2, t);
+    if (p->has_used_memory) {
+        sqlite3_bind_int64(st, 3, (int64_t)p->used_memory_bytes);
+    }
+    if (p->has_utilization) {
+        sqlite3_bind_int(st, 4, (int)p->sm_pct);
+        sqlite3_bind_int(st, 5, (int)p->memory_pct);
+        sqlite3_bind_int(st, 6, (int)p->encoder_pct);
+        sqlite3_bind_int(st, 7, (int)p->decoder_pct);
+    }
+    rc = step_id(s, st, NULL, err);
+    if (rc == 0) {
+        e->last_ms = t;
+        e->seen_batch = s->batch;
+    }
+    return rc;
+}
+
+static int write_snapshot(struct store *s, const struct gpu_snapshot *snap, int64_t period_ms,
+                          struct gp_err *err)
+{
+    for (size_t g = 0; g < snap->gpu_count; g++) {
+        const struct gpu_reading *r = &snap->gpus[g];
+        int64_t gpu_id = 0;
+        int rc = gpu_row(s, r, snap->time_ms, &gpu_id, err);
+        if (rc > 0) {
+            continue;
+        }
+        if (rc || (rc = write_sample(s, gpu_id, snap->time_ms, r, err)) != 0) {
+            return rc;
+        }
+        for (size_t k = 0; k < r->process_count; k++) {
+            rc = write_process(s, gpu_id, snap->time_ms, period_ms, &r->processes[k], err);
+            if (rc) {
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Lifetimes not seen in the last few batches have ended: forget them, so
+ * the cache holds only running processes. */
+static void forget_ended_processes(struct store *s)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < s->proc_count; i++) {
+        if (s->batch - s->procs[i].seen_batch <= 2) {
+            s->procs[kept++] = s->procs[i];
+        }
+    }
+    s->proc_count = kept;
+}
+
+int store_write(struct store *s, const struct gpu_snapshot *const *snaps, size_t n,
+                int64_t period_ms, struct gp_err *err)
+{
+    if (n == 0) {
+        return 0;
+    }
+    int rc = prepare_all(s, err);
+    if (rc) {
+        return rc;
+    }
+    s->batch++;
+    int src = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (src != SQLITE_OK) {
+        return gp_err_set(err, store_errno(src), "cannot write to '%s': %s", s->path,
+                          sqlite3_errmsg(s->db));
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = write_snapshot(s, snaps[i], period_ms, err);
+    }
+    if (rc == 0) {
+        src = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+        if (src != SQLITE_OK) {
+            rc = gp_err_set(err, store_errno(src), "cannot commit to '%s': %s", s->path,
+                            sqlite3_errmsg(s->db));
+        }
+    }
+    if (rc != 0) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        /* The cache may describe rows that were rolled back. */
+        s->proc_count = 0;
+        s->gpu_count = 0;
+        return rc;
+    }
+    forget_ended_processes(s);
+    return 0;
+}
+
+size_t store_sample_field_count(void)
+{
+    return GP_ARRAY_LEN(sample_fields);
+}
+
+enum gpu_field store_sample_field(size_t i)
+{
+    return sample_fields[i];
+}

@@ -1,0 +1,300 @@
+/* The SQLite store on real files: schema and field table agree, what is
+ * written reads back (absent stays NULL), process lifetimes accumulate
+ * across batches and restarts, and bad files are refused untouched. */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gp_cmocka.h"
+#include "store/store.h"
+
+static char dir[64];
+static char path[128];
+
+static int make_dir(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/gpulse-store-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/g.db", dir);
+    return 0;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
+static int fresh(void **state)
+{
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -f '%s' '%s-wal' '%s-shm'", path, path, path);
+    return system(cmd);
+}
+
+static int64_t scalar(const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    }
+    int64_t v = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -999 : sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static double scalar_real(const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    double v = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        v = sqlite3_column_double(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void schema_matches_fields(void **state)
+{
+    (void)state;
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
+    store_close(s);
+    for (size_t i = 0; i < store_sample_field_count(); i++) {
+        char sql[200];
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM pragma_table_info('samples') WHERE name = '%s'",
+                 gpu_field_info(store_sample_field(i))->key);
+        if (scalar(sql) != 1) {
+            fail_msg("samples has no column for field %s",
+                     gpu_field_info(store_sample_field(i))->key);
+        }
+    }
+    /* every field is stored: per sample, or as GPU identity */
+    assert_int_equal(store_sample_field_count() + 4, GPU_FIELD_COUNT);
+    assert_int_equal(scalar("PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    assert_int_equal(scalar("PRAGMA auto_vacuum"), 2); /* incremental */
+}
+
+static struct gpu_process proc_a = {
+    .pid = 100,
+    .type_mask = GPU_PROCESS_COMPUTE,
+    .has_used_memory = true,
+    .used_memory_bytes = 1000,
+    .has_utilization = true,
+    .sm_pct = 50,
+    .proc = { .found = true,
+              .has_uid = true,
+              .uid = 1000,
+              .user = "alice",
+              .comm = "python3",
+              .cmdline = "python3 train.py",
+              .start_ticks = 777,
+              .start_time_ms = 1000,
+              .container = { .runtime = "docker", .id = "abc" } },
+};
+
+static void snapshot_at(struct gpu_snapshot *snap, struct gpu_reading *r, int64_t t,
+                        struct gpu_process *procs, size_t nprocs)
+{
+    *r = (struct gpu_reading){ .id = { .index = 0, .uuid = "GPU-test", .name = "Test GPU" } };
+    gpu_values_set(&r->values, GPU_FIELD_TEMP_C, 55);
+    gpu_values_set(&r->values, GPU_FIELD_POWER_MW, 123456);
+    gpu_values_set(&r->values, GPU_FIELD_MEM_TOTAL_BYTES, 1 << 30);
+    r->busy =
+        (struct gpu_busy){ .source = GPU_BUSY_SAMPLES, .busy_us = 300000, .window_us = 1000000 };
+    r->processes = procs;
+    r->process_count = nprocs;
+    *snap = (struct gpu_snapshot){ .time_ms = t, .gpu_count = 1, .gpus = r };
+}
+
+static void write_at(struct store *s, int64_t t, struct gpu_process *procs, size_t n)
+{
+    struct gpu_snapshot snap;
+    struct gpu_reading r;
+    snapshot_at(&snap, &r, t, procs, n);
+    const struct gpu_snapshot *list[] = { &snap };
+    struct gp_err err = { 0 };
+    if (store_write(s, list, 1, 1000, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+}
+
+static void writes_read_back(void **state)
+{
+    (void)state;
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
+    struct gpu_process b = proc_a;
+    proc_a.used_memory_bytes = 1000;
+    write_at(s, 10000, &proc_a, 1);
+    proc_a.used_memory_bytes = 3000;
+    write_at(s, 11000, &proc_a, 1);
+    /* the same PID again, but a new process (another start time) */
+    b.proc.start_ticks = 888;
+    struct gpu_process both[] = { proc_a, b };
+    write_at(s, 12000, both, 2);
+    store_close(s);
+
+    assert_int_equal(scalar("SELECT count(*) FROM samples"), 3);
+    assert_int_equal(scalar("SELECT temperature_c FROM samples WHERE t = 11000"), 55);
+    assert_int_equal(scalar("SELECT fan_pct FROM samples WHERE t = 11000"), -999); /* NULL */
+    assert_int_equal(scalar("SELECT busy_us FROM samples WHERE t = 11000"), 300000);
+    assert_int_equal(scalar("SELECT memory_total_bytes FROM gpus"), 1 << 30);
+    assert_int_equal(scalar("SELECT last_seen FROM gpus"), 10000); /* cached after first */
+    assert_int_equal(scalar("SELECT count(*) FROM processes"), 2);
+    /* seen at 10 s (one period), 11 s, 12 s: 3 s on the GPU at 50 % SM */
+    assert_true(scalar_real("SELECT gpu_seconds FROM processes WHERE start_ticks = 777") > 2.99);
+    assert_true(scalar_real("SELECT gpu_seconds FROM processes WHERE start_ticks = 777") < 3.01);
+    assert_true(scalar_real("SELECT sm_seconds FROM processes WHERE start_ticks = 777") > 1.49);
+    assert_int_equal(scalar("SELECT memory_max_bytes FROM processes WHERE start_ticks = 777"),
+                     3000);
+    assert_int_equal(scalar("SELECT samples FROM processes WHERE start_ticks = 777"), 3);
+    assert_int_equal(scalar("SELECT count(*) FROM processes WHERE user = 'alice' AND "
+                            "container = 'docker:abc' AND cmdline = 'python3 train.py'"),
+                     2);
+    assert_int_equal(scalar("SELECT count(*) FROM process_samples"), 4);
+}
+
+static void lifetime_continues_after_restart(void **state)
+{
+    (void)state;
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
+    write_at(s, 10000, &proc_a, 1);
+    store_close(s);
+    assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
+    write_at(s, 11000, &proc_a, 1);
+    /* after a long gap (agent down), the gap is not GPU time */
+    write_at(s, 60000, &proc_a, 1);
+    store_close(s);
+    assert_int_equal(scalar("SELECT count(*) FROM processes"), 1);
+    assert_true(scalar_real("SELECT gpu_seconds FROM processes") > 1.99);
+    assert_true(scalar_real("SELECT gpu_seconds FROM processes") < 2.01);
+    assert_int_equal(scalar("SELECT last_seen FROM processes"), 60000);
+}
+
+static void write_file(const char *p, const char *text, size_t n)
+{
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, n, f), n);
+    fclose(f);
+}
+
+static void newer_schema_is_refused_untouched(void **state)
+{
+    (void)state;
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
+    store_close(s);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    struct stat before;
+    assert_int_equal(stat(path, &before), 0);
+    assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "newer gpulse"));
+    assert_int_equal(scalar("PRAGMA user_version"), 99);
+    assert_int_equal(store_open(path, STORE_READ_ONLY, &s, &err), -EPROTO);
+}
+
+static void foreign_and_corrupt_files_are_refused(void **state)
+{
+    (void)state;
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE t (x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    struct stat before;
+    assert_int_equal(stat(path, &before), 0);
+    assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), -EILSEQ);
+    assert_non_null(strstr(err.msg, "not gpulse's"));
+    struct stat after;
+    assert_int_equal(stat(path, &after), 0);
+    assert_int_equal(before.st_size, after.st_size);
+    /* not switched to WAL either */
+    assert_int_equal(scalar("SELECT journal_mode = 'delete' FROM pragma_journal_mode"), 1);
+
+    static const char garbage[] = "this is not a database, it is a text file, long enough to "
+                                  "look like a header............................................";
+    write_file(path, garbage, sizeof(garbage));
+    assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), -EILSEQ);
+    assert_non_null(strstr(err.msg, "not a gpulse database or is corrupt"));
+    char back[sizeof(garbage)] = { 0 };
+    FILE *f = fopen(path, "rb");
+    assert_int_equal(fread(back, 1, sizeof(back), f), sizeof(back));
+    fclose(f);
+    assert_memory_equal(back, garbage, sizeof(garbage));
+}
+
+static void missing_places(void **state)
+{
+    (void)state;
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    assert_int_equal(store_open("/nonexistent/dir/g.db", STORE_READ_WRITE, &s, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "directory '/nonexistent/dir' does not exist"));
+    assert_int_equal(store_open(path, STORE_READ_ONLY, &s, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "does not exist"));
+}
+
+static void info_and_check(void **state)
+{
+    (void)state;
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
+    write_at(s, 5000, &proc_a, 1);
+    write_at(s, 6000, &proc_a, 1);
+    struct store_info info;
+    assert_int_equal(store_read_info(s, &info, &err), 0);
+    assert_int_equal(info.schema_version, STORE_SCHEMA_VERSION);
+    assert_string_equal(info.tables[1].name, "samples");
+    assert_int_equal(info.tables[1].rows, 2);
+    assert_int_equal(info.tables[1].first_ms, 5000);
+    assert_int_equal(info.tables[1].last_ms, 6000);
+    bool ok = false;
+    assert_int_equal(store_check(s, &ok, &err), 0);
+    assert_true(ok);
+    store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(schema_matches_fields, fresh),
+        cmocka_unit_test_setup(writes_read_back, fresh),
+        cmocka_unit_test_setup(lifetime_continues_after_restart, fresh),
+        cmocka_unit_test_setup(newer_schema_is_refused_untouched, fresh),
+        cmocka_unit_test_setup(foreign_and_corrupt_files_are_refused, fresh),
+        cmocka_unit_test_setup(missing_places, fresh),
+        cmocka_unit_test_setup(info_and_check, fresh),
+    };
+    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}
