@@ -10,6 +10,12 @@
 /* `gpulse now`: the current state of every GPU. Returns an exit code. */
 int cli_now_main(int argc, char **argv);
 
+/* `gpulse agent`: the sampling daemon. Returns an exit code. */
+int cli_agent_main(int argc, char **argv);
+
+/* `gpulse db info|check`. Returns an exit code. */
+int cli_db_main(int argc, char **argv);
+
 /* `gpulse config`: print the effective configuration. Returns an exit code. */
 int cli_config_main(int argc, char **argv);
 

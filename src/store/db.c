@@ -227,3 +227,38 @@ int store_check(struct store *s, bool *ok, struct gp_err *err)
     }
     return 0;
 }
+
+int store_put_meta(struct store *s, const char *key, const char *value, struct gp_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        return gp_err_set(err, store_errno(rc), "cannot write to '%s': %s", s->path,
+                          sqlite3_errmsg(s->db));
+    }
+    return 0;
+}
+
+int store_get_meta(struct store *s, const char *key, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            snprintf(buf, size, "%s", (const char *)sqlite3_column_text(st, 0));
+            rc = SQLITE_DONE;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : store_errno(rc);
+}

@@ -49,6 +49,14 @@ GP_NODISCARD int store_write(struct store *s, const struct gpu_snapshot *const *
 size_t store_sample_field_count(void);
 enum gpu_field store_sample_field(size_t i);
 
+/* Records a key/value in the meta table (agent counters, versions). Returns
+ * 0 or a negative code with err set. */
+GP_NODISCARD int store_put_meta(struct store *s, const char *key, const char *value,
+                                struct gp_err *err);
+
+/* Reads a meta value into buf ("" when absent). Returns 0 or a negative code. */
+GP_NODISCARD int store_get_meta(struct store *s, const char *key, char *buf, size_t size);
+
 /* Row count and time span of one table, for `gpulse db info`. */
 struct store_table_info {
     const char *name;

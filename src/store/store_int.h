@@ -19,6 +19,7 @@ struct store_process_entry {
 struct store_gpu_entry {
     char uuid[96];
     int64_t row_id;
+    int64_t last_ms; /* newest sample written in this batch, for gpus.last_seen */
 };
 
 struct store {
@@ -31,6 +32,7 @@ struct store {
     sqlite3_stmt *upsert_process;
     sqlite3_stmt *insert_process_sample;
     sqlite3_stmt *find_process;
+    sqlite3_stmt *touch_gpu;
     struct store_gpu_entry gpus[64];
     size_t gpu_count;
     struct store_process_entry *procs;

@@ -44,9 +44,9 @@ static const enum gpu_field sample_fields[] = {
     GPU_FIELD_REMAPPED_ROWS_FAILURE,
 };
 
-/* A process seen after a longer gap than this many sample periods was away
- * (or the agent was): the gap is not counted as GPU time. */
-#define MAX_PROCESS_GAP_MS 10000
+/* A process seen again after more than this many sampling periods was
+ * away, or the agent was: the gap is not counted as GPU time. */
+#define MAX_PROCESS_GAP_PERIODS 3
 
 static const char sql_upsert_gpu[] =
     "INSERT INTO gpus (uuid, idx, name, serial, pci_bus_id, pci_device_id, memory_total_bytes,"
@@ -88,6 +88,9 @@ static const char sql_upsert_process[] =
 static const char sql_insert_process_sample[] =
     "INSERT OR REPLACE INTO process_samples (process, t, memory_bytes, sm_pct, memory_pct,"
     " encoder_pct, decoder_pct) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+static const char sql_touch_gpu[] =
+    "UPDATE gpus SET last_seen = ?2 WHERE id = ?1 AND last_seen < ?2";
 
 static const char sql_find_process[] =
     "SELECT id, last_seen FROM processes WHERE gpu = ?1 AND pid = ?2 AND start_ticks = ?3";
@@ -135,6 +138,9 @@ static int prepare_all(struct store *s, struct gp_err *err)
     if (!rc) {
         rc = prepare(s, sql_find_process, &s->find_process, err);
     }
+    if (!rc) {
+        rc = prepare(s, sql_touch_gpu, &s->touch_gpu, err);
+    }
     return rc;
 }
 
@@ -145,8 +151,9 @@ void store_writer_fini(struct store *s)
     sqlite3_finalize(s->upsert_process);
     sqlite3_finalize(s->insert_process_sample);
     sqlite3_finalize(s->find_process);
+    sqlite3_finalize(s->touch_gpu);
     s->upsert_gpu = s->insert_sample = s->upsert_process = NULL;
-    s->insert_process_sample = s->find_process = NULL;
+    s->insert_process_sample = s->find_process = s->touch_gpu = NULL;
     free(s->procs);
     s->procs = NULL;
     s->proc_count = s->proc_cap = 0;
@@ -200,6 +207,7 @@ static int gpu_row(struct store *s, const struct gpu_reading *r, int64_t t, int6
     for (size_t i = 0; i < s->gpu_count; i++) {
         if (strcmp(s->gpus[i].uuid, g->uuid) == 0) {
             *id = s->gpus[i].row_id;
+            s->gpus[i].last_ms = t > s->gpus[i].last_ms ? t : s->gpus[i].last_ms;
             return 0;
         }
     }
@@ -222,6 +230,7 @@ static int gpu_row(struct store *s, const struct gpu_reading *r, int64_t t, int6
         struct store_gpu_entry *e = &s->gpus[s->gpu_count++];
         snprintf(e->uuid, sizeof(e->uuid), "%s", g->uuid);
         e->row_id = *id;
+        e->last_ms = t;
     }
     return rc;
 }
@@ -292,11 +301,11 @@ static int write_process(struct store *s, int64_t gpu_id, int64_t t, int64_t per
     if (rc || !e) {
         return rc ? rc : -EIO;
     }
-    /* Time on the GPU since it was last seen; a first sighting counts one
-     * sampling period, a long gap is not counted. */
+    /* Time on the GPU since it was last seen. A first sighting, and one
+     * after a gap (the process or the agent was away), count one period. */
     int64_t dt_ms = e->last_ms ? t - e->last_ms : period_ms;
-    if (dt_ms < 0 || dt_ms > MAX_PROCESS_GAP_MS) {
-        dt_ms = e->last_ms ? 0 : period_ms;
+    if (dt_ms < 0 || dt_ms > MAX_PROCESS_GAP_PERIODS * period_ms) {
+        dt_ms = period_ms;
     }
     double dt = (double)dt_ms / 1000.0;
     const struct proc_info *pi = &p->proc;
@@ -406,6 +415,12 @@ int store_write(struct store *s, const struct gpu_snapshot *const *snaps, size_t
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = write_snapshot(s, snaps[i], period_ms, err);
+    }
+    /* One last_seen update per GPU per batch, not per sample. */
+    for (size_t i = 0; i < s->gpu_count && rc == 0; i++) {
+        sqlite3_bind_int64(s->touch_gpu, 1, s->gpus[i].row_id);
+        sqlite3_bind_int64(s->touch_gpu, 2, s->gpus[i].last_ms);
+        rc = step_id(s, s->touch_gpu, NULL, err);
     }
     if (rc == 0) {
         src = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);

@@ -20,7 +20,18 @@ extern enum log_level log_threshold;
  * Returns 0, or -EINVAL for anything else. */
 GP_NODISCARD int log_level_parse(const char *name, enum log_level *out);
 
-/* Writes one line "time level subsys: message" to stderr. Use the macros. */
+/* Sends log lines to the file at path (appending) instead of standard
+ * error; NULL or "" goes back to standard error. Returns 0, or -errno with
+ * err naming the file. */
+GP_NODISCARD int log_open_file(const char *path, struct gp_err *err);
+
+/* Reopens the log file (after logrotate moved it; the agent calls this on
+ * SIGHUP). Returns 0 or -errno; on failure logging stays where it was. */
+int log_reopen(void);
+
+/* Writes one line "time level subsys: message" to the log (standard error
+ * unless a file was opened), coloured by level on a terminal. Use the
+ * macros. */
 void log_write(enum log_level level, const char *subsys, const char *fmt, ...) GP_PRINTF(3, 4);
 
 #define log_at(level, subsys, ...)                     \

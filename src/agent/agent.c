@@ -1,0 +1,325 @@
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/queue.h"
+#include "gpu/gpu.h"
+#include "store/store.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+/* How many snapshots may wait for the disk: two flush intervals' worth,
+ * at least a minute of samples, at most an hour. */
+static size_t queue_capacity(const struct config *cfg)
+{
+    uint64_t n = 2 * cfg->flush_interval_ms / cfg->interval_ms;
+    uint64_t minute = 60000 / cfg->interval_ms;
+    n = n > minute ? n : minute;
+    uint64_t hour = 3600000 / cfg->interval_ms;
+    return (size_t)(n < hour ? n : hour) + 1;
+}
+
+static void timespec_add_ms(struct timespec *t, uint64_t ms)
+{
+    t->tv_sec += (time_t)(ms / 1000);
+    t->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t->tv_nsec >= 1000000000L) {
+        t->tv_sec++;
+        t->tv_nsec -= 1000000000L;
+    }
+}
+
+static bool timespec_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* ------------------------------------------------------------ the lock -- */
+
+/* One agent per database: an flock on "<database>.lock", which holds the
+ * owner's PID for the message the second one prints. */
+static int take_lock(const char *database, int *fd_out, struct gp_err *err)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s.lock", database);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return gp_err_set(err, -errno, "cannot create lock file '%s': %s", path, strerror(errno));
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        return gp_err_set(err, -EBUSY,
+                          "database '%s' is in use by another gpulse agent (pid %s); only one "
+                          "agent may write it",
+                          database, pid[0] ? pid : "unknown");
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        log_warn("agent", "cannot record our PID in '%s': %s", path, strerror(errno));
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+/* ---------------------------------------------------------- the writer -- */
+
+struct writer {
+    struct agent_queue *queue;
+    struct store *store;
+    uint64_t flush_interval_ms;
+    uint64_t period_ms;
+    size_t max_pending;
+    volatile uint64_t *missed_ticks; /* the sampler's count, stored with each flush */
+    pthread_mutex_t *missed_lock;
+};
+
+/* Writes what is pending; on failure keeps it for the next flush and logs
+ * the first failure of a run of them, not every retry. */
+static bool flush(struct writer *w, struct gpu_snapshot **pending, size_t *n, int *last_error)
+{
+    if (*n == 0) {
+        return true;
+    }
+    struct gp_err err = { 0 };
+    int rc =
+        store_write(w->store, (const struct gpu_snapshot *const *)pending, *n, w->period_ms, &err);
+    if (rc != 0) {
+        if (rc != *last_error) {
+            log_error("store", "%s; keeping %zu samples in memory and retrying", err.msg, *n);
+        }
+        *last_error = rc;
+        return false;
+    }
+    if (*last_error) {
+        log_warn("store", "writing works again; %zu samples stored", *n);
+        *last_error = 0;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        agent_snapshot_free(pending[i]);
+    }
+    *n = 0;
+
+    uint64_t pushed = 0;
+    uint64_t dropped = 0;
+    agent_queue_counters(w->queue, &pushed, &dropped);
+    pthread_mutex_lock(w->missed_lock);
+    uint64_t missed = *w->missed_ticks;
+    pthread_mutex_unlock(w->missed_lock);
+    char value[32];
+    snprintf(value, sizeof(value), "%llu", (unsigned long long)dropped);
+    if (store_put_meta(w->store, "agent.queue_drops", value, &err) == 0) {
+        snprintf(value, sizeof(value), "%llu", (unsigned long long)missed);
+        if (store_put_meta(w->store, "agent.missed_ticks", value, &err) != 0) {
+            log_debug("store", "%s", err.msg);
+        }
+    }
+    return true;
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    struct gpu_snapshot **pending = xcalloc(w->max_pending, sizeof(struct gpu_snapshot *));
+    size_t n = 0;
+    int last_error = 0;
+    struct timespec next = { 0 };
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    for (;;) {
+        timespec_add_ms(&next, w->flush_interval_ms);
+        agent_queue_wait(w->queue, &next);
+        /* Gather everything queued; past the cap, the oldest pending go. */
+        struct gpu_snapshot *got[256];
+        size_t k = 0;
+        while ((k = agent_queue_take(w->queue, got, GP_ARRAY_LEN(got), NULL)) > 0) {
+            for (size_t i = 0; i < k; i++) {
+                if (n == w->max_pending) {
+                    agent_snapshot_free(pending[0]);
+                    memmove(pending, pending + 1, (n - 1) * sizeof(struct gpu_snapshot *));
+                    n--;
+                    agent_queue_count_drops(w->queue, 1);
+                }
+                pending[n++] = got[i];
+            }
+        }
+        bool written = flush(w, pending, &n, &last_error);
+        if (agent_queue_finished(w->queue)) {
+            if (!written && n > 0) {
+                log_error("store", "stopping with %zu samples that could not be written", n);
+            }
+            break;
+        }
+        struct timespec now = { 0 };
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        while (timespec_before(&next, &now)) {
+            timespec_add_ms(&next, w->flush_interval_ms);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        agent_snapshot_free(pending[i]);
+    }
+    free(pending);
+    return NULL;
+}
+
+/* --------------------------------------------------------- the sampler -- */
+
+static void record_versions(struct store *s, const struct gpu_system *sys)
+{
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    char cuda[32] = "";
+    if (sys->has_cuda_version) {
+        snprintf(cuda, sizeof(cuda), "%d.%d", sys->cuda_version / 1000,
+                 (sys->cuda_version % 1000) / 10);
+    }
+    const char *const pairs[][2] = {
+        { "host", host },
+        { "driver_version", sys->driver_version },
+        { "nvml_version", sys->nvml_version },
+        { "cuda_version", cuda },
+        { "gpulse_version", GPULSE_VERSION },
+    };
+    struct gp_err err = { 0 };
+    for (size_t i = 0; i < GP_ARRAY_LEN(pairs); i++) {
+        if (store_put_meta(s, pairs[i][0], pairs[i][1], &err) != 0) {
+            log_warn("store", "%s", err.msg);
+            return;
+        }
+    }
+}
+
+static void reopen_log_if_asked(const struct agent_options *opts)
+{
+    if (opts->reopen && *opts->reopen) {
+        *opts->reopen = 0;
+        if (log_reopen() != 0) {
+            log_error("agent", "cannot reopen the log file; logging stays where it was");
+        } else {
+            log_info("agent", "log file reopened");
+        }
+    }
+}
+
+int agent_run(const struct agent_options *opts, struct gp_err *err)
+{
+    const struct config *cfg = opts->cfg;
+    int lock_fd = -1;
+    struct store *store = NULL;
+    struct gpu_session *session = NULL;
+    int rc = take_lock(cfg->database, &lock_fd, err);
+    if (rc) {
+        return rc;
+    }
+    rc = store_open(cfg->database, STORE_READ_WRITE, &store, err);
+    if (rc) {
+        goto out;
+    }
+    struct gpu_options gopts = {
+        .nvml_lib = cfg->nvml_lib,
+        .proc_root = cfg->proc_root,
+        .read_processes = true,
+    };
+    rc = gpu_session_open(&gopts, &session, err);
+    if (rc) {
+        goto out;
+    }
+
+    struct agent_queue queue;
+    agent_queue_init(&queue, queue_capacity(cfg));
+    uint64_t missed = 0;
+    pthread_mutex_t missed_lock = PTHREAD_MUTEX_INITIALIZER;
+    struct writer w = {
+        .queue = &queue,
+        .store = store,
+        .flush_interval_ms = opts->once ? 1 : cfg->flush_interval_ms,
+        .period_ms = cfg->interval_ms,
+        .max_pending = queue_capacity(cfg),
+        .missed_ticks = &missed,
+        .missed_lock = &missed_lock,
+    };
+    /* Signals are the sampler's business: the writer thread blocks them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pthread_t writer_thread;
+    int prc = pthread_create(&writer_thread, NULL, writer_main, &w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (prc != 0) {
+        agent_queue_fini(&queue);
+        rc = gp_err_set(err, -prc, "cannot start the writer thread: %s", strerror(prc));
+        goto out;
+    }
+
+    struct gpu_snapshot probe = { 0 };
+    gpu_session_read(session, &probe);
+    record_versions(store, &probe.system);
+    gpu_snapshot_fini(&probe);
+    log_info("agent", "sampling %zu GPUs every %llu ms into '%s'", gpu_session_gpu_count(session),
+             (unsigned long long)cfg->interval_ms, cfg->database);
+
+    /* Fixed deadlines on the monotonic clock: a late read never makes the
+     * next one late too, and missed deadlines are skipped and counted. */
+    struct timespec deadline = { 0 };
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    uint64_t ticks = 0;
+    while (!*opts->stop) {
+        struct gpu_snapshot *snap = xcalloc(1, sizeof(*snap));
+        gpu_session_read(session, snap);
+        agent_queue_push(&queue, snap);
+        ticks++;
+        if (opts->once) {
+            break;
+        }
+        timespec_add_ms(&deadline, cfg->interval_ms);
+        struct timespec now = { 0 };
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t skipped = 0;
+        while (timespec_before(&deadline, &now)) {
+            timespec_add_ms(&deadline, cfg->interval_ms);
+            skipped++;
+        }
+        if (skipped) {
+            pthread_mutex_lock(&missed_lock);
+            missed += skipped;
+            pthread_mutex_unlock(&missed_lock);
+            log_debug("agent", "a read ran late: %llu tick(s) skipped",
+                      (unsigned long long)skipped);
+        }
+        /* A signal wakes the sleep: SIGHUP is handled and the sleep goes on
+         * to the same deadline; a stop ends it. */
+        while (!*opts->stop &&
+               clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) == EINTR) {
+            reopen_log_if_asked(opts);
+        }
+    }
+
+    /* Stop: the writer drains the queue and flushes once more. */
+    agent_queue_close(&queue);
+    pthread_join(writer_thread, NULL);
+    uint64_t pushed = 0;
+    uint64_t dropped = 0;
+    agent_queue_counters(&queue, &pushed, &dropped);
+    log_info("agent", "stopped after %llu samples; %llu missed ticks, %llu dropped from the queue",
+             (unsigned long long)ticks, (unsigned long long)missed, (unsigned long long)dropped);
+    agent_queue_fini(&queue);
+out:
+    gpu_session_free(session);
+    store_close(store);
+    if (lock_fd >= 0) {
+        close(lock_fd);
+    }
+    return rc;
+}

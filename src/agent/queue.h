@@ -1,0 +1,63 @@
+/* The hand-over from the sampler to the writer: a bounded queue of
+ * snapshots. The sampler never waits on it: when it is full, the oldest
+ * snapshot is dropped and counted, so a slow disk costs history, never a
+ * late sample. */
+#ifndef GPULSE_AGENT_QUEUE_H
+#define GPULSE_AGENT_QUEUE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gpu/gpu.h"
+
+struct agent_queue {
+    pthread_mutex_t lock;        /* guards everything below */
+    pthread_cond_t ready;        /* signalled on push and on close */
+    struct gpu_snapshot **items; /* ring of owned snapshots */
+    size_t capacity;
+    size_t head; /* oldest */
+    size_t len;
+    uint64_t pushed; /* counters for logs and `db info` */
+    uint64_t dropped;
+    bool closed; /* no more pushes: the writer drains and stops */
+};
+
+/* Prepares an empty queue holding at most capacity snapshots (>= 1). */
+void agent_queue_init(struct agent_queue *q, size_t capacity);
+
+/* Frees the snapshots still queued and the queue's memory. */
+void agent_queue_fini(struct agent_queue *q);
+
+/* Hands snap over to the queue (the caller must not touch it again); when
+ * full, the oldest snapshot is freed and counted as dropped. */
+void agent_queue_push(struct agent_queue *q, struct gpu_snapshot *snap);
+
+/* Moves up to max queued snapshots, oldest first, into out; the caller
+ * owns them. Waits until something is queued, the queue is closed, or the
+ * absolute CLOCK_MONOTONIC deadline passes (NULL: do not wait). Returns
+ * how many were moved. */
+size_t agent_queue_take(struct agent_queue *q, struct gpu_snapshot **out, size_t max,
+                        const struct timespec *deadline);
+
+/* Waits until the queue is closed or the absolute CLOCK_MONOTONIC deadline
+ * passes, so the writer can gather a flush interval's worth. */
+void agent_queue_wait(struct agent_queue *q, const struct timespec *deadline);
+
+/* Counts snapshots dropped downstream (by the writer), for one total. */
+void agent_queue_count_drops(struct agent_queue *q, uint64_t n);
+
+/* Marks the queue closed and wakes the writer. */
+void agent_queue_close(struct agent_queue *q);
+
+/* True once closed and empty. */
+bool agent_queue_finished(struct agent_queue *q);
+
+/* Reads the counters. */
+void agent_queue_counters(struct agent_queue *q, uint64_t *pushed, uint64_t *dropped);
+
+/* Frees a snapshot and what it owns; NULL is a no-op. */
+void agent_snapshot_free(struct gpu_snapshot *snap);
+
+#endif

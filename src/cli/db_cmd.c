@@ -1,0 +1,145 @@
+/* `gpulse db info|check`: what the history database holds, and whether the
+ * file is sound. Opens it read-only, so it works beside a running agent. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/render.h"
+#include "store/store.h"
+
+static void usage(FILE *out)
+{
+    fputs("Usage: gpulse db info|check [--config PATH] [--set KEY=VALUE] [--database PATH]\n"
+          "  info    path, size, schema version, each table's rows and time range, and the\n"
+          "          agent's missed ticks and queue drops\n"
+          "  check   SQLite's integrity check; exit 1 when the file is damaged\n"
+          "\n"
+          "  -c, --config PATH     configuration file (see gpulse config --help)\n"
+          "      --set KEY=VALUE   override one configuration key\n"
+          "  -d, --database PATH   the database (key: database)\n"
+          "  -h, --help            show this help\n",
+          out);
+}
+
+static void print_time(const char *label, int64_t ms)
+{
+    char buf[40] = "-";
+    if (ms > 0) {
+        cli_format_time_ms(ms, buf, sizeof(buf));
+    }
+    printf(" %s %-24s", label, buf);
+}
+
+static int info(struct store *s)
+{
+    struct store_info in;
+    struct gp_err err = { 0 };
+    if (store_read_info(s, &in, &err) != 0) {
+        return cli_fail("%s", err.msg);
+    }
+    printf("database        %s\n", store_path(s));
+    printf("schema version  %d\n", in.schema_version);
+    printf("size            %" PRId64 " bytes (+ %" PRId64 " in the WAL, %" PRId64 " free pages)\n",
+           in.file_bytes, in.wal_bytes, in.free_pages);
+    char value[64];
+    static const char *const meta[][2] = {
+        { "host", "host" },
+        { "driver_version", "driver" },
+        { "cuda_version", "CUDA" },
+        { "agent.missed_ticks", "missed ticks" },
+        { "agent.queue_drops", "queue drops" },
+    };
+    for (size_t i = 0; i < sizeof(meta) / sizeof(meta[0]); i++) {
+        if (store_get_meta(s, meta[i][0], value, sizeof(value)) == 0 && value[0]) {
+            printf("%-15s %s\n", meta[i][1], value);
+        }
+    }
+    printf("\n%-16s %12s  %-27s %-27s\n", "table", "rows", "first", "last");
+    for (size_t i = 0; i < in.table_count; i++) {
+        printf("%-16s %12" PRId64, in.tables[i].name, in.tables[i].rows);
+        print_time("", in.tables[i].first_ms);
+        print_time("", in.tables[i].last_ms);
+        printf("\n");
+    }
+    return GP_EXIT_OK;
+}
+
+static int check(struct store *s)
+{
+    bool ok = false;
+    struct gp_err err = { 0 };
+    if (store_check(s, &ok, &err) != 0) {
+        return cli_fail("%s", err.msg);
+    }
+    if (!ok) {
+        return cli_fail("integrity check failed: %s", err.msg);
+    }
+    printf("%s: ok\n", store_path(s));
+    return GP_EXIT_OK;
+}
+
+int cli_db_main(int argc, char **argv)
+{
+    enum {
+        OPT_SET = 256
+    };
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "set", required_argument, NULL, OPT_SET },
+        { "database", required_argument, NULL, 'd' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct cli_config_args ca = { 0 };
+    const char *database = NULL;
+    optind = 1;
+    opterr = 0;
+    int opt = 0;
+    while ((opt = getopt_long(argc, argv, ":c:d:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            ca.path = optarg;
+            break;
+        case OPT_SET:
+            if (cli_config_add_set("db", &ca, optarg) != 0) {
+                return GP_EXIT_USAGE;
+            }
+            break;
+        case 'd':
+            database = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return GP_EXIT_OK;
+        case ':':
+            return cli_usage_error("db", "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error("db", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) {
+        return cli_usage_error("db", "say what to do: info or check");
+    }
+    const char *action = argv[optind];
+    if (strcmp(action, "info") != 0 && strcmp(action, "check") != 0) {
+        return cli_usage_error("db", "'%s' is not one of info, check", action);
+    }
+    if (optind + 1 < argc) {
+        return cli_usage_error("db", "unexpected argument '%s'", argv[optind + 1]);
+    }
+    struct config cfg;
+    int rc = cli_config_load("db", &ca, &cfg);
+    if (rc) {
+        return rc;
+    }
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    if (store_open(database ? database : cfg.database, STORE_READ_ONLY, &s, &err) != 0) {
+        return cli_fail("%s", err.msg);
+    }
+    rc = strcmp(action, "info") == 0 ? info(s) : check(s);
+    store_close(s);
+    return rc;
+}
