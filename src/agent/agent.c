@@ -137,8 +137,8 @@ static void *writer_main(void *arg)
     int last_error = 0;
     struct timespec next = { 0 };
     clock_gettime(CLOCK_MONOTONIC, &next);
+    timespec_add_ms(&next, w->flush_interval_ms);
     for (;;) {
-        timespec_add_ms(&next, w->flush_interval_ms);
         agent_queue_wait(w->queue, &next);
         /* Gather everything queued; past the cap, the oldest pending go. */
         struct gpu_snapshot *got[256];
@@ -161,11 +161,13 @@ static void *writer_main(void *arg)
             }
             break;
         }
+        /* The next flush on the fixed schedule, skipping any that a slow
+         * write overran. */
         struct timespec now = { 0 };
         clock_gettime(CLOCK_MONOTONIC, &now);
-        while (timespec_before(&next, &now)) {
+        do {
             timespec_add_ms(&next, w->flush_interval_ms);
-        }
+        } while (timespec_before(&next, &now));
     }
     for (size_t i = 0; i < n; i++) {
         agent_snapshot_free(pending[i]);
@@ -219,11 +221,12 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
     int lock_fd = -1;
     struct store *store = NULL;
     struct gpu_session *session = NULL;
-    int rc = take_lock(cfg->database, &lock_fd, err);
-    if (rc) {
-        return rc;
+    /* The database first, for its clear messages (missing directory,
+     * corrupt file); opening it twice is harmless, writing it is not. */
+    int rc = store_open(cfg->database, STORE_READ_WRITE, &store, err);
+    if (rc == 0) {
+        rc = take_lock(cfg->database, &lock_fd, err);
     }
-    rc = store_open(cfg->database, STORE_READ_WRITE, &store, err);
     if (rc) {
         goto out;
     }

@@ -46,7 +46,10 @@ struct device_state {
 
     bool putil_unsupported;
     bool putil_seen;
-    unsigned long long putil_last_us; /* newest per-process sample taken */
+    unsigned long long putil_last_us;                 /* newest per-process sample taken */
+    struct gpu_nvml_process_utilization_sample *memo; /* newest sample per PID */
+    size_t memo_len;
+    size_t memo_cap;
     struct gpu_nvml_process_utilization_sample *putil;
     unsigned putil_cap;
 
@@ -187,6 +190,7 @@ static void nvml_close(void *ctx)
     for (unsigned i = 0; i < c->count; i++) {
         free(c->dev[i].samples);
         free(c->dev[i].putil);
+        free(c->dev[i].memo);
         free(c->dev[i].proc_buf);
     }
     free(c->dev);
@@ -722,8 +726,59 @@ static void read_process_list(const struct nvml_ctx *c, struct device_state *d,
     }
 }
 
-/* Per-process SM / memory / codec utilization: only samples newer than the
- * last one taken, so a process that stopped stops looking busy. */
+/* Per-process SM / memory / codec utilization. The driver keeps one
+ * sample per process per sample period (1/6 s to 1 s) in which the process
+ * ran; only samples newer than the last one taken are asked for. Each
+ * process shows its most recent sample if that is under a second old on the
+ * driver's clock, else 0 %: so reading faster than the driver's period does
+ * not make a busy process look idle, and one that stopped stops looking
+ * busy. */
+static void remember_sample(struct device_state *d,
+                            const struct gpu_nvml_process_utilization_sample *s)
+{
+    for (size_t i = 0; i < d->memo_len; i++) {
+        if (d->memo[i].pid == s->pid) {
+            if (s->timestamp_us > d->memo[i].timestamp_us) {
+                d->memo[i] = *s;
+            }
+            return;
+        }
+    }
+    if (d->memo_len == d->memo_cap) {
+        d->memo_cap = d->memo_cap ? d->memo_cap * 2 : 16;
+        d->memo = xrealloc(d->memo, d->memo_cap * sizeof(*d->memo));
+    }
+    d->memo[d->memo_len++] = *s;
+}
+
+static void apply_remembered(struct device_state *d, struct gpu_reading *r,
+                             unsigned long long driver_now_us)
+{
+    unsigned long long fresh =
+        driver_now_us > FIRST_WINDOW_US ? driver_now_us - FIRST_WINDOW_US : 0;
+    for (size_t k = 0; k < r->process_count; k++) {
+        struct gpu_process *p = &r->processes[k];
+        p->has_utilization = true;
+        for (size_t i = 0; i < d->memo_len; i++) {
+            const struct gpu_nvml_process_utilization_sample *m = &d->memo[i];
+            if (m->pid == p->pid && m->timestamp_us > fresh) {
+                p->sm_pct = m->sm_util;
+                p->memory_pct = m->mem_util;
+                p->encoder_pct = m->enc_util;
+                p->decoder_pct = m->dec_util;
+            }
+        }
+    }
+    /* Forget processes not heard of for a while. */
+    size_t kept = 0;
+    for (size_t i = 0; i < d->memo_len; i++) {
+        if (d->memo[i].timestamp_us + 10 * FIRST_WINDOW_US > driver_now_us) {
+            d->memo[kept++] = d->memo[i];
+        }
+    }
+    d->memo_len = kept;
+}
+
 static void read_process_utilization(const struct nvml_ctx *c, struct device_state *d,
                                      struct gpu_reading *r)
 {
@@ -754,47 +809,24 @@ static void read_process_utilization(const struct nvml_ctx *c, struct device_sta
         accept(c, r, rc, "nvmlDeviceGetProcessUtilization");
         return;
     }
-    /* Supported: a process with no new sample ran no kernel (0 %). */
-    for (size_t i = 0; i < r->process_count; i++) {
-        r->processes[i].has_utilization = true;
-    }
-    if (rc == GPU_NVML_RC_NOT_FOUND || count == 0 || !d->putil) {
-        return;
-    }
     unsigned long long newest = last;
-    for (unsigned i = 0; i < count; i++) {
-        if (d->putil[i].timestamp_us > newest) {
-            newest = d->putil[i].timestamp_us;
-        }
-    }
-    /* The first read takes the last second, measured on the driver's clock
-     * (the newest utilization sample), else on the newest process sample. */
-    unsigned long long ref = d->driver_now_us > newest ? d->driver_now_us : newest;
-    unsigned long long from = d->putil_seen           ? last
-                              : ref > FIRST_WINDOW_US ? ref - FIRST_WINDOW_US
-                                                      : 0;
-    unsigned long long *taken = xcalloc(r->process_count, sizeof(*taken));
-    for (unsigned i = 0; i < count; i++) {
-        const struct gpu_nvml_process_utilization_sample *s = &d->putil[i];
-        /* The driver can hand back stale or nonsense samples: drop them. */
-        if (s->timestamp_us <= from || s->sm_util > 100 || s->mem_util > 100 || s->enc_util > 100 ||
-            s->dec_util > 100) {
-            continue;
-        }
-        for (size_t k = 0; k < r->process_count; k++) {
-            struct gpu_process *p = &r->processes[k];
-            if (p->pid == s->pid && s->timestamp_us > taken[k]) {
-                taken[k] = s->timestamp_us;
-                p->sm_pct = s->sm_util;
-                p->memory_pct = s->mem_util;
-                p->encoder_pct = s->enc_util;
-                p->decoder_pct = s->dec_util;
+    if (rc == GPU_NVML_RC_SUCCESS && d->putil) {
+        for (unsigned i = 0; i < count; i++) {
+            const struct gpu_nvml_process_utilization_sample *s = &d->putil[i];
+            /* The driver can hand back stale or nonsense samples: drop them. */
+            if (s->timestamp_us <= last || s->sm_util > 100 || s->mem_util > 100 ||
+                s->enc_util > 100 || s->dec_util > 100) {
+                continue;
             }
+            remember_sample(d, s);
+            newest = s->timestamp_us > newest ? s->timestamp_us : newest;
         }
+        d->putil_seen = true;
+        d->putil_last_us = newest;
     }
-    free(taken);
-    d->putil_seen = true;
-    d->putil_last_us = newest;
+    /* The driver's clock: its newest utilization sample, else ours. */
+    unsigned long long now = d->driver_now_us > newest ? d->driver_now_us : newest;
+    apply_remembered(d, r, now);
 }
 
 static void nvml_read_processes(void *ctx, unsigned i, struct gpu_reading *r)

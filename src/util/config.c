@@ -134,10 +134,15 @@ static int bad(struct gp_err *err, const char *source, const struct key_spec *k,
                       source ? ": key " : "key ", k->name, what);
 }
 
+static void format_duration(uint64_t ms, char *buf, size_t size);
+
 static void describe_range(const struct key_spec *k, char *buf, size_t size)
 {
-    snprintf(buf, size, "must be a duration between %llums and %llums (e.g. \"1s\", \"30d\")",
-             (unsigned long long)k->min_ms, (unsigned long long)k->max_ms);
+    char lo[32];
+    char hi[32];
+    format_duration(k->min_ms, lo, sizeof(lo));
+    format_duration(k->max_ms, hi, sizeof(hi));
+    snprintf(buf, size, "must be a duration between %s and %s (e.g. \"1s\", \"30d\")", lo, hi);
 }
 
 /* Stores a value given as text, as on the command line. */

@@ -1,0 +1,202 @@
+"""`gpulse agent` against the simulated NVML with real SQLite files: it
+samples on time, stores what it read, stops cleanly, allows one agent per
+database, refuses bad files untouched, and survives kill -9."""
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+import unittest
+
+from gpulse_e2e import FIXTURES, GPULSE, SIM_LIB, run, write_scenario
+
+SCENARIO = {"gpus": [
+    {"name": "Sim A", "metrics": {"temperature_c": 61, "power_w": 250},
+     "processes": [{"pid": 4242, "memory_mib": 512, "sm_pct": 40}]},
+    {"name": "Sim B", "unsupported": ["fan"]},
+]}
+
+
+class AgentTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="gpulse-agent-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.db = os.path.join(self.dir, "gpulse.db")
+        self.scenario = write_scenario(SCENARIO)
+        self.addCleanup(os.unlink, self.scenario)
+        self.env = dict(os.environ, GPULSE_NVML_LIB=SIM_LIB, GPULSE_SIM_SCENARIO=self.scenario,
+                        GPULSE_SIM_EPOCH=str(time.time() - 30))
+        self.env.pop("GPULSE_SIM_TIME", None)
+
+    def agent(self, *args, **kw):
+        return subprocess.Popen([GPULSE, "agent", "--database", self.db] + list(args),
+                                env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, **kw)
+
+    def query(self, sql):
+        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+
+class OnceAndDryRun(AgentTest):
+    def test_once_stores_one_sample_per_gpu(self):
+        p = self.agent("--once", "--proc-root", FIXTURES + "/proc")
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(self.query("SELECT count(*) FROM samples"), [(2,)])
+        self.assertEqual(self.query("SELECT name FROM gpus ORDER BY idx"), [("Sim A",), ("Sim B",)])
+        self.assertEqual(self.query("SELECT temperature_c, power_mw FROM samples s JOIN gpus g"
+                                    " ON g.id = s.gpu WHERE g.name = 'Sim A'"), [(61, 250000)])
+        # absent stays NULL, never 0
+        self.assertEqual(self.query("SELECT fan_pct FROM samples s JOIN gpus g ON g.id = s.gpu"
+                                    " WHERE g.name = 'Sim B'"), [(None,)])
+        self.assertEqual(self.query("SELECT pid, user, command, container, memory_max_bytes"
+                                    " FROM processes"),
+                         [(4242, "nobody", "python3", "docker:4f3c9b1e2d7a", 512 << 20)])
+        p = run(["db", "check", "--database", self.db], None)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(": ok", p.stdout)
+
+    def test_dry_run_prints_and_touches_nothing(self):
+        p = self.agent("--once", "--dry-run")
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        doc = json.loads(out)
+        self.assertEqual([g["name"] for g in doc["gpus"]], ["Sim A", "Sim B"])
+        self.assertFalse(os.path.exists(self.db))
+
+    def test_reused_pid_makes_two_process_rows(self):
+        proc = os.path.join(self.dir, "proc")
+        shutil.copytree(FIXTURES + "/proc", proc)
+        p = self.agent("--once", "--proc-root", proc)
+        self.assertEqual(p.wait(timeout=30), 0)
+        stat = os.path.join(proc, "4242", "stat")
+        with open(stat) as f:
+            text = f.read()
+        with open(stat, "w") as f:  # the same PID, started later: another process
+            f.write(text.replace(" 250000 ", " 260000 "))
+        p = self.agent("--once", "--proc-root", proc)
+        self.assertEqual(p.wait(timeout=30), 0)
+        self.assertEqual(self.query("SELECT pid, start_ticks FROM processes ORDER BY start_ticks"),
+                         [(4242, 250000), (4242, 260000)])
+
+
+class Running(AgentTest):
+    def test_sample_count_matches_elapsed_time(self):
+        p = self.agent("--interval", "100ms", "--flush-interval", "500ms")
+        time.sleep(0.5)
+        t0 = time.time()
+        time.sleep(3.0)
+        t1 = time.time()
+        p.send_signal(signal.SIGTERM)
+        stopped = time.time()
+        out, err = p.communicate(timeout=10)
+        self.assertLess(time.time() - stopped, 2.0, "SIGTERM must stop it within 2 s")
+        self.assertEqual(p.returncode, 0, err)
+        rows = self.query("SELECT t FROM samples s JOIN gpus g ON g.id = s.gpu"
+                          " WHERE g.name = 'Sim A' ORDER BY t")
+        times = [r[0] / 1000.0 for r in rows]
+        within = [t for t in times if t0 <= t < t1]
+        self.assertAlmostEqual(len(within), 30, delta=2)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        self.assertLess(max(gaps), 0.2, "no bunching or holes at a 100 ms interval")
+        # everything up to the stop was flushed
+        self.assertGreater(times[-1], t1 - 0.2)
+        # accounting: the process was on the GPU the whole time
+        gpu_s, sm_s = self.query("SELECT gpu_seconds, sm_seconds FROM processes")[0]
+        self.assertAlmostEqual(gpu_s, times[-1] - times[0] + 0.1, delta=0.15)
+        self.assertAlmostEqual(sm_s, 0.4 * gpu_s, delta=0.05)
+
+    def test_one_agent_per_database(self):
+        first = self.agent("--interval", "200ms")
+        time.sleep(0.5)
+        second = self.agent("--once")
+        out, err = second.communicate(timeout=10)
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=10)
+        self.assertEqual(second.returncode, 1)
+        self.assertIn("is in use by another gpulse agent (pid %d)" % first.pid, err)
+        self.assertEqual(first.returncode, 0)
+
+    def test_log_file_is_reopened_on_sighup(self):
+        log = os.path.join(self.dir, "agent.log")
+        p = self.agent("--interval", "200ms", "--log-file", log, "--log-level", "info")
+        time.sleep(0.6)
+        os.rename(log, log + ".1")  # what logrotate does
+        p.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=10)
+        self.assertEqual(p.returncode, 0)
+        with open(log + ".1") as f:
+            self.assertIn("sampling 2 GPUs", f.read())
+        with open(log) as f:
+            text = f.read()
+        self.assertIn("log file reopened", text)
+        self.assertIn("stopped after", text)
+
+    def test_kill_9_loses_at_most_one_flush(self):
+        flush = 0.5
+        for i in range(20):
+            p = self.agent("--interval", "100ms", "--flush-interval", "%gs" % flush)
+            time.sleep(0.8 + (i % 5) * 0.13)
+            killed_at = time.time()
+            p.kill()
+            p.communicate(timeout=10)
+            check = run(["db", "check", "--database", self.db], None)
+            self.assertEqual(check.returncode, 0, "round %d: %s" % (i, check.stderr))
+            last = self.query("SELECT max(t) FROM samples")[0][0] / 1000.0
+            self.assertGreater(last, killed_at - flush - 0.3,
+                               "round %d lost more than one flush interval" % i)
+
+
+class BadDatabases(AgentTest):
+    def test_missing_directory(self):
+        self.db = os.path.join(self.dir, "nope", "g.db")
+        p = self.agent("--once")
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("directory '%s' does not exist" % os.path.dirname(self.db), err)
+
+    def test_corrupt_file_is_left_alone(self):
+        junk = b"not a database " * 100
+        with open(self.db, "wb") as f:
+            f.write(junk)
+        p = self.agent("--once")
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("not a gpulse database or is corrupt", err)
+        with open(self.db, "rb") as f:
+            self.assertEqual(f.read(), junk)
+
+    def test_newer_schema_is_refused(self):
+        p = self.agent("--once")
+        self.assertEqual(p.wait(timeout=30), 0)
+        con = sqlite3.connect(self.db)
+        con.execute("PRAGMA user_version = 42")
+        con.close()
+        p = self.agent("--once")
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("schema version 42, written by a newer gpulse", err)
+        self.assertEqual(self.query("SELECT count(*) FROM samples"), [(2,)])
+
+    def test_bad_arguments(self):
+        for args, message in ((["--interval", "10ms"], "key 'interval'"),
+                              (["--bogus"], "unknown option '--bogus'"),
+                              (["--set", "nope=1"], "unknown configuration key 'nope'")):
+            p = self.agent(*args)
+            out, err = p.communicate(timeout=30)
+            self.assertEqual(p.returncode, 2, err)
+            self.assertIn(message, err)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
