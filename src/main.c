@@ -17,7 +17,7 @@ struct command {
 static const struct command commands[] = {
     { "agent", cli_agent_main, "sample every GPU on a schedule and keep the history" },
     { "now", cli_now_main, "show the current state of every GPU and its processes" },
-    { "db", cli_db_main, "what the history database holds (info) and whether it is sound (check)" },
+    { "db", cli_db_main, "the history database: info, check, prune" },
     { "config", cli_config_main, "check the configuration and print the settings in effect" },
 };
 

@@ -79,6 +79,10 @@ static int take_lock(const char *database, int *fd_out, struct gp_err *err)
 struct writer {
     struct agent_queue *queue;
     struct store *store;
+    struct store_retention retention;
+    int64_t next_prune_ms;  /* wall clock; retention runs hourly */
+    bool prune_in_progress; /* a prune ran out of its budget: go on next flush */
+    struct store_prune_result prune;
     uint64_t flush_interval_ms;
     uint64_t period_ms;
     size_t max_pending;
@@ -129,6 +133,44 @@ static bool flush(struct writer *w, struct gpu_snapshot **pending, size_t *n, in
     return true;
 }
 
+/* Retention is applied hourly, in slices of at most PRUNE_BUDGET_MS after a
+ * flush, so it never holds up the next flush for long. */
+#define PRUNE_EVERY_MS  (3600LL * 1000)
+#define PRUNE_BUDGET_MS 200
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts = { 0 };
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void prune_if_due(struct writer *w)
+{
+    int64_t now = wall_ms();
+    if (!w->prune_in_progress && now < w->next_prune_ms) {
+        return;
+    }
+    if (!w->prune_in_progress) {
+        w->prune = (struct store_prune_result){ 0 };
+    }
+    struct gp_err err = { 0 };
+    if (store_prune(w->store, &w->retention, now, PRUNE_BUDGET_MS, &w->prune, &err) != 0) {
+        log_error("store", "retention: %s", err.msg);
+        w->prune_in_progress = false;
+        w->next_prune_ms = now + PRUNE_EVERY_MS;
+        return;
+    }
+    w->prune_in_progress = !w->prune.finished;
+    if (w->prune.finished) {
+        w->next_prune_ms = now + PRUNE_EVERY_MS;
+        if (w->prune.rows_deleted || w->prune.pages_freed) {
+            log_info("store", "retention: %lld rows deleted, %lld pages returned",
+                     (long long)w->prune.rows_deleted, (long long)w->prune.pages_freed);
+        }
+    }
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
@@ -155,6 +197,9 @@ static void *writer_main(void *arg)
             }
         }
         bool written = flush(w, pending, &n, &last_error);
+        if (written) {
+            prune_if_due(w);
+        }
         if (agent_queue_finished(w->queue)) {
             if (!written && n > 0) {
                 log_error("store", "stopping with %zu samples that could not be written", n);
@@ -252,6 +297,11 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
         .max_pending = queue_capacity(cfg),
         .missed_ticks = &missed,
         .missed_lock = &missed_lock,
+        .retention = {
+            .samples_ms = (int64_t)cfg->retention_samples_ms,
+            .process_samples_ms = (int64_t)cfg->retention_process_samples_ms,
+            .processes_ms = (int64_t)cfg->retention_processes_ms,
+        },
     };
     /* Signals are the sampler's business: the writer thread blocks them. */
     sigset_t all, old;

@@ -4,6 +4,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/render.h"
@@ -11,10 +13,13 @@
 
 static void usage(FILE *out)
 {
-    fputs("Usage: gpulse db info|check [--config PATH] [--set KEY=VALUE] [--database PATH]\n"
+    fputs("Usage: gpulse db info|check|prune [--config PATH] [--set KEY=VALUE]\n"
+          "                                [--database PATH]\n"
           "  info    path, size, schema version, each table's rows and time range, and the\n"
           "          agent's missed ticks and queue drops\n"
           "  check   SQLite's integrity check; exit 1 when the file is damaged\n"
+          "  prune   apply retention now (keys retention.samples, .process_samples,\n"
+          "          .processes) and return the freed space to the file system\n"
           "\n"
           "  -c, --config PATH     configuration file (see gpulse config --help)\n"
           "      --set KEY=VALUE   override one configuration key\n"
@@ -63,6 +68,26 @@ static int info(struct store *s)
         print_time("", in.tables[i].last_ms);
         printf("\n");
     }
+    return GP_EXIT_OK;
+}
+
+static int prune(struct store *s, const struct config *cfg)
+{
+    struct store_retention ret = {
+        .samples_ms = (int64_t)cfg->retention_samples_ms,
+        .process_samples_ms = (int64_t)cfg->retention_process_samples_ms,
+        .processes_ms = (int64_t)cfg->retention_processes_ms,
+    };
+    struct store_prune_result res = { 0 };
+    struct gp_err err = { 0 };
+    struct timespec ts = { 0 };
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (store_prune(s, &ret, now, 0, &res, &err) != 0) {
+        return cli_fail("%s", err.msg);
+    }
+    printf("%s: %lld rows deleted, %lld pages returned to the file system\n", store_path(s),
+           (long long)res.rows_deleted, (long long)res.pages_freed);
     return GP_EXIT_OK;
 }
 
@@ -120,11 +145,12 @@ int cli_db_main(int argc, char **argv)
         }
     }
     if (optind >= argc) {
-        return cli_usage_error("db", "say what to do: info or check");
+        return cli_usage_error("db", "say what to do: info, check or prune");
     }
     const char *action = argv[optind];
-    if (strcmp(action, "info") != 0 && strcmp(action, "check") != 0) {
-        return cli_usage_error("db", "'%s' is not one of info, check", action);
+    if (strcmp(action, "info") != 0 && strcmp(action, "check") != 0 &&
+        strcmp(action, "prune") != 0) {
+        return cli_usage_error("db", "'%s' is not one of info, check, prune", action);
     }
     if (optind + 1 < argc) {
         return cli_usage_error("db", "unexpected argument '%s'", argv[optind + 1]);
@@ -134,12 +160,17 @@ int cli_db_main(int argc, char **argv)
     if (rc) {
         return rc;
     }
+    bool writes = strcmp(action, "prune") == 0;
+    const char *path = database ? database : cfg.database;
     struct store *s = NULL;
     struct gp_err err = { 0 };
-    if (store_open(database ? database : cfg.database, STORE_READ_ONLY, &s, &err) != 0) {
+    if (writes && access(path, F_OK) != 0) {
+        return cli_fail("database '%s' does not exist (has the agent run?)", path);
+    }
+    if (store_open(path, writes ? STORE_READ_WRITE : STORE_READ_ONLY, &s, &err) != 0) {
         return cli_fail("%s", err.msg);
     }
-    rc = strcmp(action, "info") == 0 ? info(s) : check(s);
+    rc = writes ? prune(s, &cfg) : strcmp(action, "info") == 0 ? info(s) : check(s);
     store_close(s);
     return rc;
 }

@@ -49,6 +49,27 @@ GP_NODISCARD int store_write(struct store *s, const struct gpu_snapshot *const *
 size_t store_sample_field_count(void);
 enum gpu_field store_sample_field(size_t i);
 
+/* How long rows are kept, in ms; 0 keeps them forever. */
+struct store_retention {
+    int64_t samples_ms;
+    int64_t process_samples_ms;
+    int64_t processes_ms; /* by last_seen; a lifetime's samples go with it */
+};
+
+struct store_prune_result {
+    int64_t rows_deleted;
+    int64_t pages_freed;
+    bool finished; /* false: the budget ran out; call again to go on */
+};
+
+/* Deletes what is older than the limits (relative to now_ms, Unix ms), in
+ * short transactions of at most an hour of data each, then returns the
+ * freed pages to the file system by incremental vacuum. With budget_ms > 0
+ * it stops after about that long and says so in out->finished; results
+ * accumulate in out across calls. Returns 0 or a negative code. */
+GP_NODISCARD int store_prune(struct store *s, const struct store_retention *ret, int64_t now_ms,
+                             int64_t budget_ms, struct store_prune_result *out, struct gp_err *err);
+
 /* Records a key/value in the meta table (agent counters, versions). Returns
  * 0 or a negative code with err set. */
 GP_NODISCARD int store_put_meta(struct store *s, const char *key, const char *value,

@@ -157,6 +157,29 @@ class Running(AgentTest):
                                "round %d lost more than one flush interval" % i)
 
 
+class Retention(AgentTest):
+    def test_db_prune_applies_retention(self):
+        p = self.agent("--once")
+        self.assertEqual(p.wait(timeout=30), 0)
+        now_ms = int(time.time() * 1000)
+        con = sqlite3.connect(self.db)
+        gpu = con.execute("SELECT min(id) FROM gpus").fetchone()[0]
+        for days in (40, 31, 29):  # old samples, as if the agent had run for weeks
+            con.execute("INSERT INTO samples (gpu, t) VALUES (?, ?)",
+                        (gpu, now_ms - days * 86400000))
+        con.commit()
+        con.close()
+        p = run(["db", "prune", "--database", self.db], None)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("2 rows deleted", p.stdout)  # the default keeps 30 days
+        self.assertEqual(self.query("SELECT count(*) FROM samples"), [(3,)])
+        p = run(["db", "prune", "--database", self.db, "--set", "retention.samples=1h"], None)
+        self.assertIn("1 rows deleted", p.stdout)
+        p = run(["db", "prune", "--database", os.path.join(self.dir, "none.db")], None)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("does not exist", p.stderr)
+
+
 class BadDatabases(AgentTest):
     def test_missing_directory(self):
         self.db = os.path.join(self.dir, "nope", "g.db")

@@ -286,6 +286,83 @@ static void info_and_check(void **state)
     store_close(s);
 }
 
+#define DAY_MS (86400000LL)
+
+static void retention_boundaries(void **state)
+{
+    (void)state;
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
+    const int64_t now = 1800000000000LL;
+    struct gpu_process old_proc = proc_a;
+    old_proc.proc.start_ticks = 1;
+    write_at(s, now - 40 * DAY_MS, &old_proc, 1);   /* a lifetime last seen 40 days ago */
+    write_at(s, now - 30 * DAY_MS - 1, &proc_a, 1); /* just past the limit */
+    write_at(s, now - 30 * DAY_MS, &proc_a, 1);     /* exactly at it: kept */
+    write_at(s, now - DAY_MS, &proc_a, 1);
+
+    struct store_retention ret = { .samples_ms = 30 * DAY_MS, .process_samples_ms = 30 * DAY_MS };
+    struct store_prune_result res = { 0 };
+    assert_int_equal(store_prune(s, &ret, now, 0, &res, &err), 0);
+    assert_true(res.finished);
+    store_close(s);
+    assert_int_equal(scalar("SELECT count(*) FROM samples"), 2);
+    assert_int_equal(scalar("SELECT min(t) FROM samples"), now - 30 * DAY_MS);
+    assert_int_equal(scalar("SELECT count(*) FROM process_samples"), 2);
+    /* processes are kept forever unless asked */
+    assert_int_equal(scalar("SELECT count(*) FROM processes"), 2);
+
+    assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
+    ret.processes_ms = 7 * DAY_MS;
+    ret.process_samples_ms = 0; /* forever: the lifetime still takes its own along */
+    res = (struct store_prune_result){ 0 };
+    assert_int_equal(store_prune(s, &ret, now, 0, &res, &err), 0);
+    store_close(s);
+    assert_int_equal(scalar("SELECT count(*) FROM processes"), 1);
+    assert_int_equal(scalar("SELECT count(*) FROM process_samples WHERE process NOT IN "
+                            "(SELECT id FROM processes)"),
+                     0);
+}
+
+static void prune_in_slices_and_give_space_back(void **state)
+{
+    (void)state;
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
+    /* two days of a sample every 10 s, in batches like the agent's */
+    const int64_t start = 1800000000000LL;
+    for (int64_t t = start; t < start + 2 * DAY_MS; t += 10000 * 60) {
+        struct gpu_snapshot snaps[60];
+        struct gpu_reading readings[60];
+        const struct gpu_snapshot *list[60];
+        for (int i = 0; i < 60; i++) {
+            snapshot_at(&snaps[i], &readings[i], t + i * 10000, NULL, 0);
+            list[i] = &snaps[i];
+        }
+        assert_int_equal(store_write(s, list, 60, 10000, &err), 0);
+    }
+    struct store_info before;
+    assert_int_equal(store_read_info(s, &before, &err), 0);
+    struct store_retention ret = { .samples_ms = DAY_MS / 2 };
+    struct store_prune_result res = { 0 };
+    int rounds = 0;
+    do {
+        /* a 1 ms budget: at least one chunk per call, never all at once */
+        assert_int_equal(store_prune(s, &ret, start + 2 * DAY_MS, 1, &res, &err), 0);
+        rounds++;
+    } while (!res.finished && rounds < 1000);
+    assert_true(res.finished);
+    assert_true(rounds > 1);
+    assert_int_equal(res.rows_deleted, (2 * DAY_MS - DAY_MS / 2) / 10000);
+    assert_true(res.pages_freed > 0);
+    struct store_info after;
+    assert_int_equal(store_read_info(s, &after, &err), 0);
+    assert_int_equal(after.free_pages, 0);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +373,8 @@ int main(void)
         cmocka_unit_test_setup(foreign_and_corrupt_files_are_refused, fresh),
         cmocka_unit_test_setup(missing_places, fresh),
         cmocka_unit_test_setup(info_and_check, fresh),
+        cmocka_unit_test_setup(retention_boundaries, fresh),
+        cmocka_unit_test_setup(prune_in_slices_and_give_space_back, fresh),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
