@@ -13,7 +13,10 @@ int cli_now_main(int argc, char **argv);
 /* `gpulse agent`: the sampling daemon. Returns an exit code. */
 int cli_agent_main(int argc, char **argv);
 
-/* `gpulse db info|check`. Returns an exit code. */
+/* `gpulse processes`: stored process lifetimes. Returns an exit code. */
+int cli_processes_main(int argc, char **argv);
+
+/* `gpulse db info|check|prune`. Returns an exit code. */
 int cli_db_main(int argc, char **argv);
 
 /* `gpulse config`: print the effective configuration. Returns an exit code. */

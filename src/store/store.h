@@ -70,6 +70,59 @@ struct store_prune_result {
 GP_NODISCARD int store_prune(struct store *s, const struct store_retention *ret, int64_t now_ms,
                              int64_t budget_ms, struct store_prune_result *out, struct gp_err *err);
 
+enum store_process_sort {
+    STORE_SORT_GPU_SECONDS,
+    STORE_SORT_SM_SECONDS,
+    STORE_SORT_MEMORY,
+    STORE_SORT_FIRST_SEEN,
+    STORE_SORT_LAST_SEEN,
+    STORE_SORT_PID,
+    STORE_SORT_USER,
+};
+
+/* Which process lifetimes to list. */
+struct store_process_filter {
+    int64_t since_ms;         /* last seen at or after (0: all) */
+    int64_t active_within_ms; /* > 0: seen within this of the newest sample */
+    const char *user;         /* NULL: anyone */
+    const char *gpu;          /* NULL: any; an index ("0") or a UUID */
+    enum store_process_sort sort;
+    int64_t limit; /* <= 0: no limit */
+};
+
+/* One process lifetime as stored. Strings are owned (NULL when unknown). */
+struct store_process_row {
+    int gpu_index;
+    char *gpu_uuid;
+    uint32_t pid;
+    int64_t start_time_ms; /* 0 when unknown */
+    unsigned type_mask;
+    bool has_uid;
+    uint32_t uid;
+    char *user;
+    char *command;
+    char *cmdline;
+    char *container;
+    int64_t first_seen_ms;
+    int64_t last_seen_ms;
+    int64_t samples;
+    bool has_memory;
+    int64_t memory_max_bytes;
+    double memory_avg_bytes;
+    double gpu_seconds; /* time on the GPU */
+    double sm_seconds;  /* SM utilization integrated over that time */
+};
+
+/* Lists process lifetimes. On success *rows_out (free with
+ * store_process_rows_free) holds *count_out rows. Returns 0 or a negative
+ * code with err set. */
+GP_NODISCARD int store_query_processes(struct store *s, const struct store_process_filter *f,
+                                       struct store_process_row **rows_out, size_t *count_out,
+                                       struct gp_err *err);
+
+/* Frees rows from store_query_processes; NULL is a no-op. */
+void store_process_rows_free(struct store_process_row *rows, size_t n);
+
 /* Records a key/value in the meta table (agent counters, versions). Returns
  * 0 or a negative code with err set. */
 GP_NODISCARD int store_put_meta(struct store *s, const char *key, const char *value,

@@ -64,6 +64,39 @@ class OnceAndDryRun(AgentTest):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn(": ok", p.stdout)
 
+    def test_processes_lists_who_used_which_gpu(self):
+        p = self.agent("--once", "--proc-root", FIXTURES + "/proc")
+        self.assertEqual(p.wait(timeout=30), 0)
+
+        def listing(*args):
+            r = run(["processes", "--database", self.db, "--format", "json"] + list(args), None)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return json.loads(r.stdout)["processes"]
+
+        rows = listing()
+        self.assertEqual(len(rows), 1)
+        self.assertEqual((rows[0]["pid"], rows[0]["user"], rows[0]["container"], rows[0]["gpu_index"]),
+                         (4242, "nobody", "docker:4f3c9b1e2d7a", 0))
+        self.assertEqual(rows[0]["memory_max_bytes"], 512 << 20)
+        self.assertAlmostEqual(rows[0]["gpu_seconds"], 1.0, delta=0.01)  # one 1 s period
+        self.assertEqual(len(listing("--user", "nobody")), 1)
+        self.assertEqual(listing("--user", "root"), [])
+        self.assertEqual(len(listing("--gpu", "0")), 1)
+        self.assertEqual(listing("--gpu", "1"), [])
+        self.assertEqual(listing("--since", "2100-01-01"), [])
+        self.assertEqual(len(listing("--since", "-1h", "--active")), 1)
+        r = run(["processes", "--database", self.db], None)
+        self.assertIn("nobody", r.stdout)
+        self.assertIn("docker:4f3c9b1e2d7a", r.stdout)
+        r = run(["processes", "--database", self.db, "--format", "csv"], None)
+        self.assertTrue(r.stdout.startswith("gpu_index,gpu_uuid,pid,"))
+        for args, message in ((["--since", "yesterday"], "--since: 'yesterday' is not a time"),
+                              (["--sort", "size"], "--sort: 'size'"),
+                              (["--limit", "-3"], "--limit: '-3'")):
+            r = run(["processes", "--database", self.db] + args, None)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(message, r.stderr)
+
     def test_dry_run_prints_and_touches_nothing(self):
         p = self.agent("--once", "--dry-run")
         out, err = p.communicate(timeout=30)

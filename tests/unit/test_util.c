@@ -4,10 +4,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gp_cmocka.h"
 #include "util/strparse.h"
 #include "util/text.h"
+#include "util/timeparse.h"
 
 static void u64_strict(void **state)
 {
@@ -80,12 +82,56 @@ static void text_sanitize_makes_host_text_safe(void **state)
     assert_string_equal(text_sanitize(out, 1, "abc", true), "");
 }
 
+static void times_people_type(void **state)
+{
+    (void)state;
+    const int64_t now = 1795000000000LL; /* 2026-11-18T11:06:40Z */
+    int64_t t = 0;
+    setenv("TZ", "Europe/Berlin", 1);
+    tzset();
+    assert_int_equal(timeparse_ms("now", now, &t), 0);
+    assert_int_equal(t, now);
+    assert_int_equal(timeparse_ms("-24h", now, &t), 0);
+    assert_int_equal(t, now - 86400000LL);
+    assert_int_equal(timeparse_ms("-7d", now, &t), 0);
+    assert_int_equal(t, now - 7 * 86400000LL);
+    assert_int_equal(timeparse_ms("1795000000", now, &t), 0);
+    assert_int_equal(t, now);
+    assert_int_equal(timeparse_ms("2026-11-18T11:06:40Z", now, &t), 0);
+    assert_int_equal(t, now);
+    assert_int_equal(timeparse_ms("2026-11-18T13:06:40+02:00", now, &t), 0);
+    assert_int_equal(t, now);
+    /* no zone: local time (Berlin is UTC+1 in November, +2 in July) */
+    assert_int_equal(timeparse_ms("2026-11-18T12:06:40", now, &t), 0);
+    assert_int_equal(t, now);
+    assert_int_equal(timeparse_ms("2026-07-01", now, &t), 0);
+    assert_int_equal(t, 1782856800000LL); /* 2026-06-30T22:00:00Z */
+    static const char *const bad[] = { "",
+                                       "-5",
+                                       "yesterday",
+                                       "2026-13-01",
+                                       "2026-02-30",
+                                       "2026-11-18T25:00",
+                                       "2026-11-18X",
+                                       "12ab",
+                                       "-1x",
+                                       "2026-11-18T10:00+2" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (timeparse_ms(bad[i], now, &t) != -EINVAL) {
+            fail_msg("'%s' was accepted", bad[i]);
+        }
+    }
+    unsetenv("TZ");
+    tzset();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(u64_strict),
         cmocka_unit_test(doubles_and_durations),
         cmocka_unit_test(text_sanitize_makes_host_text_safe),
+        cmocka_unit_test(times_people_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
