@@ -8,6 +8,7 @@
 #define GP_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #define GP_UNUSED            __attribute__((unused))
 #define GP_ARRAY_LEN(a)      (sizeof(a) / sizeof((a)[0]))
+#define GP_FALLTHROUGH       __attribute__((fallthrough)) /* a deliberate case fall-through */
 
 /* Exit codes of the gpulse binary. */
 enum gp_exit {

@@ -157,7 +157,7 @@ static int set_text(struct config *cfg, const struct key_spec *k, const char *te
             memset(dst, 0, sizeof(uint64_t));
             return 0;
         }
-        /* fall through */
+        GP_FALLTHROUGH;
     case KEY_DURATION: {
         uint64_t ms = 0;
         if (strparse_duration_ms(text, k->min_ms, k->max_ms, &ms) != 0) {
@@ -207,7 +207,7 @@ static int set_text(struct config *cfg, const struct key_spec *k, const char *te
                      text);
             return bad(err, source, k, why);
         }
-        /* fall through */
+        GP_FALLTHROUGH;
     case KEY_STRING:
     default:
         if (strlen(text) >= k->size) {
