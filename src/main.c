@@ -17,6 +17,7 @@ struct command {
 static const struct command commands[] = {
     { "agent", cli_agent_main, "sample every GPU on a schedule and keep the history" },
     { "now", cli_now_main, "show the current state of every GPU and its processes" },
+    { "history", cli_history_main, "stored samples for a time range, raw or aggregated" },
     { "processes", cli_processes_main, "who used which GPU: stored process lifetimes" },
     { "db", cli_db_main, "the history database: info, check, prune" },
     { "config", cli_config_main, "check the configuration and print the settings in effect" },

@@ -13,6 +13,9 @@ int cli_now_main(int argc, char **argv);
 /* `gpulse agent`: the sampling daemon. Returns an exit code. */
 int cli_agent_main(int argc, char **argv);
 
+/* `gpulse history`: stored samples for a range. Returns an exit code. */
+int cli_history_main(int argc, char **argv);
+
 /* `gpulse processes`: stored process lifetimes. Returns an exit code. */
 int cli_processes_main(int argc, char **argv);
 

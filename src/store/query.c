@@ -120,3 +120,70 @@ void store_process_rows_free(struct store_process_row *rows, size_t n)
     }
     free(rows);
 }
+
+int store_query_history(struct store *s, const struct store_history_query *q,
+                        struct store_history_row **rows_out, size_t *count_out, struct gp_err *err)
+{
+    /* Column names come from the field table, never from the user. */
+    char cols[2048] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < q->metric_count && i < STORE_HISTORY_MAX_METRICS; i++) {
+        const char *k = gpu_field_info(q->metrics[i])->key;
+        len += (size_t)snprintf(cols + len, sizeof(cols) - len, ", avg(%s), min(%s), max(%s)", k, k,
+                                k);
+    }
+    char sql[4096];
+    snprintf(sql, sizeof(sql),
+             "SELECT g.idx, CASE WHEN ?4 > 0 THEN (s.t / ?4) * ?4 ELSE s.t END AS b, count(*),"
+             " CASE WHEN sum(s.window_us) > 0 THEN 100.0 * sum(s.busy_us) / sum(s.window_us)"
+             " END%s"
+             " FROM samples s JOIN gpus g ON g.id = s.gpu"
+             " WHERE s.t >= ?1 AND s.t < ?2 AND (?3 IS NULL OR g.idx = ?3 OR g.uuid = ?3)"
+             " GROUP BY g.idx, b ORDER BY g.idx, b",
+             cols);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        return gp_err_set(err, store_errno(rc), "cannot query '%s': %s", s->path,
+                          sqlite3_errmsg(s->db));
+    }
+    sqlite3_bind_int64(st, 1, q->from_ms);
+    sqlite3_bind_int64(st, 2, q->to_ms);
+    if (q->gpu) {
+        sqlite3_bind_text(st, 3, q->gpu, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 4, q->step_ms);
+    struct store_history_row *rows = NULL;
+    size_t n = 0;
+    size_t cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            rows = xrealloc(rows, cap * sizeof(*rows));
+        }
+        struct store_history_row *r = &rows[n++];
+        *r = (struct store_history_row){
+            .gpu_index = sqlite3_column_int(st, 0),
+            .t_ms = sqlite3_column_int64(st, 1),
+            .count = sqlite3_column_int64(st, 2),
+            .has_busy = sqlite3_column_type(st, 3) != SQLITE_NULL,
+            .busy_pct = sqlite3_column_double(st, 3),
+        };
+        for (size_t i = 0; i < q->metric_count && i < STORE_HISTORY_MAX_METRICS; i++) {
+            int c = 4 + (int)i * 3;
+            r->has[i] = sqlite3_column_type(st, c) != SQLITE_NULL;
+            r->avg[i] = sqlite3_column_double(st, c);
+            r->min[i] = sqlite3_column_double(st, c + 1);
+            r->max[i] = sqlite3_column_double(st, c + 2);
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(rows);
+        return gp_err_set(err, store_errno(rc), "cannot query '%s': %s", s->path,
+                          sqlite3_errmsg(s->db));
+    }
+    *rows_out = rows;
+    *count_out = n;
+    return 0;
+}

@@ -123,6 +123,37 @@ GP_NODISCARD int store_query_processes(struct store *s, const struct store_proce
 /* Frees rows from store_query_processes; NULL is a no-op. */
 void store_process_rows_free(struct store_process_row *rows, size_t n);
 
+/* One row of a history query: a raw sample, or a bucket's aggregates. */
+struct store_history_row {
+    int gpu_index;
+    int64_t t_ms;  /* the sample time, or the bucket's start */
+    int64_t count; /* samples in the bucket (1 for raw) */
+    bool has_busy;
+    double busy_pct; /* busy time / window, over the bucket */
+    bool has[16];    /* per requested metric */
+    double avg[16];  /* the value for raw rows */
+    double min[16];
+    double max[16];
+};
+
+#define STORE_HISTORY_MAX_METRICS 16
+
+struct store_history_query {
+    const char *gpu; /* NULL: every GPU; an index or a UUID */
+    int64_t from_ms; /* inclusive */
+    int64_t to_ms;   /* exclusive */
+    int64_t step_ms; /* 0: raw samples; else bucket width */
+    enum gpu_field metrics[STORE_HISTORY_MAX_METRICS];
+    size_t metric_count;
+};
+
+/* Reads samples (raw, or aggregated into buckets of step_ms aligned to the
+ * epoch) ordered by GPU and time. *rows_out is freed with free(). Returns 0
+ * or a negative code with err set. */
+GP_NODISCARD int store_query_history(struct store *s, const struct store_history_query *q,
+                                     struct store_history_row **rows_out, size_t *count_out,
+                                     struct gp_err *err);
+
 /* Records a key/value in the meta table (agent counters, versions). Returns
  * 0 or a negative code with err set. */
 GP_NODISCARD int store_put_meta(struct store *s, const char *key, const char *value,

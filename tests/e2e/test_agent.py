@@ -15,7 +15,9 @@ import unittest
 from gpulse_e2e import FIXTURES, GPULSE, SIM_LIB, run, write_scenario
 
 SCENARIO = {"gpus": [
-    {"name": "Sim A", "metrics": {"temperature_c": 61, "power_w": 250},
+    {"name": "Sim A", "metrics": {"temperature_c": 61, "power_w": 250,
+                                  "utilization_gpu": {"pattern": "square", "high": 100,
+                                                      "period_s": 1, "duty": 0.3}},
      "processes": [{"pid": 4242, "memory_mib": 512, "sm_pct": 40}]},
     {"name": "Sim B", "unsupported": ["fan"]},
 ]}
@@ -146,6 +148,40 @@ class Running(AgentTest):
         gpu_s, sm_s = self.query("SELECT gpu_seconds, sm_seconds FROM processes")[0]
         self.assertAlmostEqual(gpu_s, times[-1] - times[0] + 0.1, delta=0.15)
         self.assertAlmostEqual(sm_s, 0.4 * gpu_s, delta=0.05)
+
+    def test_history_reads_back_what_was_stored(self):
+        p = self.agent("--interval", "100ms", "--flush-interval", "300ms")
+        time.sleep(3.0)
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=10)
+
+        def history(*args):
+            r = run(["history", "--database", self.db, "--from", "-10m", "--format", "json"]
+                    + list(args), None)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return json.loads(r.stdout)
+
+        raw = history("--gpu", "0", "--step", "raw", "--metrics", "temperature_c,power_mw")
+        stored = self.query("SELECT count(*) FROM samples s JOIN gpus g ON g.id = s.gpu"
+                            " WHERE g.idx = 0")[0][0]
+        self.assertEqual(raw["step"], "raw")
+        self.assertEqual(len(raw["rows"]), stored)
+        self.assertTrue(all(r["temperature_c"] == 61 and r["power_mw"] == 250000
+                            for r in raw["rows"]))
+        self.assertEqual(history("--gpu", "GPU-none")["rows"], [])  # no such GPU
+        # a day cut in the local zone: one row, 30 % busy (the square wave's duty)
+        day = history("--step", "day", "--gpu", "0")
+        self.assertEqual(len(day["rows"]), 1)
+        self.assertEqual(day["rows"][0]["samples"], stored)
+        self.assertAlmostEqual(day["rows"][0]["busy_pct"], 30.0, delta=4.0)
+        self.assertEqual(day["rows"][0]["power_mw"], {"avg": 250000.0, "min": 250000.0,
+                                                      "max": 250000.0})
+        for args, message in ((["--step", "week"], "--step: 'week'"),
+                              (["--metrics", "watts"], "--metrics: 'watts'"),
+                              (["--from", "now", "--to", "-1h"], "--from must be before --to")):
+            r = run(["history", "--database", self.db] + args, None)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(message, r.stderr)
 
     def test_one_agent_per_database(self):
         first = self.agent("--interval", "200ms")

@@ -1,0 +1,400 @@
+/* `gpulse history`: stored samples for a time range, raw or aggregated
+ * into minutes, hours or (local) days. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/render.h"
+#include "store/store.h"
+#include "util/strparse.h"
+#include "util/timeparse.h"
+#include "util/xalloc.h"
+
+#define MINUTE_MS 60000LL
+#define HOUR_MS   3600000LL
+#define DAY_MS    86400000LL
+/* Local days are built from quarter hours: every time zone's offset is a
+ * whole number of them (India +5:30, Nepal +5:45). */
+#define QUARTER_MS 900000LL
+
+enum step {
+    STEP_AUTO,
+    STEP_RAW,
+    STEP_MINUTE,
+    STEP_HOUR,
+    STEP_DAY,
+};
+
+static const char *const step_names[] = { "auto", "raw", "minute", "hour", "day" };
+
+static void usage(FILE *out)
+{
+    fputs("Usage: gpulse history [OPTIONS]\n"
+          "Stored samples of each GPU for a time range, raw or aggregated.\n"
+          "\n"
+          "      --gpu N|UUID        one GPU (default: all)\n"
+          "      --from TIME         start (default -1h): 2026-11-02, 2026-11-02T14:00Z,\n"
+          "                          epoch seconds, or relative (-24h, -7d)\n"
+          "      --to TIME           end (default now)\n"
+          "      --step STEP         raw, minute, hour, day (cut in the configured time\n"
+          "                          zone) or auto (default): the coarsest that still\n"
+          "                          gives --points points\n"
+          "      --points N          for auto (default 1000)\n"
+          "      --metrics a,b,...   fields to show (default utilization_gpu_pct,\n"
+          "                          memory_used_bytes,temperature_c,power_mw); busy_pct\n"
+          "                          is always there\n"
+          "  -f, --format FORMAT     table (default), json or csv (also --output-format)\n"
+          "  -c, --config PATH       configuration file (see gpulse config --help)\n"
+          "      --set KEY=VALUE     override one configuration key\n"
+          "  -d, --database PATH     the database (key: database)\n"
+          "  -h, --help              show this help\n",
+          out);
+}
+
+static int parse_metrics(const char *list, struct store_history_query *q)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", list);
+    q->metric_count = 0;
+    char *save = NULL;
+    for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        bool found = false;
+        for (size_t i = 0; i < store_sample_field_count() && !found; i++) {
+            if (strcmp(gpu_field_info(store_sample_field(i))->key, name) == 0) {
+                if (q->metric_count == STORE_HISTORY_MAX_METRICS) {
+                    return cli_usage_error("history", "--metrics: more than %d metrics",
+                                           STORE_HISTORY_MAX_METRICS);
+                }
+                q->metrics[q->metric_count++] = store_sample_field(i);
+                found = true;
+            }
+        }
+        if (!found && strcmp(name, "busy_pct") != 0) {
+            return cli_usage_error("history",
+                                   "--metrics: '%s' is not a stored metric (see the keys of "
+                                   "gpulse now --format json)",
+                                   name);
+        }
+    }
+    return 0;
+}
+
+/* Merges quarter-hour buckets into days of the local time zone. */
+static size_t merge_local_days(struct store_history_row *rows, size_t n, size_t metrics)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+        time_t secs = (time_t)(rows[i].t_ms / 1000);
+        struct tm tm = { 0 };
+        localtime_r(&secs, &tm);
+        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+        tm.tm_isdst = -1;
+        int64_t day = (int64_t)mktime(&tm) * 1000;
+        struct store_history_row *d = out ? &rows[out - 1] : NULL;
+        if (!d || d->gpu_index != rows[i].gpu_index || d->t_ms != day) {
+            rows[out] = rows[i];
+            rows[out].t_ms = day;
+            out++;
+            continue;
+        }
+        const struct store_history_row *r = &rows[i];
+        double total = (double)(d->count + r->count);
+        if (r->has_busy) {
+            d->busy_pct =
+                d->has_busy
+                    ? (d->busy_pct * (double)d->count + r->busy_pct * (double)r->count) / total
+                    : r->busy_pct;
+            d->has_busy = true;
+        }
+        for (size_t m = 0; m < metrics; m++) {
+            if (!r->has[m]) {
+                continue;
+            }
+            if (!d->has[m]) {
+                d->avg[m] = r->avg[m];
+                d->min[m] = r->min[m];
+                d->max[m] = r->max[m];
+                d->has[m] = true;
+                continue;
+            }
+            d->avg[m] = (d->avg[m] * (double)d->count + r->avg[m] * (double)r->count) / total;
+            d->min[m] = r->min[m] < d->min[m] ? r->min[m] : d->min[m];
+            d->max[m] = r->max[m] > d->max[m] ? r->max[m] : d->max[m];
+        }
+        d->count += r->count;
+    }
+    return out;
+}
+
+static void print_table(const struct store_history_query *q, const struct store_history_row *rows,
+                        size_t n)
+{
+    printf("%-4s %-19s %7s", "GPU", "TIME", "BUSY%");
+    for (size_t m = 0; m < q->metric_count; m++) {
+        printf(" %22s", gpu_field_info(q->metrics[m])->key);
+    }
+    printf("\n");
+    for (size_t i = 0; i < n; i++) {
+        const struct store_history_row *r = &rows[i];
+        time_t secs = (time_t)(r->t_ms / 1000);
+        struct tm tm = { 0 };
+        localtime_r(&secs, &tm);
+        char when[32];
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+        printf("%-4d %-19s", r->gpu_index, when);
+        if (r->has_busy) {
+            printf(" %7.1f", r->busy_pct);
+        } else {
+            printf(" %7s", "N/A");
+        }
+        for (size_t m = 0; m < q->metric_count; m++) {
+            if (r->has[m]) {
+                printf(" %22.1f", r->avg[m]);
+            } else {
+                printf(" %22s", "N/A");
+            }
+        }
+        printf("\n");
+    }
+}
+
+static json_t *num_or_null(bool has, double v)
+{
+    return has ? json_real(v) : json_null();
+}
+
+static int print_json(const struct store_history_query *q, enum step step,
+                      const struct store_history_row *rows, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct store_history_row *r = &rows[i];
+        char when[40];
+        cli_format_time_ms(r->t_ms, when, sizeof(when));
+        json_t *o = json_object();
+        json_object_set_new(o, "gpu", json_integer(r->gpu_index));
+        json_object_set_new(o, "time", json_string(when));
+        json_object_set_new(o, "time_ms", json_integer(r->t_ms));
+        json_object_set_new(o, "samples", json_integer(r->count));
+        json_object_set_new(o, "busy_pct", num_or_null(r->has_busy, r->busy_pct));
+        for (size_t m = 0; m < q->metric_count; m++) {
+            const char *k = gpu_field_info(q->metrics[m])->key;
+            if (step == STEP_RAW) {
+                json_object_set_new(o, k, num_or_null(r->has[m], r->avg[m]));
+                continue;
+            }
+            json_object_set_new(o, k,
+                                r->has[m] ? json_pack("{s:f, s:f, s:f}", "avg", r->avg[m], "min",
+                                                      r->min[m], "max", r->max[m])
+                                          : json_null());
+        }
+        json_array_append_new(arr, o);
+    }
+    json_t *root = json_pack("{s:s, s:s, s:o}", "schema", "gpulse.history.v1", "step",
+                             step_names[step], "rows", arr);
+    int rc = json_dumpf(root, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    return rc == 0 && putchar('\n') != EOF ? 0 : -1;
+}
+
+static void print_csv(const struct store_history_query *q, enum step step,
+                      const struct store_history_row *rows, size_t n)
+{
+    printf("gpu,time,samples,busy_pct");
+    for (size_t m = 0; m < q->metric_count; m++) {
+        const char *k = gpu_field_info(q->metrics[m])->key;
+        if (step == STEP_RAW) {
+            printf(",%s", k);
+        } else {
+            printf(",%s_avg,%s_min,%s_max", k, k, k);
+        }
+    }
+    printf("\r\n");
+    for (size_t i = 0; i < n; i++) {
+        const struct store_history_row *r = &rows[i];
+        char when[40];
+        cli_format_time_ms(r->t_ms, when, sizeof(when));
+        printf("%d,%s,%lld,", r->gpu_index, when, (long long)r->count);
+        if (r->has_busy) {
+            printf("%.2f", r->busy_pct);
+        }
+        for (size_t m = 0; m < q->metric_count; m++) {
+            if (!r->has[m]) {
+                printf(step == STEP_RAW ? "," : ",,,");
+            } else if (step == STEP_RAW) {
+                printf(",%.0f", r->avg[m]);
+            } else {
+                printf(",%.2f,%.0f,%.0f", r->avg[m], r->min[m], r->max[m]);
+            }
+        }
+        printf("\r\n");
+    }
+}
+
+int cli_history_main(int argc, char **argv)
+{
+    enum {
+        OPT_SET = 256,
+        OPT_GPU,
+        OPT_FROM,
+        OPT_TO,
+        OPT_STEP,
+        OPT_POINTS,
+        OPT_METRICS
+    };
+    static const struct option longopts[] = {
+        { "gpu", required_argument, NULL, OPT_GPU },
+        { "from", required_argument, NULL, OPT_FROM },
+        { "to", required_argument, NULL, OPT_TO },
+        { "step", required_argument, NULL, OPT_STEP },
+        { "points", required_argument, NULL, OPT_POINTS },
+        { "metrics", required_argument, NULL, OPT_METRICS },
+        { "format", required_argument, NULL, 'f' },
+        { "output-format", required_argument, NULL, 'f' },
+        { "config", required_argument, NULL, 'c' },
+        { "set", required_argument, NULL, OPT_SET },
+        { "database", required_argument, NULL, 'd' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct timespec ts = { 0 };
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    struct store_history_query q = { .from_ms = now - HOUR_MS, .to_ms = now + 1 };
+    const char *default_metrics = "utilization_gpu_pct,memory_used_bytes,temperature_c,power_mw";
+    int rc = parse_metrics(default_metrics, &q);
+    enum step step = STEP_AUTO;
+    uint64_t points = 1000;
+    const char *database = NULL;
+    const char *format = "table";
+    struct cli_config_args ca = { 0 };
+    optind = 1;
+    opterr = 0;
+    int opt = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, ":f:c:d:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_GPU:
+            q.gpu = optarg;
+            break;
+        case OPT_FROM:
+        case OPT_TO:
+            if (timeparse_ms(optarg, now, opt == OPT_FROM ? &q.from_ms : &q.to_ms) != 0) {
+                return cli_usage_error("history",
+                                       "--%s: '%s' is not a time (2026-11-02, "
+                                       "2026-11-02T14:00Z, epoch seconds, -24h, -7d, now)",
+                                       opt == OPT_FROM ? "from" : "to", optarg);
+            }
+            break;
+        case OPT_STEP: {
+            bool known = false;
+            for (size_t i = 0; i < GP_ARRAY_LEN(step_names); i++) {
+                if (strcmp(optarg, step_names[i]) == 0) {
+                    step = (enum step)i;
+                    known = true;
+                }
+            }
+            if (!known) {
+                return cli_usage_error(
+                    "history", "--step: '%s' is not one of raw, minute, hour, day, auto", optarg);
+            }
+            break;
+        }
+        case OPT_POINTS:
+            if (strparse_u64(optarg, 1000000, &points) != 0 || points == 0) {
+                return cli_usage_error("history",
+                                       "--points: '%s' is not a count from 1 to "
+                                       "1000000",
+                                       optarg);
+            }
+            break;
+        case OPT_METRICS:
+            rc = parse_metrics(optarg, &q);
+            break;
+        case 'f':
+            if (strcmp(optarg, "table") != 0 && strcmp(optarg, "json") != 0 &&
+                strcmp(optarg, "csv") != 0) {
+                return cli_usage_error("history", "--format: '%s' is not one of table, json, csv",
+                                       optarg);
+            }
+            format = optarg;
+            break;
+        case 'c':
+            ca.path = optarg;
+            break;
+        case OPT_SET:
+            rc = cli_config_add_set("history", &ca, optarg);
+            break;
+        case 'd':
+            database = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return GP_EXIT_OK;
+        case ':':
+            return cli_usage_error("history", "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error("history", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (rc) {
+        return rc;
+    }
+    if (optind < argc) {
+        return cli_usage_error("history", "unexpected argument '%s'", argv[optind]);
+    }
+    if (q.from_ms >= q.to_ms) {
+        return cli_usage_error("history", "--from must be before --to");
+    }
+    struct config cfg;
+    rc = cli_config_load("history", &ca, &cfg);
+    if (rc) {
+        return rc;
+    }
+    if (cfg.timezone[0]) {
+        setenv("TZ", cfg.timezone, 1);
+        tzset();
+    }
+    if (step == STEP_AUTO) {
+        /* The coarsest step that still gives the asked number of points. */
+        int64_t range = q.to_ms - q.from_ms;
+        step = range / DAY_MS >= (int64_t)points      ? STEP_DAY
+               : range / HOUR_MS >= (int64_t)points   ? STEP_HOUR
+               : range / MINUTE_MS >= (int64_t)points ? STEP_MINUTE
+                                                      : STEP_RAW;
+    }
+    static const int64_t widths[] = { 0, 0, MINUTE_MS, HOUR_MS, QUARTER_MS };
+    q.step_ms = widths[step];
+
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    if (store_open(database ? database : cfg.database, STORE_READ_ONLY, &s, &err) != 0) {
+        return cli_fail("%s", err.msg);
+    }
+    struct store_history_row *rows = NULL;
+    size_t n = 0;
+    rc = store_query_history(s, &q, &rows, &n, &err);
+    store_close(s);
+    if (rc != 0) {
+        return cli_fail("%s", err.msg);
+    }
+    if (step == STEP_DAY) {
+        n = merge_local_days(rows, n, q.metric_count);
+    }
+    rc = 0;
+    if (strcmp(format, "json") == 0) {
+        rc = print_json(&q, step, rows, n);
+    } else if (strcmp(format, "csv") == 0) {
+        print_csv(&q, step, rows, n);
+    } else {
+        print_table(&q, rows, n);
+    }
+    free(rows);
+    if (rc != 0 || fflush(stdout) != 0) {
+        return cli_fail("cannot write to standard output");
+    }
+    return GP_EXIT_OK;
+}
