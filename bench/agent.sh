@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Benchmark of `gpulse agent`: CPU per GPU-sample (sampling, /proc, SQLite),
+# peak RSS, and bytes on disk per GPU-sample, with 8 simulated GPUs and 20
+# real processes, at 1 s and at 100 ms. Prints figures; see
+# docs/performance.md. SECONDS_PER_RUN sets the length of each run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUN_S=${SECONDS_PER_RUN:-30}
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DGP_BUILD_TESTS=OFF >/dev/null
+cmake --build build-bench -j "$(nproc)" >/dev/null
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+for i in $(seq 1 20); do
+  sleep 3600 &
+  pids+=($!)
+done
+python3 - "$tmp/scenario.json" "${pids[@]}" <<'PY'
+import json, sys
+path, pids = sys.argv[1], [int(p) for p in sys.argv[2:]]
+gpus = [{
+    "name": "NVIDIA H100 80GB HBM3", "ecc": True, "memory_total_mib": 81559,
+    "metrics": {
+        "utilization_gpu": {"pattern": "random_walk", "seed": g, "start": 70, "step": 10},
+        "power_w": {"pattern": "square", "low": 200, "high": 650, "period_s": 4, "duty": 0.5},
+        "temperature_c": {"pattern": "random_walk", "seed": 100 + g, "start": 60, "step": 1},
+    },
+    "processes": [{"pid": p, "memory_mib": 4096, "sm_pct": 30}
+                  for k, p in enumerate(pids) if k % 8 == g],
+} for g in range(8)]
+json.dump({"gpus": gpus}, open(path, "w"))
+PY
+export GPULSE_NVML_LIB=$PWD/build-bench/sim/libnvidia-ml.so.1
+export GPULSE_SIM_SCENARIO=$tmp/scenario.json
+hz=$(getconf CLK_TCK)
+
+run() { # INTERVAL
+  local db=$tmp/agent-$1.db
+  ./build-bench/gpulse agent --database "$db" --interval "$1" &
+  local pid=$!
+  sleep "$RUN_S"
+  # CPU ticks (user + system, fields 14 and 15) and peak RSS before stopping
+  local ticks rss
+  ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+  kill -TERM "$pid"
+  wait "$pid"
+  local samples bytes
+  samples=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from samples').fetchone()[0])" "$db")
+  bytes=$(stat -c %s "$db")
+  python3 - "$1" "$ticks" "$hz" "$samples" "$rss" "$bytes" <<'PY'
+import sys
+interval, ticks, hz, samples, rss, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+cpu_us = ticks / hz * 1e6
+print("interval %-6s %6d GPU-samples: CPU %.1f us per GPU-sample, peak RSS %d KiB, %.0f bytes on disk per GPU-sample"
+      % (interval, samples, cpu_us / max(samples, 1), rss, size / max(samples, 1)))
+PY
+}
+
+echo "== gpulse agent, 8 simulated GPUs, 20 processes, ${RUN_S} s per run"
+run 1s
+run 100ms
