@@ -14,6 +14,16 @@ struct store_process_entry {
     int64_t row_id;
     int64_t last_ms;     /* when it was last written */
     uint64_t seen_batch; /* last batch that mentioned it */
+    /* Sightings in this batch not yet added to its row: one UPDATE per
+     * lifetime per batch instead of one per sample. */
+    bool dirty;
+    unsigned pending_type;
+    int64_t pending_samples;
+    bool pending_has_memory;
+    int64_t pending_memory_max;
+    double pending_memory_sum;
+    double pending_gpu_seconds;
+    double pending_sm_seconds;
 };
 
 struct store_gpu_entry {
@@ -33,6 +43,7 @@ struct store {
     sqlite3_stmt *insert_process_sample;
     sqlite3_stmt *find_process;
     sqlite3_stmt *touch_gpu;
+    sqlite3_stmt *update_process;
     struct store_gpu_entry gpus[64];
     size_t gpu_count;
     struct store_process_entry *procs;

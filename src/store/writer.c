@@ -89,6 +89,13 @@ static const char sql_insert_process_sample[] =
     "INSERT OR REPLACE INTO process_samples (process, t, memory_bytes, sm_pct, memory_pct,"
     " encoder_pct, decoder_pct) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
+static const char sql_update_process[] =
+    "UPDATE processes SET last_seen = max(last_seen, ?2), samples = samples + ?3,"
+    " memory_max_bytes = CASE WHEN ?4 IS NULL THEN memory_max_bytes"
+    " ELSE max(coalesce(memory_max_bytes, 0), ?4) END,"
+    " memory_sum_bytes = memory_sum_bytes + ?5, gpu_seconds = gpu_seconds + ?6,"
+    " sm_seconds = sm_seconds + ?7, type = type | ?8 WHERE id = ?1";
+
 static const char sql_touch_gpu[] =
     "UPDATE gpus SET last_seen = ?2 WHERE id = ?1 AND last_seen < ?2";
 
@@ -141,6 +148,9 @@ static int prepare_all(struct store *s, struct gp_err *err)
     if (!rc) {
         rc = prepare(s, sql_touch_gpu, &s->touch_gpu, err);
     }
+    if (!rc) {
+        rc = prepare(s, sql_update_process, &s->update_process, err);
+    }
     return rc;
 }
 
@@ -152,8 +162,9 @@ void store_writer_fini(struct store *s)
     sqlite3_finalize(s->insert_process_sample);
     sqlite3_finalize(s->find_process);
     sqlite3_finalize(s->touch_gpu);
+    sqlite3_finalize(s->update_process);
     s->upsert_gpu = s->insert_sample = s->upsert_process = NULL;
-    s->insert_process_sample = s->find_process = s->touch_gpu = NULL;
+    s->insert_process_sample = s->find_process = s->touch_gpu = s->update_process = NULL;
     free(s->procs);
     s->procs = NULL;
     s->proc_count = s->proc_cap = 0;
@@ -308,37 +319,54 @@ static int write_process(struct store *s, int64_t gpu_id, int64_t t, int64_t per
         dt_ms = period_ms;
     }
     double dt = (double)dt_ms / 1000.0;
-    const struct proc_info *pi = &p->proc;
-    char label[96];
-    proc_container_label(&pi->container, label, sizeof(label));
-
-    sqlite3_stmt *st = s->upsert_process;
-    sqlite3_bind_int64(st, 1, gpu_id);
-    sqlite3_bind_int64(st, 2, p->pid);
-    sqlite3_bind_int64(st, 3, (int64_t)pi->start_ticks);
-    if (pi->start_time_ms > 0) {
-        sqlite3_bind_int64(st, 4, pi->start_time_ms);
-    }
-    sqlite3_bind_int(st, 5, (int)p->type_mask);
-    if (pi->has_uid) {
-        sqlite3_bind_int64(st, 6, pi->uid);
-        bind_text_or_null(st, 7, pi->user);
-    }
-    bind_text_or_null(st, 8, pi->comm);
-    bind_text_or_null(st, 9, pi->cmdline);
-    bind_text_or_null(st, 10, label);
-    bind_text_or_null(st, 11, pi->container.id);
-    bind_text_or_null(st, 12, pi->container.pod_uid);
-    bind_text_or_null(st, 13, pi->container.slurm_job);
-    sqlite3_bind_int64(st, 14, t);
-    if (p->has_used_memory) {
-        sqlite3_bind_int64(st, 15, (int64_t)p->used_memory_bytes);
-    }
-    sqlite3_bind_double(st, 16, dt);
-    sqlite3_bind_double(st, 17, p->has_utilization ? dt * p->sm_pct / 100.0 : 0.0);
-    rc = step_id(s, st, &e->row_id, err);
-    if (rc) {
-        return rc;
+    double sm_s = p->has_utilization ? dt * p->sm_pct / 100.0 : 0.0;
+    sqlite3_stmt *st = NULL;
+    if (e->row_id) {
+        /* A known lifetime: add this sighting to the batch's deltas. */
+        e->dirty = true;
+        e->pending_type |= p->type_mask;
+        e->pending_samples++;
+        if (p->has_used_memory) {
+            int64_t mem = (int64_t)p->used_memory_bytes;
+            e->pending_memory_max =
+                e->pending_has_memory && e->pending_memory_max > mem ? e->pending_memory_max : mem;
+            e->pending_has_memory = true;
+            e->pending_memory_sum += (double)mem;
+        }
+        e->pending_gpu_seconds += dt;
+        e->pending_sm_seconds += sm_s;
+    } else {
+        const struct proc_info *pi = &p->proc;
+        char label[96];
+        proc_container_label(&pi->container, label, sizeof(label));
+        st = s->upsert_process;
+        sqlite3_bind_int64(st, 1, gpu_id);
+        sqlite3_bind_int64(st, 2, p->pid);
+        sqlite3_bind_int64(st, 3, (int64_t)pi->start_ticks);
+        if (pi->start_time_ms > 0) {
+            sqlite3_bind_int64(st, 4, pi->start_time_ms);
+        }
+        sqlite3_bind_int(st, 5, (int)p->type_mask);
+        if (pi->has_uid) {
+            sqlite3_bind_int64(st, 6, pi->uid);
+            bind_text_or_null(st, 7, pi->user);
+        }
+        bind_text_or_null(st, 8, pi->comm);
+        bind_text_or_null(st, 9, pi->cmdline);
+        bind_text_or_null(st, 10, label);
+        bind_text_or_null(st, 11, pi->container.id);
+        bind_text_or_null(st, 12, pi->container.pod_uid);
+        bind_text_or_null(st, 13, pi->container.slurm_job);
+        sqlite3_bind_int64(st, 14, t);
+        if (p->has_used_memory) {
+            sqlite3_bind_int64(st, 15, (int64_t)p->used_memory_bytes);
+        }
+        sqlite3_bind_double(st, 16, dt);
+        sqlite3_bind_double(st, 17, sm_s);
+        rc = step_id(s, st, &e->row_id, err);
+        if (rc) {
+            return rc;
+        }
     }
 
     st = s->insert_process_sample;
@@ -415,6 +443,31 @@ int store_write(struct store *s, const struct gpu_snapshot *const *snaps, size_t
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = write_snapshot(s, snaps[i], period_ms, err);
+    }
+    /* The batch's sightings of known lifetimes, one UPDATE each. */
+    for (size_t i = 0; i < s->proc_count && rc == 0; i++) {
+        struct store_process_entry *e = &s->procs[i];
+        if (!e->dirty) {
+            continue;
+        }
+        sqlite3_stmt *st = s->update_process;
+        sqlite3_bind_int64(st, 1, e->row_id);
+        sqlite3_bind_int64(st, 2, e->last_ms);
+        sqlite3_bind_int64(st, 3, e->pending_samples);
+        if (e->pending_has_memory) {
+            sqlite3_bind_int64(st, 4, e->pending_memory_max);
+        }
+        sqlite3_bind_double(st, 5, e->pending_memory_sum);
+        sqlite3_bind_double(st, 6, e->pending_gpu_seconds);
+        sqlite3_bind_double(st, 7, e->pending_sm_seconds);
+        sqlite3_bind_int(st, 8, (int)e->pending_type);
+        rc = step_id(s, st, NULL, err);
+        *e = (struct store_process_entry){ .gpu_id = e->gpu_id,
+                                           .pid = e->pid,
+                                           .start_ticks = e->start_ticks,
+                                           .row_id = e->row_id,
+                                           .last_ms = e->last_ms,
+                                           .seen_batch = e->seen_batch };
     }
     /* One last_seen update per GPU per batch, not per sample. */
     for (size_t i = 0; i < s->gpu_count && rc == 0; i++) {

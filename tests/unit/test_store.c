@@ -177,6 +177,22 @@ static void writes_read_back(void **state)
     assert_int_equal(scalar("SELECT count(*) FROM process_samples"), 4);
 }
 
+static void unknown_memory_stays_null(void **state)
+{
+    (void)state;
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
+    struct gpu_process p = proc_a;
+    p.has_used_memory = false; /* as under Windows WDDM, or an unsupported query */
+    for (int64_t t = 1000; t <= 5000; t += 1000) {
+        write_at(s, t, &p, 1);
+    }
+    store_close(s);
+    assert_int_equal(scalar("SELECT memory_max_bytes FROM processes"), -999); /* NULL */
+    assert_int_equal(scalar("SELECT samples FROM processes"), 5);
+}
+
 static void lifetime_continues_after_restart(void **state)
 {
     (void)state;
@@ -368,6 +384,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(schema_matches_fields, fresh),
         cmocka_unit_test_setup(writes_read_back, fresh),
+        cmocka_unit_test_setup(unknown_memory_stays_null, fresh),
         cmocka_unit_test_setup(lifetime_continues_after_restart, fresh),
         cmocka_unit_test_setup(newer_schema_is_refused_untouched, fresh),
         cmocka_unit_test_setup(foreign_and_corrupt_files_are_refused, fresh),
