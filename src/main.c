@@ -1,4 +1,5 @@
 /* gpulse: one binary, subcommands. This file only dispatches. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +24,33 @@ static const struct command commands[] = {
     { "config", cli_config_main, "check the configuration and print the settings in effect" },
 };
 
+/* Flags of the GPU Monitor tool that gpulse replaces, kept working: each
+ * becomes a subcommand with the rest of the command line after it. */
+static const struct {
+    const char *flag;
+    const char *argv[4]; /* what it stands for, NULL-terminated */
+} aliases[] = {
+    { "--show-db", { "db", "info", NULL } },
+    { "--dry-run", { "agent", "--dry-run", "--once", NULL } },
+    { "--show-collection", { "history", "--step", "raw", "--around" } }, /* TIME follows */
+};
+
+static int run_command(int argc, char **argv);
+
+static int run_alias(int argc, char **argv, size_t a)
+{
+    char *args[64];
+    int n = 0;
+    for (size_t i = 0; i < 4 && aliases[a].argv[i]; i++) {
+        args[n++] = (char *)(uintptr_t)aliases[a].argv[i]; /* getopt does not write them */
+    }
+    for (int i = 2; i < argc && n < (int)(sizeof(args) / sizeof(args[0])) - 1; i++) {
+        args[n++] = argv[i];
+    }
+    args[n] = NULL;
+    return run_command(n, args);
+}
+
 static void usage(FILE *out)
 {
     fputs("Usage: gpulse [--version] [--help] COMMAND [OPTIONS]\n"
@@ -32,7 +60,10 @@ static void usage(FILE *out)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     }
-    fputs("\nRun 'gpulse COMMAND --help' for a command's options.\n"
+    fputs("\nThe GPU Monitor tool's flags work too: --show-db (db info), --dry-run\n"
+          "(agent --dry-run --once), --show-collection TIME (the samples within 30 s of\n"
+          "TIME), each with --output-format json|csv where the command has formats.\n"
+          "\nRun 'gpulse COMMAND --help' for a command's options.\n"
           "Environment: GPULSE_NVML_LIB names the NVML library to load (the simulated one\n"
           "for trying gpulse without a GPU; see sim/README.md).\n",
           out);
@@ -53,11 +84,26 @@ int main(int argc, char **argv)
         printf("gpulse %s\n", GPULSE_VERSION);
         return GP_EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (strcmp(cmd, commands[i].name) == 0) {
-            return commands[i].main(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+        if (strcmp(cmd, aliases[i].flag) == 0) {
+            return run_alias(argc, argv, i);
         }
     }
-    fprintf(stderr, "gpulse: '%s' is not a command\nTry 'gpulse --help'.\n", cmd);
+    return run_command(argc - 1, argv + 1);
+}
+
+/* argv[0] is the command's name. */
+static int run_command(int argc, char **argv)
+{
+    if (argc < 1 || !argv[0]) {
+        usage(stderr);
+        return GP_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[0], commands[i].name) == 0) {
+            return commands[i].main(argc, argv);
+        }
+    }
+    fprintf(stderr, "gpulse: '%s' is not a command\nTry 'gpulse --help'.\n", argv[0]);
     return GP_EXIT_USAGE;
 }

@@ -20,6 +20,8 @@
 /* Local days are built from quarter hours: every time zone's offset is a
  * whole number of them (India +5:30, Nepal +5:45). */
 #define QUARTER_MS 900000LL
+/* --around TIME: the samples this close to TIME on either side. */
+#define AROUND_MS 30000LL
 
 enum step {
     STEP_AUTO,
@@ -40,6 +42,7 @@ static void usage(FILE *out)
           "      --from TIME         start (default -1h): 2026-11-02, 2026-11-02T14:00Z,\n"
           "                          epoch seconds, or relative (-24h, -7d)\n"
           "      --to TIME           end (default now)\n"
+          "      --around TIME       the samples within 30 s of TIME\n"
           "      --step STEP         raw, minute, hour, day (cut in the configured time\n"
           "                          zone) or auto (default): the coarsest that still\n"
           "                          gives --points points\n"
@@ -244,7 +247,8 @@ int cli_history_main(int argc, char **argv)
         OPT_TO,
         OPT_STEP,
         OPT_POINTS,
-        OPT_METRICS
+        OPT_METRICS,
+        OPT_AROUND,
     };
     static const struct option longopts[] = {
         { "gpu", required_argument, NULL, OPT_GPU },
@@ -253,6 +257,7 @@ int cli_history_main(int argc, char **argv)
         { "step", required_argument, NULL, OPT_STEP },
         { "points", required_argument, NULL, OPT_POINTS },
         { "metrics", required_argument, NULL, OPT_METRICS },
+        { "around", required_argument, NULL, OPT_AROUND },
         { "format", required_argument, NULL, 'f' },
         { "output-format", required_argument, NULL, 'f' },
         { "config", required_argument, NULL, 'c' },
@@ -280,6 +285,18 @@ int cli_history_main(int argc, char **argv)
         case OPT_GPU:
             q.gpu = optarg;
             break;
+        case OPT_AROUND: {
+            int64_t at = 0;
+            if (timeparse_ms(optarg, now, &at) != 0) {
+                return cli_usage_error("history",
+                                       "--around: '%s' is not a time (2026-11-02T14:00Z, epoch "
+                                       "seconds, -1h)",
+                                       optarg);
+            }
+            q.from_ms = at - AROUND_MS;
+            q.to_ms = at + AROUND_MS;
+            break;
+        }
         case OPT_FROM:
         case OPT_TO:
             if (timeparse_ms(optarg, now, opt == OPT_FROM ? &q.from_ms : &q.to_ms) != 0) {

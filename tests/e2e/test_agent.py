@@ -99,6 +99,21 @@ class OnceAndDryRun(AgentTest):
             self.assertEqual(r.returncode, 2, r.stderr)
             self.assertIn(message, r.stderr)
 
+    def test_gpu_monitor_flags_still_work(self):
+        p = self.agent("--once")
+        self.assertEqual(p.wait(timeout=30), 0)
+        r = run(["--show-db", "--database", self.db], None)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("schema version", r.stdout)
+        t = self.query("SELECT max(t) FROM samples")[0][0]
+        r = run(["--show-collection", str(t // 1000), "--output-format", "json",
+                 "--database", self.db], None)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(json.loads(r.stdout)["rows"]), 2)  # both GPUs' samples
+        r = run(["--dry-run"], self.scenario)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(json.loads(r.stdout)["gpus"]), 2)
+
     def test_dry_run_prints_and_touches_nothing(self):
         p = self.agent("--once", "--dry-run")
         out, err = p.communicate(timeout=30)
