@@ -13,6 +13,7 @@
 #include "agent/queue.h"
 #include "gpu/gpu.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -25,21 +26,6 @@ static size_t queue_capacity(const struct config *cfg)
     n = n > minute ? n : minute;
     uint64_t hour = 3600000 / cfg->interval_ms;
     return (size_t)(n < hour ? n : hour) + 1;
-}
-
-static void timespec_add_ms(struct timespec *t, uint64_t ms)
-{
-    t->tv_sec += (time_t)(ms / 1000);
-    t->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (t->tv_nsec >= 1000000000L) {
-        t->tv_sec++;
-        t->tv_nsec -= 1000000000L;
-    }
-}
-
-static bool timespec_before(const struct timespec *a, const struct timespec *b)
-{
-    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
 /* ------------------------------------------------------------ the lock -- */
@@ -138,16 +124,9 @@ static bool flush(struct writer *w, struct gpu_snapshot **pending, size_t *n, in
 #define PRUNE_EVERY_MS  (3600LL * 1000)
 #define PRUNE_BUDGET_MS 200
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts = { 0 };
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void prune_if_due(struct writer *w)
 {
-    int64_t now = wall_ms();
+    int64_t now = clock_realtime_ms();
     if (!w->prune_in_progress && now < w->next_prune_ms) {
         return;
     }
@@ -177,11 +156,11 @@ static void *writer_main(void *arg)
     struct gpu_snapshot **pending = xcalloc(w->max_pending, sizeof(struct gpu_snapshot *));
     size_t n = 0;
     int last_error = 0;
-    struct timespec next = { 0 };
-    clock_gettime(CLOCK_MONOTONIC, &next);
-    timespec_add_ms(&next, w->flush_interval_ms);
+    struct clock_schedule flushes;
+    clock_schedule_init(&flushes, w->flush_interval_ms);
+    clock_schedule_next(&flushes);
     for (;;) {
-        agent_queue_wait(w->queue, &next);
+        agent_queue_wait(w->queue, &flushes.next);
         /* Gather everything queued; past the cap, the oldest pending go. */
         struct gpu_snapshot *got[256];
         size_t k = 0;
@@ -208,11 +187,7 @@ static void *writer_main(void *arg)
         }
         /* The next flush on the fixed schedule, skipping any that a slow
          * write overran. */
-        struct timespec now = { 0 };
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        do {
-            timespec_add_ms(&next, w->flush_interval_ms);
-        } while (timespec_before(&next, &now));
+        clock_schedule_next(&flushes);
     }
     for (size_t i = 0; i < n; i++) {
         agent_snapshot_free(pending[i]);
@@ -325,8 +300,8 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
 
     /* Fixed deadlines on the monotonic clock: a late read never makes the
      * next one late too, and missed deadlines are skipped and counted. */
-    struct timespec deadline = { 0 };
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    struct clock_schedule ticks_schedule;
+    clock_schedule_init(&ticks_schedule, cfg->interval_ms);
     uint64_t ticks = 0;
     while (!*opts->stop) {
         struct gpu_snapshot *snap = xcalloc(1, sizeof(*snap));
@@ -336,14 +311,7 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
         if (opts->once) {
             break;
         }
-        timespec_add_ms(&deadline, cfg->interval_ms);
-        struct timespec now = { 0 };
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        uint64_t skipped = 0;
-        while (timespec_before(&deadline, &now)) {
-            timespec_add_ms(&deadline, cfg->interval_ms);
-            skipped++;
-        }
+        uint64_t skipped = clock_schedule_next(&ticks_schedule);
         if (skipped) {
             pthread_mutex_lock(&missed_lock);
             missed += skipped;
@@ -353,8 +321,7 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
         }
         /* A signal wakes the sleep: SIGHUP is handled and the sleep goes on
          * to the same deadline; a stop ends it. */
-        while (!*opts->stop &&
-               clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) == EINTR) {
+        while (!*opts->stop && clock_schedule_sleep(&ticks_schedule) == EINTR) {
             reopen_log_if_asked(opts);
         }
     }

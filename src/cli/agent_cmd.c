@@ -1,4 +1,5 @@
 /* `gpulse agent`: the daemon that samples every GPU and keeps the history. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/render.h"
 #include "gpu/gpu.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -177,8 +179,8 @@ static int dry_run(const struct config *cfg, bool once)
     struct cli_render_opts ropts = { .host = host };
     struct gpu_snapshot snap = { 0 };
     int rc = GP_EXIT_OK;
-    struct timespec deadline = { 0 };
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    struct clock_schedule schedule;
+    clock_schedule_init(&schedule, cfg->interval_ms);
     while (!stop_requested) {
         gpu_session_read(s, &snap);
         if (cli_render_json(stdout, &snap, &ropts) != 0 || fflush(stdout) != 0) {
@@ -188,14 +190,8 @@ static int dry_run(const struct config *cfg, bool once)
         if (once) {
             break;
         }
-        deadline.tv_sec += (time_t)(cfg->interval_ms / 1000);
-        deadline.tv_nsec += (long)(cfg->interval_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
-        while (!stop_requested &&
-               clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) != 0) {
+        clock_schedule_next(&schedule);
+        while (!stop_requested && clock_schedule_sleep(&schedule) == EINTR) {
         }
     }
     gpu_snapshot_fini(&snap);

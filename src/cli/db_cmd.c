@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/render.h"
 #include "store/store.h"
+#include "util/clock.h"
 
 static void usage(FILE *out)
 {
@@ -80,9 +81,7 @@ static int prune(struct store *s, const struct config *cfg)
     };
     struct store_prune_result res = { 0 };
     struct gp_err err = { 0 };
-    struct timespec ts = { 0 };
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now = clock_realtime_ms();
     if (store_prune(s, &ret, now, 0, &res, &err) != 0) {
         return cli_fail("%s", err.msg);
     }

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/render.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/strparse.h"
 #include "util/timeparse.h"
 #include "util/xalloc.h"
@@ -266,9 +267,7 @@ int cli_history_main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct timespec ts = { 0 };
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now = clock_realtime_ms();
     struct store_history_query q = { .from_ms = now - HOUR_MS, .to_ms = now + 1 };
     const char *default_metrics = "utilization_gpu_pct,memory_used_bytes,temperature_c,power_mw";
     int rc = parse_metrics(default_metrics, &q);

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/render.h"
 #include "gpu/gpu.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/strparse.h"
 
@@ -204,24 +205,6 @@ static unsigned terminal_width(void)
     return 160;
 }
 
-/* Sleeps until the monotonic deadline, waking early on a signal. */
-static void sleep_until(const struct timespec *deadline)
-{
-    while (!stop_requested &&
-           clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, deadline, NULL) == EINTR) {
-    }
-}
-
-static void advance(struct timespec *t, uint64_t ms)
-{
-    t->tv_sec += (time_t)(ms / 1000);
-    t->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (t->tv_nsec >= 1000000000L) {
-        t->tv_sec++;
-        t->tv_nsec -= 1000000000L;
-    }
-}
-
 static int render(const struct now_args *a, const struct gpu_snapshot *snap,
                   struct cli_render_opts *ropts, bool refresh_in_place)
 {
@@ -302,8 +285,8 @@ int cli_now_main(int argc, char **argv)
     }
 
     struct gpu_snapshot snap = { 0 };
-    struct timespec deadline = { 0 };
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    struct clock_schedule schedule;
+    clock_schedule_init(&schedule, a.watch_ms ? a.watch_ms : 1);
     do {
         gpu_session_read(session, &snap);
         rc = render(&a, &snap, &ropts, a.watch_ms && tty && a.format == NOW_FORMAT_TABLE);
@@ -311,14 +294,9 @@ int cli_now_main(int argc, char **argv)
             break;
         }
         /* Fixed deadlines: the refresh does not drift by the time a read takes. */
-        advance(&deadline, a.watch_ms);
-        struct timespec now = { 0 };
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        while (deadline.tv_sec < now.tv_sec ||
-               (deadline.tv_sec == now.tv_sec && deadline.tv_nsec < now.tv_nsec)) {
-            advance(&deadline, a.watch_ms);
+        clock_schedule_next(&schedule);
+        while (!stop_requested && clock_schedule_sleep(&schedule) == EINTR) {
         }
-        sleep_until(&deadline);
     } while (!stop_requested);
 
     gpu_snapshot_fini(&snap);

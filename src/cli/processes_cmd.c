@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/render.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/strparse.h"
 #include "util/text.h"
 #include "util/timeparse.h"
@@ -242,9 +243,7 @@ int cli_processes_main(int argc, char **argv)
     bool active = false;
     const char *database = NULL;
     enum out_format format = OUT_TABLE;
-    struct timespec ts = { 0 };
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now_ms = clock_realtime_ms();
     optind = 1;
     opterr = 0;
     int opt = 0;

@@ -9,6 +9,7 @@
 
 #include "gpu/backend.h"
 #include "gpu/nvml_lib.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -63,13 +64,6 @@ struct nvml_ctx {
     unsigned count;
     struct device_state *dev;
 };
-
-static uint64_t monotonic_us(void)
-{
-    struct timespec ts = { 0 };
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
-}
 
 static bool is_lost_code(gpu_nvml_return_t rc)
 {
@@ -538,7 +532,7 @@ static bool read_busy_samples(const struct nvml_ctx *c, struct device_state *d,
  * window since the previous read. */
 static void read_busy_polled(struct device_state *d, struct gpu_reading *r)
 {
-    uint64_t now = monotonic_us();
+    uint64_t now = clock_monotonic_us();
     uint64_t window = d->polled_last_us ? now - d->polled_last_us : FIRST_WINDOW_US;
     d->polled_last_us = now;
     if (!gpu_values_has(&r->values, GPU_FIELD_UTIL_GPU_PCT)) {

@@ -6,6 +6,7 @@
 
 #include "gpu/backend.h"
 #include "gpu/gpu.h"
+#include "util/clock.h"
 #include "util/xalloc.h"
 
 struct gpu_session {
@@ -57,25 +58,11 @@ size_t gpu_session_gpu_count(const struct gpu_session *s)
     return s->ops->count(s->ctx);
 }
 
-static int64_t realtime_ms(void)
-{
-    struct timespec ts = { 0 };
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t monotonic_us(void)
-{
-    struct timespec ts = { 0 };
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
-}
-
 void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap)
 {
     gpu_snapshot_fini(snap);
-    uint64_t t0 = monotonic_us();
-    snap->time_ms = realtime_ms();
+    uint64_t t0 = clock_monotonic_us();
+    snap->time_ms = clock_realtime_ms();
     snap->system = s->system;
     snap->gpu_count = s->ops->count(s->ctx);
     snap->gpus = xcalloc(snap->gpu_count, sizeof(*snap->gpus));
@@ -94,7 +81,7 @@ void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap)
     if (s->opts.read_processes) {
         proc_reader_sweep(&s->proc);
     }
-    snap->read_duration_us = monotonic_us() - t0;
+    snap->read_duration_us = clock_monotonic_us() - t0;
 }
 
 void gpu_snapshot_fini(struct gpu_snapshot *snap)

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/fileio.h"
 #include "util/strparse.h"
 #include "util/xalloc.h"
@@ -24,13 +25,6 @@ struct proc_cache_entry {
     uint64_t read_at_ms;      /* monotonic time its files were last read */
     struct proc_info info;
 };
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts = { 0 };
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000U + (uint64_t)ts.tv_nsec / 1000000U;
-}
 
 int proc_stat_start_ticks(const char *stat_text, uint64_t *ticks)
 {
@@ -237,7 +231,7 @@ void proc_reader_read(struct proc_reader *r, uint32_t pid, struct proc_info *out
         proc_stat_start_ticks(r->buf, &ticks) != 0) {
         return; /* gone, or hidden by hidepid */
     }
-    uint64_t now_ms = monotonic_ms();
+    uint64_t now_ms = clock_monotonic_us() / 1000;
     struct proc_cache_entry *e = cache_find(r, pid);
     if (e && e->start_ticks == ticks && now_ms - e->read_at_ms < PROC_CACHE_REFRESH_MS) {
         e->seen_generation = r->generation;

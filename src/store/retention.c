@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "store/store_int.h"
+#include "util/clock.h"
 
 /* One DELETE covers at most this much time of one table, so a first prune
  * over months of history is many short transactions, not one long one. */
@@ -28,13 +29,6 @@ static const struct table_rule rules[] = {
     { "process_samples", "t", offsetof(struct store_retention, process_samples_ms), false },
     { "processes", "last_seen", offsetof(struct store_retention, processes_ms), true },
 };
-
-static int64_t now_monotonic_ms(void)
-{
-    struct timespec ts = { 0 };
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int oldest(struct store *s, const struct table_rule *r, int64_t *t, bool *any)
 {
@@ -110,7 +104,7 @@ static int delete_chunk(struct store *s, const struct table_rule *r, int64_t cut
 int store_prune(struct store *s, const struct store_retention *ret, int64_t now_ms,
                 int64_t budget_ms, struct store_prune_result *out, struct gp_err *err)
 {
-    int64_t start = now_monotonic_ms();
+    int64_t start = (int64_t)(clock_monotonic_us() / 1000);
     bool finished = true;
     for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
         int64_t limit = 0;
@@ -124,7 +118,8 @@ int store_prune(struct store *s, const struct store_retention *ret, int64_t now_
             if (rc) {
                 return rc;
             }
-            if (!done && budget_ms > 0 && now_monotonic_ms() - start >= budget_ms) {
+            if (!done && budget_ms > 0 &&
+                (int64_t)(clock_monotonic_us() / 1000) - start >= budget_ms) {
                 out->finished = false;
                 return 0;
             }
@@ -150,7 +145,7 @@ int store_prune(struct store *s, const struct store_retention *ret, int64_t now_
                               sqlite3_errmsg(s->db));
         }
         out->pages_freed += free_pages < VACUUM_PAGES ? free_pages : VACUUM_PAGES;
-        if (budget_ms > 0 && now_monotonic_ms() - start >= budget_ms) {
+        if (budget_ms > 0 && (int64_t)(clock_monotonic_us() / 1000) - start >= budget_ms) {
             finished = false;
             break;
         }

@@ -1,0 +1,33 @@
+/* Clocks and fixed schedules. Schedules run on CLOCK_MONOTONIC so a wall
+ * clock step (NTP, an operator) never bunches or stalls the work. */
+#ifndef GPULSE_UTIL_CLOCK_H
+#define GPULSE_UTIL_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Unix epoch milliseconds (CLOCK_REALTIME): what is stored and shown. */
+int64_t clock_realtime_ms(void);
+
+/* Microseconds on CLOCK_MONOTONIC: for durations. */
+uint64_t clock_monotonic_us(void);
+
+/* A deadline every period_ms, fixed to the schedule's start: doing the
+ * work late does not move the deadlines after it. */
+struct clock_schedule {
+    struct timespec next; /* the next deadline, absolute, CLOCK_MONOTONIC */
+    uint64_t period_ms;
+};
+
+/* Starts a schedule whose first deadline is now. */
+void clock_schedule_init(struct clock_schedule *s, uint64_t period_ms);
+
+/* Moves to the next deadline that is still ahead. Returns how many
+ * deadlines were skipped because they had already passed (0 when on time). */
+uint64_t clock_schedule_next(struct clock_schedule *s);
+
+/* Sleeps until the current deadline. Returns 0 once it is reached, or EINTR
+ * when a signal handler ran first (call again to sleep on). */
+int clock_schedule_sleep(const struct clock_schedule *s);
+
+#endif
