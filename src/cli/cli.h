@@ -2,8 +2,11 @@
 #ifndef GPULSE_CLI_CLI_H
 #define GPULSE_CLI_CLI_H
 
+#include <getopt.h>
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "store/store.h"
 #include "util/common.h"
 #include "util/config.h"
 
@@ -31,6 +34,29 @@ struct cli_config_args {
     const char *sets[64]; /* --set KEY=VALUE, in order */
     size_t set_count;
 };
+
+/* The options every command that reads the database takes. */
+struct cli_db_args {
+    struct cli_config_args config;
+    const char *database; /* --database PATH; NULL: the configuration's */
+};
+
+/* getopt_long value for --set, and the long options of cli_db_args. */
+#define CLI_OPT_SET 0x1000
+#define CLI_DB_LONGOPTS                                                                          \
+    { "config", required_argument, NULL, 'c' }, { "set", required_argument, NULL, CLI_OPT_SET }, \
+    {                                                                                            \
+        "database", required_argument, NULL, 'd'                                                 \
+    }
+
+/* Takes opt if it is one of CLI_DB_LONGOPTS: sets *handled and returns 0,
+ * or GP_EXIT_USAGE after saying why. Other options leave *handled false. */
+int cli_db_option(const char *cmd, int opt, const char *arg, struct cli_db_args *a, bool *handled);
+
+/* Loads the configuration, then opens the database it (or --database)
+ * names. Returns 0, or an exit code after printing the problem. */
+int cli_db_open(const char *cmd, const struct cli_db_args *a, enum store_mode mode,
+                struct config *cfg, struct store **out);
 
 /* Records one --set; returns 0, or GP_EXIT_USAGE (after saying why). */
 int cli_config_add_set(const char *cmd, struct cli_config_args *a, const char *kv);

@@ -1,6 +1,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -59,6 +60,43 @@ int cli_config_load(const char *cmd, const struct cli_config_args *a, struct con
             fprintf(stderr, "gpulse %s: --set: %s\n", cmd, err.msg);
             return GP_EXIT_USAGE;
         }
+    }
+    return 0;
+}
+
+int cli_db_option(const char *cmd, int opt, const char *arg, struct cli_db_args *a, bool *handled)
+{
+    *handled = true;
+    switch (opt) {
+    case 'c':
+        a->config.path = arg;
+        return 0;
+    case CLI_OPT_SET:
+        return cli_config_add_set(cmd, &a->config, arg);
+    case 'd':
+        a->database = arg;
+        return 0;
+    default:
+        *handled = false;
+        return 0;
+    }
+}
+
+int cli_db_open(const char *cmd, const struct cli_db_args *a, enum store_mode mode,
+                struct config *cfg, struct store **out)
+{
+    int rc = cli_config_load(cmd, &a->config, cfg);
+    if (rc) {
+        return rc;
+    }
+    const char *path = a->database ? a->database : cfg->database;
+    struct gp_err err = { 0 };
+    /* Commands that write (prune) must not create a database either. */
+    if (mode == STORE_READ_WRITE && access(path, F_OK) != 0) {
+        return cli_fail("database '%s' does not exist (has the agent run?)", path);
+    }
+    if (store_open(path, mode, out, &err) != 0) {
+        return cli_fail("%s", err.msg);
     }
     return 0;
 }

@@ -106,34 +106,25 @@ static int check(struct store *s)
 
 int cli_db_main(int argc, char **argv)
 {
-    enum {
-        OPT_SET = 256
-    };
     static const struct option longopts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "set", required_argument, NULL, OPT_SET },
-        { "database", required_argument, NULL, 'd' },
+        CLI_DB_LONGOPTS,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct cli_config_args ca = { 0 };
-    const char *database = NULL;
+    struct cli_db_args da = { 0 };
     optind = 1;
     opterr = 0;
     int opt = 0;
     while ((opt = getopt_long(argc, argv, ":c:d:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            ca.path = optarg;
-            break;
-        case OPT_SET:
-            if (cli_config_add_set("db", &ca, optarg) != 0) {
-                return GP_EXIT_USAGE;
+        bool handled = false;
+        int rc = cli_db_option("db", opt, optarg, &da, &handled);
+        if (rc || handled) {
+            if (rc) {
+                return rc;
             }
-            break;
-        case 'd':
-            database = optarg;
-            break;
+            continue;
+        }
+        switch (opt) {
         case 'h':
             usage(stdout);
             return GP_EXIT_OK;
@@ -154,20 +145,12 @@ int cli_db_main(int argc, char **argv)
     if (optind + 1 < argc) {
         return cli_usage_error("db", "unexpected argument '%s'", argv[optind + 1]);
     }
+    bool writes = strcmp(action, "prune") == 0;
     struct config cfg;
-    int rc = cli_config_load("db", &ca, &cfg);
+    struct store *s = NULL;
+    int rc = cli_db_open("db", &da, writes ? STORE_READ_WRITE : STORE_READ_ONLY, &cfg, &s);
     if (rc) {
         return rc;
-    }
-    bool writes = strcmp(action, "prune") == 0;
-    const char *path = database ? database : cfg.database;
-    struct store *s = NULL;
-    struct gp_err err = { 0 };
-    if (writes && access(path, F_OK) != 0) {
-        return cli_fail("database '%s' does not exist (has the agent run?)", path);
-    }
-    if (store_open(path, writes ? STORE_READ_WRITE : STORE_READ_ONLY, &s, &err) != 0) {
-        return cli_fail("%s", err.msg);
     }
     rc = writes ? prune(s, &cfg) : strcmp(action, "info") == 0 ? info(s) : check(s);
     store_close(s);

@@ -242,8 +242,7 @@ static void print_csv(const struct store_history_query *q, enum step step,
 int cli_history_main(int argc, char **argv)
 {
     enum {
-        OPT_SET = 256,
-        OPT_GPU,
+        OPT_GPU = 256,
         OPT_FROM,
         OPT_TO,
         OPT_STEP,
@@ -261,9 +260,7 @@ int cli_history_main(int argc, char **argv)
         { "around", required_argument, NULL, OPT_AROUND },
         { "format", required_argument, NULL, 'f' },
         { "output-format", required_argument, NULL, 'f' },
-        { "config", required_argument, NULL, 'c' },
-        { "set", required_argument, NULL, OPT_SET },
-        { "database", required_argument, NULL, 'd' },
+        CLI_DB_LONGOPTS,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -273,13 +270,17 @@ int cli_history_main(int argc, char **argv)
     int rc = parse_metrics(default_metrics, &q);
     enum step step = STEP_AUTO;
     uint64_t points = 1000;
-    const char *database = NULL;
     const char *format = "table";
-    struct cli_config_args ca = { 0 };
+    struct cli_db_args da = { 0 };
     optind = 1;
     opterr = 0;
     int opt = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, ":f:c:d:h", longopts, NULL)) != -1) {
+        bool handled = false;
+        rc = cli_db_option("history", opt, optarg, &da, &handled);
+        if (rc || handled) {
+            continue;
+        }
         switch (opt) {
         case OPT_GPU:
             q.gpu = optarg;
@@ -338,15 +339,6 @@ int cli_history_main(int argc, char **argv)
             }
             format = optarg;
             break;
-        case 'c':
-            ca.path = optarg;
-            break;
-        case OPT_SET:
-            rc = cli_config_add_set("history", &ca, optarg);
-            break;
-        case 'd':
-            database = optarg;
-            break;
         case 'h':
             usage(stdout);
             return GP_EXIT_OK;
@@ -366,7 +358,8 @@ int cli_history_main(int argc, char **argv)
         return cli_usage_error("history", "--from must be before --to");
     }
     struct config cfg;
-    rc = cli_config_load("history", &ca, &cfg);
+    struct store *s = NULL;
+    rc = cli_db_open("history", &da, STORE_READ_ONLY, &cfg, &s);
     if (rc) {
         return rc;
     }
@@ -385,11 +378,7 @@ int cli_history_main(int argc, char **argv)
     static const int64_t widths[] = { 0, 0, MINUTE_MS, HOUR_MS, QUARTER_MS };
     q.step_ms = widths[step];
 
-    struct store *s = NULL;
     struct gp_err err = { 0 };
-    if (store_open(database ? database : cfg.database, STORE_READ_ONLY, &s, &err) != 0) {
-        return cli_fail("%s", err.msg);
-    }
     struct store_history_row *rows = NULL;
     size_t n = 0;
     rc = store_query_history(s, &q, &rows, &n, &err);

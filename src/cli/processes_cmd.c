@@ -215,8 +215,7 @@ static void print_csv(const struct store_process_row *rows, size_t n)
 int cli_processes_main(int argc, char **argv)
 {
     enum {
-        OPT_SET = 256,
-        OPT_ACTIVE,
+        OPT_ACTIVE = 256,
         OPT_SINCE,
         OPT_USER,
         OPT_GPU,
@@ -232,16 +231,13 @@ int cli_processes_main(int argc, char **argv)
         { "limit", required_argument, NULL, OPT_LIMIT },
         { "format", required_argument, NULL, 'f' },
         { "output-format", required_argument, NULL, 'f' },
-        { "config", required_argument, NULL, 'c' },
-        { "set", required_argument, NULL, OPT_SET },
-        { "database", required_argument, NULL, 'd' },
+        CLI_DB_LONGOPTS,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct cli_config_args ca = { 0 };
+    struct cli_db_args da = { 0 };
     struct store_process_filter filter = { .limit = 50 };
     bool active = false;
-    const char *database = NULL;
     enum out_format format = OUT_TABLE;
     int64_t now_ms = clock_realtime_ms();
     optind = 1;
@@ -250,6 +246,13 @@ int cli_processes_main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, ":f:c:d:h", longopts, NULL)) != -1) {
         uint64_t limit = 0;
         bool known = false;
+        int orc = cli_db_option("processes", opt, optarg, &da, &known);
+        if (orc || known) {
+            if (orc) {
+                return orc;
+            }
+            continue;
+        }
         switch (opt) {
         case OPT_ACTIVE:
             active = true;
@@ -300,17 +303,6 @@ int cli_processes_main(int argc, char **argv)
                                        optarg);
             }
             break;
-        case 'c':
-            ca.path = optarg;
-            break;
-        case OPT_SET:
-            if (cli_config_add_set("processes", &ca, optarg) != 0) {
-                return GP_EXIT_USAGE;
-            }
-            break;
-        case 'd':
-            database = optarg;
-            break;
         case 'h':
             usage(stdout);
             return GP_EXIT_OK;
@@ -324,17 +316,14 @@ int cli_processes_main(int argc, char **argv)
         return cli_usage_error("processes", "unexpected argument '%s'", argv[optind]);
     }
     struct config cfg;
-    int rc = cli_config_load("processes", &ca, &cfg);
+    struct store *s = NULL;
+    int rc = cli_db_open("processes", &da, STORE_READ_ONLY, &cfg, &s);
     if (rc) {
         return rc;
     }
     /* "Active": in the newest samples, allowing for a couple of missed reads. */
     filter.active_within_ms = active ? (int64_t)(3 * cfg.interval_ms) : 0;
-    struct store *s = NULL;
     struct gp_err err = { 0 };
-    if (store_open(database ? database : cfg.database, STORE_READ_ONLY, &s, &err) != 0) {
-        return cli_fail("%s", err.msg);
-    }
     struct store_process_row *rows = NULL;
     size_t n = 0;
     rc = store_query_processes(s, &filter, &rows, &n, &err);
