@@ -38,26 +38,26 @@ json.dump({"gpus": gpus}, open(path, "w"))
 PY
 export GPULSE_NVML_LIB=$PWD/build-bench/sim/libnvidia-ml.so.1
 export GPULSE_SIM_SCENARIO=$tmp/scenario.json
-hz=$(getconf CLK_TCK)
 
 run() { # INTERVAL
   local db=$tmp/agent-$1.db
   ./build-bench/gpulse agent --database "$db" --interval "$1" &
   local pid=$!
   sleep "$RUN_S"
-  # CPU ticks (user + system, fields 14 and 15) and peak RSS before stopping
-  local ticks rss
-  ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  # CPU time in ns of every thread (schedstat, not 10 ms clock ticks) and
+  # peak RSS, read before stopping it
+  local cpu_ns rss
+  cpu_ns=$(cat /proc/"$pid"/task/*/schedstat | awk '{s += $1} END {printf "%d", s}')
   rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
   kill -TERM "$pid"
   wait "$pid"
   local samples bytes
   samples=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from samples').fetchone()[0])" "$db")
   bytes=$(stat -c %s "$db")
-  python3 - "$1" "$ticks" "$hz" "$samples" "$rss" "$bytes" <<'PY'
+  python3 - "$1" "$cpu_ns" "$samples" "$rss" "$bytes" <<'PY'
 import sys
-interval, ticks, hz, samples, rss, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-cpu_us = ticks / hz * 1e6
+interval, ns, samples, rss, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+cpu_us = ns / 1e3
 print("interval %-6s %6d GPU-samples: CPU %.1f us per GPU-sample, peak RSS %d KiB, %.0f bytes on disk per GPU-sample"
       % (interval, samples, cpu_us / max(samples, 1), rss, size / max(samples, 1)))
 PY

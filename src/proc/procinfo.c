@@ -1,6 +1,7 @@
 #include "proc/procinfo.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,17 @@ struct proc_cache_entry {
     uint64_t start_ticks;
     uint64_t seen_generation; /* last sweep round it was read in */
     uint64_t read_at_ms;      /* monotonic time its files were last read */
+    int stat_fd;              /* /proc/PID/stat kept open: re-read with pread */
     struct proc_info info;
 };
+
+static void close_entry(struct proc_cache_entry *e)
+{
+    if (e->stat_fd >= 0) {
+        close(e->stat_fd);
+        e->stat_fd = -1;
+    }
+}
 
 int proc_stat_start_ticks(const char *stat_text, uint64_t *ticks)
 {
@@ -170,6 +180,9 @@ int proc_reader_init(struct proc_reader *r, const char *root, struct gp_err *err
 
 void proc_reader_fini(struct proc_reader *r)
 {
+    for (size_t i = 0; i < r->cache_len; i++) {
+        close_entry(&r->cache[i]);
+    }
     free(r->buf);
     free(r->cache);
     r->buf = NULL;
@@ -193,6 +206,8 @@ void proc_reader_sweep(struct proc_reader *r)
     for (size_t i = 0; i < r->cache_len; i++) {
         if (r->cache[i].seen_generation == r->generation) {
             r->cache[kept++] = r->cache[i];
+        } else {
+            close_entry(&r->cache[i]);
         }
     }
     r->cache_len = kept;
@@ -218,23 +233,58 @@ static void read_identity(struct proc_reader *r, const char *dir, struct proc_in
     }
 }
 
+/* Reads /proc/PID/stat, through the descriptor kept open for a known
+ * process: a pread costs no path walk, no open, no close. The descriptor of
+ * a process that has exited fails to read (even if its PID was reused), so
+ * then the path is opened afresh. Returns the bytes read, or <= 0. */
+static long read_stat(struct proc_reader *r, struct proc_cache_entry *e, const char *path,
+                      int *fd_out)
+{
+    *fd_out = -1;
+    if (e && e->stat_fd >= 0) {
+        ssize_t n = pread(e->stat_fd, r->buf, BUF_MAX, 0);
+        if (n > 0) {
+            r->buf[n] = '\0';
+            *fd_out = e->stat_fd;
+            return (long)n;
+        }
+        close_entry(e);
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    ssize_t n = pread(fd, r->buf, BUF_MAX, 0);
+    if (n <= 0) {
+        close(fd);
+        return -1;
+    }
+    r->buf[n] = '\0';
+    *fd_out = fd;
+    return (long)n;
+}
+
 void proc_reader_read(struct proc_reader *r, uint32_t pid, struct proc_info *out)
 {
     *out = (struct proc_info){ 0 };
     char dir[300];
     char path[320];
     snprintf(dir, sizeof(dir), "%s/%u", r->root, pid);
-
     snprintf(path, sizeof(path), "%s/stat", dir);
+
+    struct proc_cache_entry *e = cache_find(r, pid);
+    int fd = -1;
     uint64_t ticks = 0;
-    if (fileio_read_capped(path, r->buf, BUF_MAX, NULL) <= 0 ||
-        proc_stat_start_ticks(r->buf, &ticks) != 0) {
+    if (read_stat(r, e, path, &fd) <= 0 || proc_stat_start_ticks(r->buf, &ticks) != 0) {
+        if (fd >= 0 && (!e || fd != e->stat_fd)) {
+            close(fd);
+        }
         return; /* gone, or hidden by hidepid */
     }
     uint64_t now_ms = clock_monotonic_us() / 1000;
-    struct proc_cache_entry *e = cache_find(r, pid);
     if (e && e->start_ticks == ticks && now_ms - e->read_at_ms < PROC_CACHE_REFRESH_MS) {
         e->seen_generation = r->generation;
+        e->stat_fd = fd;
         *out = e->info;
         return;
     }
@@ -253,10 +303,15 @@ void proc_reader_read(struct proc_reader *r, uint32_t pid, struct proc_info *out
             r->cache = xrealloc(r->cache, r->cache_cap * sizeof(*r->cache));
         }
         e = &r->cache[r->cache_len++];
+        e->stat_fd = -1;
+    }
+    if (e->stat_fd >= 0 && e->stat_fd != fd) {
+        close(e->stat_fd);
     }
     *e = (struct proc_cache_entry){ .pid = pid,
                                     .start_ticks = ticks,
                                     .seen_generation = r->generation,
                                     .read_at_ms = now_ms,
+                                    .stat_fd = fd,
                                     .info = *out };
 }
