@@ -260,6 +260,13 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
         goto out;
     }
 
+    /* Before the writer thread starts: from then on the database
+     * connection is the writer's alone. */
+    struct gpu_snapshot probe = { 0 };
+    gpu_session_read(session, &probe);
+    record_versions(store, &probe.system);
+    gpu_snapshot_fini(&probe);
+
     struct agent_queue queue;
     agent_queue_init(&queue, queue_capacity(cfg));
     uint64_t missed = 0;
@@ -291,10 +298,6 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
         goto out;
     }
 
-    struct gpu_snapshot probe = { 0 };
-    gpu_session_read(session, &probe);
-    record_versions(store, &probe.system);
-    gpu_snapshot_fini(&probe);
     log_info("agent", "sampling %zu GPUs every %llu ms into '%s'", gpu_session_gpu_count(session),
              (unsigned long long)cfg->interval_ms, cfg->database);
 
