@@ -7,37 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUN_S=${SECONDS_PER_RUN:-30}
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DGP_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench -j "$(nproc)" >/dev/null
-
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-for i in $(seq 1 20); do
-  sleep 3600 &
-  pids+=($!)
-done
-python3 - "$tmp/scenario.json" "${pids[@]}" <<'PY'
-import json, sys
-path, pids = sys.argv[1], [int(p) for p in sys.argv[2:]]
-gpus = [{
-    "name": "NVIDIA H100 80GB HBM3", "ecc": True, "memory_total_mib": 81559,
-    "metrics": {
-        "utilization_gpu": {"pattern": "random_walk", "seed": g, "start": 70, "step": 10},
-        "power_w": {"pattern": "square", "low": 200, "high": 650, "period_s": 4, "duty": 0.5},
-        "temperature_c": {"pattern": "random_walk", "seed": 100 + g, "start": 60, "step": 1},
-    },
-    "processes": [{"pid": p, "memory_mib": 4096, "sm_pct": 30}
-                  for k, p in enumerate(pids) if k % 8 == g],
-} for g in range(8)]
-json.dump({"gpus": gpus}, open(path, "w"))
-PY
-export GPULSE_NVML_LIB=$PWD/build-bench/sim/libnvidia-ml.so.1
-export GPULSE_SIM_SCENARIO=$tmp/scenario.json
+. bench/setup.sh
 
 run() { # INTERVAL
   local db=$tmp/agent-$1.db

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds and installs gpulse (to /usr/local), and
 # shows it watching four simulated GPUs with a few users' processes on
-# them. Harmless placeholder processes (sleep, renamed) run as the system
+# them. Harmless stand-in processes (sleep, renamed) run as the system
 # users nobody and daemon, so the attribution shows real users.
 #   scripts/demo.sh           refreshing view until Ctrl-C
 #   scripts/demo.sh --once    print one reading and exit
@@ -20,20 +20,20 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# placeholder VAR USER "COMMAND LINE": starts a sleeping process as USER
-# whose argv reads as COMMAND LINE (sleep's own argument, "infinity", ends
-# it) and exports its PID as VAR, which demo.json's "pid_env" names.
-placeholder() {
+# start_demo_process VAR USER "COMMAND LINE": starts a sleeping process as
+# USER whose argv reads as COMMAND LINE (sleep's own argument, "infinity",
+# ends it) and exports its PID as VAR, which demo.json's "pid_env" names.
+start_demo_process() {
   setpriv --reuid="$2" --regid="$(id -g "$2")" --init-groups -- \
     bash -c "exec -a \"$3\" sleep infinity" </dev/null >/dev/null 2>&1 &
   pids+=($!)
   export "$1=$!"
 }
-placeholder GPULSE_DEMO_PID_TRAIN nobody "python3 train.py --model resnet152 --max-steps"
-placeholder GPULSE_DEMO_PID_NOTEBOOK daemon "python3 -m ipykernel_launcher --timeout"
-placeholder GPULSE_DEMO_PID_SERVE nobody "ollama serve --keep-alive"
-placeholder GPULSE_DEMO_PID_RENDER root "ffmpeg -hwaccel cuda -i talk.mkv -c:v h264_nvenc -t"
-sleep 0.2 # let the placeholders exec into sleep
+start_demo_process GPULSE_DEMO_PID_TRAIN nobody "python3 train.py --model resnet152 --max-steps"
+start_demo_process GPULSE_DEMO_PID_NOTEBOOK daemon "python3 -m ipykernel_launcher --timeout"
+start_demo_process GPULSE_DEMO_PID_SERVE nobody "ollama serve --keep-alive"
+start_demo_process GPULSE_DEMO_PID_RENDER root "ffmpeg -hwaccel cuda -i talk.mkv -c:v h264_nvenc -t"
+sleep 0.2 # let them exec into sleep
 
 export GPULSE_NVML_LIB="$prefix/lib/gpulse/libnvidia-ml.so.1"
 export GPULSE_SIM_SCENARIO="$prefix/share/gpulse/scenarios/demo.json"

@@ -270,7 +270,7 @@ int cli_history_main(int argc, char **argv)
     int rc = parse_metrics(default_metrics, &q);
     enum step step = STEP_AUTO;
     uint64_t points = 1000;
-    const char *format = "table";
+    enum cli_format format = CLI_FORMAT_TABLE;
     struct cli_db_args da = { 0 };
     optind = 1;
     opterr = 0;
@@ -332,12 +332,7 @@ int cli_history_main(int argc, char **argv)
             rc = parse_metrics(optarg, &q);
             break;
         case 'f':
-            if (strcmp(optarg, "table") != 0 && strcmp(optarg, "json") != 0 &&
-                strcmp(optarg, "csv") != 0) {
-                return cli_usage_error("history", "--format: '%s' is not one of table, json, csv",
-                                       optarg);
-            }
-            format = optarg;
+            rc = cli_parse_format("history", optarg, &format);
             break;
         case 'h':
             usage(stdout);
@@ -390,9 +385,9 @@ int cli_history_main(int argc, char **argv)
         n = merge_local_days(rows, n, q.metric_count);
     }
     rc = 0;
-    if (strcmp(format, "json") == 0) {
+    if (format == CLI_FORMAT_JSON) {
         rc = print_json(&q, step, rows, n);
-    } else if (strcmp(format, "csv") == 0) {
+    } else if (format == CLI_FORMAT_CSV) {
         print_csv(&q, step, rows, n);
     } else {
         print_table(&q, rows, n);

@@ -17,14 +17,8 @@
 #include "util/log.h"
 #include "util/strparse.h"
 
-enum now_format {
-    NOW_FORMAT_TABLE,
-    NOW_FORMAT_JSON,
-    NOW_FORMAT_CSV,
-};
-
 struct now_args {
-    enum now_format format;
+    enum cli_format format;
     bool csv_processes;
     uint64_t watch_ms; /* 0: read once */
     const char *nvml_lib;
@@ -109,15 +103,8 @@ static int parse_args(int argc, char **argv, struct now_args *a, bool *help)
     while ((opt = getopt_long(argc, argv, ":f:pw:vhc:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'f':
-            if (strcmp(optarg, "table") == 0) {
-                a->format = NOW_FORMAT_TABLE;
-            } else if (strcmp(optarg, "json") == 0) {
-                a->format = NOW_FORMAT_JSON;
-            } else if (strcmp(optarg, "csv") == 0) {
-                a->format = NOW_FORMAT_CSV;
-            } else {
-                return cli_usage_error("now", "--format: '%s' is not one of table, json, csv",
-                                       optarg);
+            if (cli_parse_format("now", optarg, &a->format) != 0) {
+                return GP_EXIT_USAGE;
             }
             break;
         case 'p':
@@ -189,7 +176,7 @@ static int parse_args(int argc, char **argv, struct now_args *a, bool *help)
     if (optind < argc) {
         return cli_usage_error("now", "unexpected argument '%s'", argv[optind]);
     }
-    if (a->csv_processes && a->format != NOW_FORMAT_CSV) {
+    if (a->csv_processes && a->format != CLI_FORMAT_CSV) {
         return cli_usage_error("now", "--processes applies to --format csv (the table and JSON "
                                       "always list processes)");
     }
@@ -209,16 +196,16 @@ static int render(const struct now_args *a, const struct gpu_snapshot *snap,
                   struct cli_render_opts *ropts, bool refresh_in_place)
 {
     switch (a->format) {
-    case NOW_FORMAT_JSON:
+    case CLI_FORMAT_JSON:
         if (cli_render_json(stdout, snap, ropts) != 0) {
             return cli_fail("cannot write JSON to standard output");
         }
         break;
-    case NOW_FORMAT_CSV:
+    case CLI_FORMAT_CSV:
         cli_render_csv(stdout, snap, ropts);
         ropts->csv_header = false;
         break;
-    case NOW_FORMAT_TABLE:
+    case CLI_FORMAT_TABLE:
     default:
         if (refresh_in_place) {
             fputs("\033[H\033[2J", stdout); /* home, clear screen */
@@ -289,7 +276,7 @@ int cli_now_main(int argc, char **argv)
     clock_schedule_init(&schedule, a.watch_ms ? a.watch_ms : 1);
     do {
         gpu_session_read(session, &snap);
-        rc = render(&a, &snap, &ropts, a.watch_ms && tty && a.format == NOW_FORMAT_TABLE);
+        rc = render(&a, &snap, &ropts, a.watch_ms && tty && a.format == CLI_FORMAT_TABLE);
         if (rc || !a.watch_ms) {
             break;
         }

@@ -16,12 +16,6 @@
 #include "util/text.h"
 #include "util/timeparse.h"
 
-enum out_format {
-    OUT_TABLE,
-    OUT_JSON,
-    OUT_CSV,
-};
-
 static void usage(FILE *out)
 {
     fputs("Usage: gpulse processes [OPTIONS]\n"
@@ -75,15 +69,12 @@ static void local_time(int64_t ms, char *buf, size_t size)
     strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-static void mib(int64_t bytes, bool has, char *buf, size_t size)
+static void memory_text(int64_t bytes, bool has, char *buf, size_t size)
 {
-    double gib = (double)bytes / (1024.0 * 1024.0 * 1024.0);
     if (!has) {
         snprintf(buf, size, "N/A");
-    } else if (gib >= 1.0) {
-        snprintf(buf, size, "%.1f GiB", gib);
     } else {
-        snprintf(buf, size, "%.0f MiB", (double)bytes / 1048576.0);
+        cli_format_bytes((uint64_t)bytes, buf, size);
     }
 }
 
@@ -103,23 +94,11 @@ static void print_table(const struct store_process_row *rows, size_t n)
         local_time(r->last_seen_ms, last, sizeof(last));
         duration_hms(r->gpu_seconds, gpu_t, sizeof(gpu_t));
         duration_hms(r->sm_seconds, sm_t, sizeof(sm_t));
-        mib(r->memory_max_bytes, r->has_memory, mmax, sizeof(mmax));
-        mib((int64_t)r->memory_avg_bytes, r->has_memory, mavg, sizeof(mavg));
+        memory_text(r->memory_max_bytes, r->has_memory, mmax, sizeof(mmax));
+        memory_text((int64_t)r->memory_avg_bytes, r->has_memory, mavg, sizeof(mavg));
         printf("%-4d %8u  %-10.10s %-16s %-22s %-19s  %-19s  %10s %10s %10s %10s\n", r->gpu_index,
                r->pid, user, cmd, cont, first, last, gpu_t, sm_t, mmax, mavg);
     }
-}
-
-static json_t *text_or_null(const char *s)
-{
-    if (!s || !*s) {
-        return json_null();
-    }
-    size_t size = strlen(s) * 3 + 1;
-    char *clean = malloc(size);
-    json_t *v = clean ? json_string(text_sanitize(clean, size, s, false)) : json_null();
-    free(clean);
-    return v;
 }
 
 static int print_json(const struct store_process_row *rows, size_t n)
@@ -133,14 +112,14 @@ static int print_json(const struct store_process_row *rows, size_t n)
         cli_format_time_ms(r->start_time_ms, start, sizeof(start));
         json_t *o = json_object();
         json_object_set_new(o, "gpu_index", json_integer(r->gpu_index));
-        json_object_set_new(o, "gpu_uuid", text_or_null(r->gpu_uuid));
+        json_object_set_new(o, "gpu_uuid", cli_json_text(r->gpu_uuid));
         json_object_set_new(o, "pid", json_integer(r->pid));
         json_object_set_new(o, "type", json_string(cli_process_type(r->type_mask)));
-        json_object_set_new(o, "user", text_or_null(r->user));
+        json_object_set_new(o, "user", cli_json_text(r->user));
         json_object_set_new(o, "uid", r->has_uid ? json_integer(r->uid) : json_null());
-        json_object_set_new(o, "command", text_or_null(r->command));
-        json_object_set_new(o, "cmdline", text_or_null(r->cmdline));
-        json_object_set_new(o, "container", text_or_null(r->container));
+        json_object_set_new(o, "command", cli_json_text(r->command));
+        json_object_set_new(o, "cmdline", cli_json_text(r->cmdline));
+        json_object_set_new(o, "container", cli_json_text(r->container));
         json_object_set_new(o, "start_time",
                             r->start_time_ms > 0 ? json_string(start) : json_null());
         json_object_set_new(o, "first_seen", json_string(first));
@@ -161,24 +140,6 @@ static int print_json(const struct store_process_row *rows, size_t n)
     return rc == 0 && putchar('\n') != EOF ? 0 : -1;
 }
 
-static void csv_text(const char *s)
-{
-    char clean[4096];
-    text_sanitize(clean, sizeof(clean), s ? s : "", false);
-    if (!strpbrk(clean, ",\"\r\n")) {
-        fputs(clean, stdout);
-        return;
-    }
-    putchar('"');
-    for (const char *p = clean; *p; p++) {
-        if (*p == '"') {
-            putchar('"');
-        }
-        putchar(*p);
-    }
-    putchar('"');
-}
-
 static void print_csv(const struct store_process_row *rows, size_t n)
 {
     fputs("gpu_index,gpu_uuid,pid,type,user,uid,command,container,first_seen,last_seen,"
@@ -189,25 +150,24 @@ static void print_csv(const struct store_process_row *rows, size_t n)
         char first[40], last[40];
         cli_format_time_ms(r->first_seen_ms, first, sizeof(first));
         cli_format_time_ms(r->last_seen_ms, last, sizeof(last));
-        printf("%d,", r->gpu_index);
-        csv_text(r->gpu_uuid);
-        printf(",%u,%s,", r->pid, cli_process_type(r->type_mask));
-        csv_text(r->user);
+        printf("%d", r->gpu_index);
+        cli_csv_field(stdout, r->gpu_uuid ? r->gpu_uuid : "", false);
+        printf(",%u,%s", r->pid, cli_process_type(r->type_mask));
+        cli_csv_field(stdout, r->user ? r->user : "", false);
         if (r->has_uid) {
-            printf(",%u,", r->uid);
+            printf(",%u", r->uid);
         } else {
-            printf(",,");
+            printf(",");
         }
-        csv_text(r->command);
-        putchar(',');
-        csv_text(r->container);
+        cli_csv_field(stdout, r->command ? r->command : "", false);
+        cli_csv_field(stdout, r->container ? r->container : "", false);
         printf(",%s,%s,%.3f,%.3f,", first, last, r->gpu_seconds, r->sm_seconds);
         if (r->has_memory) {
-            printf("%" PRId64 ",%.0f,", r->memory_max_bytes, r->memory_avg_bytes);
+            printf("%" PRId64 ",%.0f", r->memory_max_bytes, r->memory_avg_bytes);
         } else {
-            printf(",,");
+            printf(",");
         }
-        csv_text(r->cmdline);
+        cli_csv_field(stdout, r->cmdline ? r->cmdline : "", false);
         fputs("\r\n", stdout);
     }
 }
@@ -238,7 +198,7 @@ int cli_processes_main(int argc, char **argv)
     struct cli_db_args da = { 0 };
     struct store_process_filter filter = { .limit = 50 };
     bool active = false;
-    enum out_format format = OUT_TABLE;
+    enum cli_format format = CLI_FORMAT_TABLE;
     int64_t now_ms = clock_realtime_ms();
     optind = 1;
     opterr = 0;
@@ -292,15 +252,8 @@ int cli_processes_main(int argc, char **argv)
             filter.limit = (int64_t)limit;
             break;
         case 'f':
-            if (strcmp(optarg, "table") == 0) {
-                format = OUT_TABLE;
-            } else if (strcmp(optarg, "json") == 0) {
-                format = OUT_JSON;
-            } else if (strcmp(optarg, "csv") == 0) {
-                format = OUT_CSV;
-            } else {
-                return cli_usage_error("processes", "--format: '%s' is not one of table, json, csv",
-                                       optarg);
+            if (cli_parse_format("processes", optarg, &format) != 0) {
+                return GP_EXIT_USAGE;
             }
             break;
         case 'h':
@@ -331,9 +284,9 @@ int cli_processes_main(int argc, char **argv)
     if (rc != 0) {
         return cli_fail("%s", err.msg);
     }
-    if (format == OUT_JSON) {
+    if (format == CLI_FORMAT_JSON) {
         rc = print_json(rows, n);
-    } else if (format == OUT_CSV) {
+    } else if (format == CLI_FORMAT_CSV) {
         print_csv(rows, n);
     } else {
         print_table(rows, n);

@@ -4,6 +4,7 @@
 #ifndef GPULSE_CLI_RENDER_H
 #define GPULSE_CLI_RENDER_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -27,6 +28,28 @@ GP_NODISCARD int cli_render_json(FILE *out, const struct gpu_snapshot *snap,
 
 /* The snapshot as CSV rows (RFC 4180 quoting). */
 void cli_render_csv(FILE *out, const struct gpu_snapshot *snap, const struct cli_render_opts *opts);
+
+/* The output formats of the commands that print data. */
+enum cli_format {
+    CLI_FORMAT_TABLE,
+    CLI_FORMAT_JSON,
+    CLI_FORMAT_CSV,
+};
+
+/* Parses a --format / --output-format value. Returns 0, or GP_EXIT_USAGE
+ * after saying what is wrong (cmd names the command in the message). */
+int cli_parse_format(const char *cmd, const char *arg, enum cli_format *out);
+
+/* Text from the host as a JSON string (null when empty): made valid UTF-8,
+ * invalid bytes becoming U+FFFD, since jansson refuses anything else. */
+json_t *cli_json_text(const char *text);
+
+/* Writes one CSV field, preceded by a comma unless first: made valid UTF-8
+ * and quoted (RFC 4180) when it holds a comma, quote or line break. */
+void cli_csv_field(FILE *out, const char *text, bool first);
+
+/* "52.5 GiB" or "412 MiB". */
+void cli_format_bytes(uint64_t bytes, char *buf, size_t size);
 
 /* "C", "G", "C+G", "M"... for a process's type mask. */
 const char *cli_process_type(unsigned type_mask);

@@ -5,9 +5,7 @@
 #include "cli/render.h"
 #include "util/text.h"
 
-/* RFC 4180: quote a field holding a comma, quote or line break. Text from
- * the host is made valid UTF-8 first. */
-static void csv_field(FILE *out, const char *raw, bool first)
+void cli_csv_field(FILE *out, const char *raw, bool first)
 {
     if (!first) {
         fputc(',', out);
@@ -49,18 +47,18 @@ static void gpu_rows(FILE *out, const struct gpu_snapshot *snap, const char *tim
 {
     for (size_t i = 0; i < snap->gpu_count; i++) {
         const struct gpu_reading *r = &snap->gpus[i];
-        csv_field(out, time, true);
+        cli_csv_field(out, time, true);
         fprintf(out, ",%u", r->id.index);
-        csv_field(out, r->id.uuid, false);
-        csv_field(out, r->id.name, false);
-        csv_field(out, r->id.pci_bus_id, false);
-        csv_field(out, r->state == GPU_STATE_LOST ? "lost" : "ok", false);
+        cli_csv_field(out, r->id.uuid, false);
+        cli_csv_field(out, r->id.name, false);
+        cli_csv_field(out, r->id.pci_bus_id, false);
+        cli_csv_field(out, r->state == GPU_STATE_LOST ? "lost" : "ok", false);
         double pct = 0;
         fputc(',', out);
         if (gpu_busy_pct(&r->busy, &pct)) {
             fprintf(out, "%.1f", pct);
         }
-        csv_field(out, gpu_busy_source_name(r->busy.source), false);
+        cli_csv_field(out, gpu_busy_source_name(r->busy.source), false);
         for (int f = 0; f < GPU_FIELD_COUNT; f++) {
             csv_int(out, gpu_values_has(&r->values, (enum gpu_field)f), r->values.v[f]);
         }
@@ -88,22 +86,22 @@ static void process_rows(FILE *out, const struct gpu_snapshot *snap, const char 
             if (pi->start_time_ms > 0) {
                 cli_format_time_ms(pi->start_time_ms, start, sizeof(start));
             }
-            csv_field(out, time, true);
+            cli_csv_field(out, time, true);
             fprintf(out, ",%u", r->id.index);
-            csv_field(out, r->id.uuid, false);
+            cli_csv_field(out, r->id.uuid, false);
             fprintf(out, ",%u", p->pid);
-            csv_field(out, cli_process_type(p->type_mask), false);
-            csv_field(out, pi->has_uid ? pi->user : "", false);
+            cli_csv_field(out, cli_process_type(p->type_mask), false);
+            cli_csv_field(out, pi->has_uid ? pi->user : "", false);
             csv_int(out, pi->has_uid, pi->uid);
-            csv_field(out, pi->comm, false);
-            csv_field(out, label, false);
+            cli_csv_field(out, pi->comm, false);
+            cli_csv_field(out, label, false);
             csv_int(out, p->has_used_memory, (int64_t)p->used_memory_bytes);
             csv_int(out, p->has_utilization, p->sm_pct);
             csv_int(out, p->has_utilization, p->memory_pct);
             csv_int(out, p->has_utilization, p->encoder_pct);
             csv_int(out, p->has_utilization, p->decoder_pct);
-            csv_field(out, start, false);
-            csv_field(out, pi->cmdline, false);
+            cli_csv_field(out, start, false);
+            cli_csv_field(out, pi->cmdline, false);
             fputs("\r\n", out);
         }
     }

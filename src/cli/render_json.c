@@ -11,9 +11,7 @@
 
 #define JSON_SCHEMA "gpulse.now.v1"
 
-/* Text from the host as a JSON string: jansson needs valid UTF-8, and a
- * command line can hold any bytes, so invalid ones become U+FFFD. */
-static json_t *string_or_null(const char *s)
+json_t *cli_json_text(const char *s)
 {
     if (!s || !*s) {
         return json_null();
@@ -67,10 +65,10 @@ static json_t *process_json(const struct gpu_process *p)
                         p->has_utilization ? json_integer(p->encoder_pct) : json_null());
     json_object_set_new(o, "decoder_pct",
                         p->has_utilization ? json_integer(p->decoder_pct) : json_null());
-    json_object_set_new(o, "user", pi->has_uid ? string_or_null(pi->user) : json_null());
+    json_object_set_new(o, "user", pi->has_uid ? cli_json_text(pi->user) : json_null());
     json_object_set_new(o, "uid", pi->has_uid ? json_integer(pi->uid) : json_null());
-    json_object_set_new(o, "command", string_or_null(pi->comm));
-    json_object_set_new(o, "cmdline", string_or_null(pi->cmdline));
+    json_object_set_new(o, "command", cli_json_text(pi->comm));
+    json_object_set_new(o, "cmdline", cli_json_text(pi->cmdline));
     json_object_set_new(o, "start_time", time_or_null(pi->start_time_ms));
     json_object_set_new(o, "start_time_ms",
                         pi->start_time_ms > 0 ? json_integer(pi->start_time_ms) : json_null());
@@ -78,11 +76,11 @@ static json_t *process_json(const struct gpu_process *p)
         const struct proc_container *c = &pi->container;
         char label[96];
         proc_container_label(c, label, sizeof(label));
-        json_object_set_new(
-            o, "container",
-            json_pack("{s:o, s:o, s:o, s:o, s:o}", "runtime", string_or_null(c->runtime), "id",
-                      string_or_null(c->id), "pod_uid", string_or_null(c->pod_uid), "slurm_job",
-                      string_or_null(c->slurm_job), "label", string_or_null(label)));
+        json_object_set_new(o, "container",
+                            json_pack("{s:o, s:o, s:o, s:o, s:o}", "runtime",
+                                      cli_json_text(c->runtime), "id", cli_json_text(c->id),
+                                      "pod_uid", cli_json_text(c->pod_uid), "slurm_job",
+                                      cli_json_text(c->slurm_job), "label", cli_json_text(label)));
     } else {
         json_object_set_new(o, "container", json_null());
     }
@@ -110,10 +108,10 @@ static json_t *gpu_json(const struct gpu_reading *r)
     json_t *o = json_object();
     const struct gpu_identity *id = &r->id;
     json_object_set_new(o, "index", json_integer(id->index));
-    json_object_set_new(o, "uuid", string_or_null(id->uuid));
-    json_object_set_new(o, "name", string_or_null(id->name));
-    json_object_set_new(o, "serial", string_or_null(id->serial));
-    json_object_set_new(o, "pci_bus_id", string_or_null(id->pci_bus_id));
+    json_object_set_new(o, "uuid", cli_json_text(id->uuid));
+    json_object_set_new(o, "name", cli_json_text(id->name));
+    json_object_set_new(o, "serial", cli_json_text(id->serial));
+    json_object_set_new(o, "pci_bus_id", cli_json_text(id->pci_bus_id));
     if (id->has_pci_device_id) {
         char hex[16];
         snprintf(hex, sizeof(hex), "0x%08X", id->pci_device_id);
@@ -125,7 +123,7 @@ static json_t *gpu_json(const struct gpu_reading *r)
     json_object_set_new(o, "mig_enabled",
                         id->has_mig_mode ? json_boolean(id->mig_enabled) : json_null());
     json_object_set_new(o, "state", json_string(r->state == GPU_STATE_LOST ? "lost" : "ok"));
-    json_object_set_new(o, "error", string_or_null(r->error));
+    json_object_set_new(o, "error", cli_json_text(r->error));
 
     double pct = 0;
     bool has_pct = gpu_busy_pct(&r->busy, &pct);
@@ -160,10 +158,10 @@ int cli_render_json(FILE *out, const struct gpu_snapshot *snap, const struct cli
     json_object_set_new(root, "schema", json_string(JSON_SCHEMA));
     json_object_set_new(root, "time", time_or_null(snap->time_ms));
     json_object_set_new(root, "time_ms", json_integer(snap->time_ms));
-    json_object_set_new(root, "host", string_or_null(opts->host));
+    json_object_set_new(root, "host", cli_json_text(opts->host));
     json_object_set_new(root, "read_duration_us", json_integer((json_int_t)snap->read_duration_us));
-    json_object_set_new(root, "driver_version", string_or_null(sys->driver_version));
-    json_object_set_new(root, "nvml_version", string_or_null(sys->nvml_version));
+    json_object_set_new(root, "driver_version", cli_json_text(sys->driver_version));
+    json_object_set_new(root, "nvml_version", cli_json_text(sys->nvml_version));
     if (sys->has_cuda_version) {
         char v[32];
         snprintf(v, sizeof(v), "%d.%d", sys->cuda_version / 1000, (sys->cuda_version % 1000) / 10);

@@ -35,7 +35,7 @@ static void paint(const struct painter *p, const char *color, const char *text)
     }
 }
 
-static void human_bytes(uint64_t bytes, char *buf, size_t size)
+void cli_format_bytes(uint64_t bytes, char *buf, size_t size)
 {
     double gib = (double)bytes / (1024.0 * 1024.0 * 1024.0);
     if (gib >= 1.0) {
@@ -123,8 +123,8 @@ static void gpu_line(const struct painter *p, const struct gpu_reading *r, int n
         char total[32];
         uint64_t u = (uint64_t)val(r, GPU_FIELD_MEM_USED_BYTES);
         uint64_t t = (uint64_t)val(r, GPU_FIELD_MEM_TOTAL_BYTES);
-        human_bytes(u, used, sizeof(used));
-        human_bytes(t, total, sizeof(total));
+        cli_format_bytes(u, used, sizeof(used));
+        cli_format_bytes(t, total, sizeof(total));
         snprintf(buf, sizeof(buf), "%9s / %-9s", used, total);
         paint(p, t > 0 && (double)u >= MEM_FULL_FRACTION * (double)t ? C_RED : C_YELLOW, buf);
     } else {
@@ -172,7 +172,7 @@ static void process_line(const struct painter *p, const struct gpu_process *proc
     const struct proc_info *pi = &proc->proc;
     char mem[32] = "N/A";
     if (proc->has_used_memory) {
-        human_bytes(proc->used_memory_bytes, mem, sizeof(mem));
+        cli_format_bytes(proc->used_memory_bytes, mem, sizeof(mem));
     }
     fprintf(p->out, "    %8u ", proc->pid);
     char user[80];
