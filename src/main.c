@@ -20,7 +20,8 @@ static const struct command commands[] = {
     { "now", cli_now_main, "show the current state of every GPU and its processes" },
     { "history", cli_history_main, "stored samples for a time range, raw or aggregated" },
     { "processes", cli_processes_main, "who used which GPU: stored process lifetimes" },
-    { "db", cli_db_main, "the history database: info, check, prune" },
+    { "activity", cli_activity_main, "daily GPU activity: active minutes, peak, average" },
+    { "db", cli_db_main, "the history database: info, check, prune, rebuild" },
     { "config", cli_config_main, "check the configuration and print the settings in effect" },
 };
 

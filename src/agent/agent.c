@@ -243,8 +243,11 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
     struct gpu_session *session = NULL;
     /* The database first, for its clear messages (missing directory,
      * corrupt file); opening it twice is harmless, writing it is not. */
+    /* Days are cut in the configured zone; TZ is set before any thread. */
+    clock_use_timezone(cfg->timezone);
     int rc = store_open(cfg->database, STORE_READ_WRITE, &store, err);
     if (rc == 0) {
+        store_set_activity_threshold(store, cfg->activity_threshold_pct);
         rc = take_lock(cfg->database, &lock_fd, err);
     }
     if (rc) {
@@ -279,12 +282,8 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
         .max_pending = queue_capacity(cfg),
         .missed_ticks = &missed,
         .missed_lock = &missed_lock,
-        .retention = {
-            .samples_ms = (int64_t)cfg->retention_samples_ms,
-            .process_samples_ms = (int64_t)cfg->retention_process_samples_ms,
-            .processes_ms = (int64_t)cfg->retention_processes_ms,
-        },
     };
+    store_retention_from_config(cfg, &w.retention);
     /* Signals are the sampler's business: the writer thread blocks them. */
     sigset_t all, old;
     sigfillset(&all);

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/render.h"
+#include "util/clock.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -92,6 +93,7 @@ int cli_db_open(const char *cmd, const struct cli_db_args *a, enum store_mode mo
     }
     const char *path = a->database ? a->database : cfg->database;
     struct gp_err err = { 0 };
+    clock_use_timezone(cfg->timezone);
     /* Commands that write (prune) must not create a database either. */
     if (mode == STORE_READ_WRITE && access(path, F_OK) != 0) {
         return cli_fail("database '%s' does not exist (has the agent run?)", path);
@@ -99,6 +101,7 @@ int cli_db_open(const char *cmd, const struct cli_db_args *a, enum store_mode mo
     if (store_open(path, mode, out, &err) != 0) {
         return cli_fail("%s", err.msg);
     }
+    store_set_activity_threshold(*out, cfg->activity_threshold_pct);
     return 0;
 }
 

@@ -1,8 +1,10 @@
-/* `gpulse db info|check`: what the history database holds, and whether the
- * file is sound. Opens it read-only, so it works beside a running agent. */
+/* `gpulse db info|check|prune|rebuild`: what the history database holds,
+ * whether the file is sound, retention now, and the rollups recomputed.
+ * info and check open it read-only, so they work beside a running agent. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,13 +16,16 @@
 
 static void usage(FILE *out)
 {
-    fputs("Usage: gpulse db info|check|prune [--config PATH] [--set KEY=VALUE]\n"
-          "                                [--database PATH]\n"
-          "  info    path, size, schema version, each table's rows and time range, and the\n"
-          "          agent's missed ticks and queue drops\n"
-          "  check   SQLite's integrity check; exit 1 when the file is damaged\n"
-          "  prune   apply retention now (keys retention.samples, .process_samples,\n"
-          "          .processes) and return the freed space to the file system\n"
+    fputs("Usage: gpulse db info|check|prune|rebuild [--config PATH] [--set KEY=VALUE]\n"
+          "                                        [--database PATH]\n"
+          "  info     path, size, schema version, each table's rows and time range, the\n"
+          "           agent's missed ticks and queue drops, and the last week's activity\n"
+          "  check    SQLite's integrity check; exit 1 when the file is damaged\n"
+          "  prune    apply retention now (keys retention.*) and return the freed space\n"
+          "           to the file system\n"
+          "  rebuild  recompute the minute, hour and day rollups and the daily activity\n"
+          "           from what is stored (after changing timezone or\n"
+          "           activity_threshold_pct); safe beside a running agent\n"
           "\n"
           "  -c, --config PATH     configuration file (see gpulse config --help)\n"
           "      --set KEY=VALUE   override one configuration key\n"
@@ -69,16 +74,31 @@ static int info(struct store *s)
         print_time("", in.tables[i].last_ms);
         printf("\n");
     }
+    /* The last week's activity of the machine (what --show-db shows too). */
+    int64_t today = clock_local_day_start(clock_realtime_ms());
+    int64_t from = today;
+    for (int i = 0; i < 6; i++) {
+        from = clock_local_day_start(from - 1);
+    }
+    struct store_activity_row *rows = NULL;
+    size_t n = 0;
+    if (store_query_activity(s, NULL, from, clock_local_day_next(today), &rows, &n, &err) != 0) {
+        return cli_fail("%s", err.msg);
+    }
+    printf("\nrecent activity (gpulse activity for more)\n");
+    if (n == 0) {
+        printf("none in the last 7 days\n");
+    } else {
+        cli_activity_print_table(rows, n, false);
+    }
+    free(rows);
     return GP_EXIT_OK;
 }
 
 static int prune(struct store *s, const struct config *cfg)
 {
-    struct store_retention ret = {
-        .samples_ms = (int64_t)cfg->retention_samples_ms,
-        .process_samples_ms = (int64_t)cfg->retention_process_samples_ms,
-        .processes_ms = (int64_t)cfg->retention_processes_ms,
-    };
+    struct store_retention ret;
+    store_retention_from_config(cfg, &ret);
     struct store_prune_result res = { 0 };
     struct gp_err err = { 0 };
     int64_t now = clock_realtime_ms();
@@ -87,6 +107,18 @@ static int prune(struct store *s, const struct config *cfg)
     }
     printf("%s: %lld rows deleted, %lld pages returned to the file system\n", store_path(s),
            (long long)res.rows_deleted, (long long)res.pages_freed);
+    return GP_EXIT_OK;
+}
+
+static int rebuild(struct store *s)
+{
+    struct store_rebuild_result res;
+    struct gp_err err = { 0 };
+    if (store_rebuild(s, &res, &err) != 0) {
+        return cli_fail("%s", err.msg);
+    }
+    printf("%s: rebuilt %lld minutes, %lld hours and %lld days of %lld GPUs\n", store_path(s),
+           (long long)res.minutes, (long long)res.hours, (long long)res.days, (long long)res.gpus);
     return GP_EXIT_OK;
 }
 
@@ -135,24 +167,28 @@ int cli_db_main(int argc, char **argv)
         }
     }
     if (optind >= argc) {
-        return cli_usage_error("db", "say what to do: info, check or prune");
+        return cli_usage_error("db", "say what to do: info, check, prune or rebuild");
     }
     const char *action = argv[optind];
     if (strcmp(action, "info") != 0 && strcmp(action, "check") != 0 &&
-        strcmp(action, "prune") != 0) {
-        return cli_usage_error("db", "'%s' is not one of info, check, prune", action);
+        strcmp(action, "prune") != 0 && strcmp(action, "rebuild") != 0) {
+        return cli_usage_error("db", "'%s' is not one of info, check, prune, rebuild", action);
     }
     if (optind + 1 < argc) {
         return cli_usage_error("db", "unexpected argument '%s'", argv[optind + 1]);
     }
-    bool writes = strcmp(action, "prune") == 0;
+    bool writes = strcmp(action, "prune") == 0 || strcmp(action, "rebuild") == 0;
     struct config cfg;
     struct store *s = NULL;
     int rc = cli_db_open("db", &da, writes ? STORE_READ_WRITE : STORE_READ_ONLY, &cfg, &s);
     if (rc) {
         return rc;
     }
-    rc = writes ? prune(s, &cfg) : strcmp(action, "info") == 0 ? info(s) : check(s);
+    if (strcmp(action, "rebuild") == 0) {
+        rc = rebuild(s);
+    } else {
+        rc = writes ? prune(s, &cfg) : strcmp(action, "info") == 0 ? info(s) : check(s);
+    }
     store_close(s);
     return rc;
 }

@@ -18,9 +18,6 @@
 #define MINUTE_MS 60000LL
 #define HOUR_MS   3600000LL
 #define DAY_MS    86400000LL
-/* Local days are built from quarter hours: every time zone's offset is a
- * whole number of them (India +5:30, Nepal +5:45). */
-#define QUARTER_MS 900000LL
 /* --around TIME: the samples this close to TIME on either side. */
 #define AROUND_MS 30000LL
 
@@ -87,53 +84,6 @@ static int parse_metrics(const char *list, struct store_history_query *q)
     return 0;
 }
 
-/* Merges quarter-hour buckets into days of the local time zone. */
-static size_t merge_local_days(struct store_history_row *rows, size_t n, size_t metrics)
-{
-    size_t out = 0;
-    for (size_t i = 0; i < n; i++) {
-        time_t secs = (time_t)(rows[i].t_ms / 1000);
-        struct tm tm = { 0 };
-        localtime_r(&secs, &tm);
-        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-        tm.tm_isdst = -1;
-        int64_t day = (int64_t)mktime(&tm) * 1000;
-        struct store_history_row *d = out ? &rows[out - 1] : NULL;
-        if (!d || d->gpu_index != rows[i].gpu_index || d->t_ms != day) {
-            rows[out] = rows[i];
-            rows[out].t_ms = day;
-            out++;
-            continue;
-        }
-        const struct store_history_row *r = &rows[i];
-        double total = (double)(d->count + r->count);
-        if (r->has_busy) {
-            d->busy_pct =
-                d->has_busy
-                    ? (d->busy_pct * (double)d->count + r->busy_pct * (double)r->count) / total
-                    : r->busy_pct;
-            d->has_busy = true;
-        }
-        for (size_t m = 0; m < metrics; m++) {
-            if (!r->has[m]) {
-                continue;
-            }
-            if (!d->has[m]) {
-                d->avg[m] = r->avg[m];
-                d->min[m] = r->min[m];
-                d->max[m] = r->max[m];
-                d->has[m] = true;
-                continue;
-            }
-            d->avg[m] = (d->avg[m] * (double)d->count + r->avg[m] * (double)r->count) / total;
-            d->min[m] = r->min[m] < d->min[m] ? r->min[m] : d->min[m];
-            d->max[m] = r->max[m] > d->max[m] ? r->max[m] : d->max[m];
-        }
-        d->count += r->count;
-    }
-    return out;
-}
-
 static void print_table(const struct store_history_query *q, const struct store_history_row *rows,
                         size_t n)
 {
@@ -185,6 +135,10 @@ static int print_json(const struct store_history_query *q, enum step step,
         json_object_set_new(o, "time_ms", json_integer(r->t_ms));
         json_object_set_new(o, "samples", json_integer(r->count));
         json_object_set_new(o, "busy_pct", num_or_null(r->has_busy, r->busy_pct));
+        if (step != STEP_RAW) {
+            json_object_set_new(o, "busy_seconds", json_real(r->busy_seconds));
+            json_object_set_new(o, "energy_j", num_or_null(r->has_energy, r->energy_j));
+        }
         for (size_t m = 0; m < q->metric_count; m++) {
             const char *k = gpu_field_info(q->metrics[m])->key;
             if (step == STEP_RAW) {
@@ -208,7 +162,7 @@ static int print_json(const struct store_history_query *q, enum step step,
 static void print_csv(const struct store_history_query *q, enum step step,
                       const struct store_history_row *rows, size_t n)
 {
-    printf("gpu,time,samples,busy_pct");
+    printf("gpu,time,samples,busy_pct%s", step == STEP_RAW ? "" : ",busy_seconds,energy_j");
     for (size_t m = 0; m < q->metric_count; m++) {
         const char *k = gpu_field_info(q->metrics[m])->key;
         if (step == STEP_RAW) {
@@ -225,6 +179,12 @@ static void print_csv(const struct store_history_query *q, enum step step,
         printf("%d,%s,%lld,", r->gpu_index, when, (long long)r->count);
         if (r->has_busy) {
             printf("%.2f", r->busy_pct);
+        }
+        if (step != STEP_RAW) {
+            printf(",%.3f,", r->busy_seconds);
+            if (r->has_energy) {
+                printf("%.3f", r->energy_j);
+            }
         }
         for (size_t m = 0; m < q->metric_count; m++) {
             if (!r->has[m]) {
@@ -358,10 +318,6 @@ int cli_history_main(int argc, char **argv)
     if (rc) {
         return rc;
     }
-    if (cfg.timezone[0]) {
-        setenv("TZ", cfg.timezone, 1);
-        tzset();
-    }
     if (step == STEP_AUTO) {
         /* The coarsest step that still gives the asked number of points. */
         int64_t range = q.to_ms - q.from_ms;
@@ -370,8 +326,9 @@ int cli_history_main(int argc, char **argv)
                : range / MINUTE_MS >= (int64_t)points ? STEP_MINUTE
                                                       : STEP_RAW;
     }
-    static const int64_t widths[] = { 0, 0, MINUTE_MS, HOUR_MS, QUARTER_MS };
+    static const int64_t widths[] = { 0, 0, MINUTE_MS, HOUR_MS, 0 };
     q.step_ms = widths[step];
+    q.local_days = step == STEP_DAY;
 
     struct gp_err err = { 0 };
     struct store_history_row *rows = NULL;
@@ -380,9 +337,6 @@ int cli_history_main(int argc, char **argv)
     store_close(s);
     if (rc != 0) {
         return cli_fail("%s", err.msg);
-    }
-    if (step == STEP_DAY) {
-        n = merge_local_days(rows, n, q.metric_count);
     }
     rc = 0;
     if (format == CLI_FORMAT_JSON) {

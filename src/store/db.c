@@ -60,6 +60,7 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
     struct store *s = xcalloc(1, sizeof(*s));
     snprintf(s->path, sizeof(s->path), "%s", path);
     s->mode = mode;
+    s->activity_threshold_pct = 1.0;
     int rc = 0;
     int flags =
         mode == STORE_READ_ONLY ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -94,6 +95,13 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
     }
     rc = store_schema_check(s, version, err);
     if (rc) {
+        goto fail;
+    }
+    if (mode == STORE_READ_ONLY && version < STORE_SCHEMA_VERSION) {
+        rc = gp_err_set(err, -EPROTO,
+                        "database '%s' has schema version %d, older than this gpulse's %d: start "
+                        "the agent (or run gpulse db rebuild) once to upgrade it",
+                        path, version, STORE_SCHEMA_VERSION);
         goto fail;
     }
     if (mode == STORE_READ_ONLY) {
@@ -136,6 +144,7 @@ void store_close(struct store *s)
         return;
     }
     store_writer_fini(s);
+    store_rollup_fini(s);
     sqlite3_close(s->db);
     free(s);
 }
@@ -189,7 +198,16 @@ int store_read_info(struct store *s, struct store_info *out, struct gp_err *err)
           "SELECT max(last_seen) FROM processes" },
         { "process_samples", "SELECT count(*) FROM process_samples",
           "SELECT min(t) FROM process_samples", "SELECT max(t) FROM process_samples" },
+        { "rollup_minute", "SELECT count(*) FROM rollup_minute", "SELECT min(t) FROM rollup_minute",
+          "SELECT max(t) FROM rollup_minute" },
+        { "rollup_hour", "SELECT count(*) FROM rollup_hour", "SELECT min(t) FROM rollup_hour",
+          "SELECT max(t) FROM rollup_hour" },
+        { "rollup_day", "SELECT count(*) FROM rollup_day", "SELECT min(t) FROM rollup_day",
+          "SELECT max(t) FROM rollup_day" },
+        { "activity_day", "SELECT count(*) FROM activity_day WHERE gpu = 0",
+          "SELECT min(day) FROM activity_day", "SELECT max(day) FROM activity_day" },
     };
+    _Static_assert(GP_ARRAY_LEN(tables) <= GP_ARRAY_LEN(out->tables), "room for each table");
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
         out->tables[i] = (struct store_table_info){
             .name = tables[i].name,

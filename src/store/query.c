@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/agg.h"
 #include "store/store_int.h"
+#include "util/clock.h"
 #include "util/xalloc.h"
 
 static const struct {
@@ -121,69 +123,191 @@ void store_process_rows_free(struct store_process_row *rows, size_t n)
     free(rows);
 }
 
+#define MINUTE_MS 60000LL
+#define HOUR_MS   3600000LL
+
+/* A history query in progress: one GPU at a time, buckets filled in time
+ * order as the sources (rollups, then finer rollups, then raw samples)
+ * deliver periods. */
+struct history_run {
+    const struct store_history_query *q;
+    size_t slots[STORE_HISTORY_MAX_METRICS];
+    int gpu_index;
+    bool have;
+    struct store_agg cur;
+    struct store_history_row *rows;
+    size_t n;
+    size_t cap;
+};
+
+static int64_t bucket_of(const struct store_history_query *q, int64_t t)
+{
+    if (q->local_days) {
+        return clock_local_day_start(t);
+    }
+    if (q->step_ms <= 0) {
+        return t;
+    }
+    return t - ((t % q->step_ms) + q->step_ms) % q->step_ms;
+}
+
+static void emit(struct history_run *h)
+{
+    if (!h->have) {
+        return;
+    }
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 256;
+        h->rows = xrealloc(h->rows, h->cap * sizeof(*h->rows));
+    }
+    const struct store_agg *a = &h->cur;
+    struct store_history_row *r = &h->rows[h->n++];
+    *r = (struct store_history_row){
+        .gpu_index = h->gpu_index,
+        .t_ms = a->t,
+        .count = a->count,
+        .has_busy = a->window_us > 0,
+        .busy_pct = a->window_us > 0 ? 100.0 * (double)a->busy_us / (double)a->window_us : 0,
+        .busy_seconds = (double)a->busy_us / 1e6,
+        .has_energy = a->has_energy,
+        .energy_j = (double)a->energy_mj / 1000.0,
+    };
+    for (size_t i = 0; i < h->q->metric_count; i++) {
+        const struct store_metric_agg *m = &a->m[h->slots[i]];
+        r->has[i] = m->n > 0;
+        if (m->n > 0) {
+            r->avg[i] = (double)m->sum / (double)m->n;
+            r->min[i] = (double)m->min;
+            r->max[i] = (double)m->max;
+        }
+    }
+    h->have = false;
+}
+
+/* Takes one period (a sample or a rollup row) into its bucket. */
+static void feed(struct history_run *h, const struct store_agg *a)
+{
+    int64_t b = bucket_of(h->q, a->t);
+    if (h->have && h->cur.t != b) {
+        emit(h);
+    }
+    if (!h->have) {
+        store_agg_init(&h->cur, b);
+        h->have = true;
+    }
+    store_agg_merge(&h->cur, a);
+}
+
+enum {
+    LEVEL_RAW = -1
+};
+
+static int read_raw(struct store *s, struct history_run *h, int64_t gpu_id, int64_t from,
+                    int64_t to)
+{
+    struct store_raw_reader r;
+    int rc = store_raw_reader_open(s->db, &r, gpu_id, from, to, h->slots, h->q->metric_count);
+    struct store_agg one;
+    while (rc == SQLITE_OK && (rc = store_raw_reader_next(&r, &one)) == SQLITE_ROW) {
+        feed(h, &one);
+        rc = SQLITE_OK;
+    }
+    store_raw_reader_close(&r);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Reads [from, to) of a GPU at a level: its rollup rows up to the level's
+ * watermark, the rest from the next finer source. */
+static int read_level(struct store *s, struct history_run *h, int64_t gpu_id, int level,
+                      int64_t from, int64_t to, const int64_t through[STORE_LEVEL_COUNT])
+{
+    if (from >= to) {
+        return SQLITE_OK;
+    }
+    if (level == LEVEL_RAW) {
+        return read_raw(s, h, gpu_id, from, to);
+    }
+    int64_t w = through[level];
+    int rc = SQLITE_OK;
+    if (w > from) {
+        char cols[1400];
+        store_agg_columns(cols, sizeof(cols), h->slots, h->q->metric_count, false);
+        char sql[1600];
+        snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE key >= ?1 AND key < ?2 ORDER BY key",
+                 cols, store_level_table((enum store_level)level));
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, store_rollup_key(gpu_id, from));
+            /* Periods that start before the end: the key of its last ms, + 1. */
+            sqlite3_bind_int64(st, 2, store_rollup_key(gpu_id, (w < to ? w : to) - 1) + 1);
+        }
+        struct store_agg a;
+        while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            store_agg_read(&a, st, 0, h->slots, h->q->metric_count);
+            feed(h, &a);
+            rc = SQLITE_OK;
+        }
+        sqlite3_finalize(st);
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+        from = w;
+    }
+    /* Days hand over to hours where a day starts on the hour (every zone
+     * but the half-hour ones), else to minutes. */
+    int finer = level == STORE_LEVEL_MINUTE ? LEVEL_RAW : STORE_LEVEL_MINUTE;
+    if (level == STORE_LEVEL_DAY && from % HOUR_MS == 0 && through[STORE_LEVEL_HOUR] > from) {
+        finer = STORE_LEVEL_HOUR;
+    }
+    return rc == SQLITE_OK ? read_level(s, h, gpu_id, finer, from, to, through) : rc;
+}
+
 int store_query_history(struct store *s, const struct store_history_query *q,
                         struct store_history_row **rows_out, size_t *count_out, struct gp_err *err)
 {
-    /* Column names come from the field table, never from the user. */
-    char cols[2048] = "";
-    size_t len = 0;
+    struct history_run h = { .q = q };
     for (size_t i = 0; i < q->metric_count && i < STORE_HISTORY_MAX_METRICS; i++) {
-        const char *k = gpu_field_info(q->metrics[i])->key;
-        len += (size_t)snprintf(cols + len, sizeof(cols) - len, ", avg(%s), min(%s), max(%s)", k, k,
-                                k);
-    }
-    char sql[4096];
-    snprintf(sql, sizeof(sql),
-             "SELECT g.idx, CASE WHEN ?4 > 0 THEN (s.t / ?4) * ?4 ELSE s.t END AS b, count(*),"
-             " CASE WHEN sum(s.window_us) > 0 THEN 100.0 * sum(s.busy_us) / sum(s.window_us)"
-             " END%s"
-             " FROM samples s JOIN gpus g ON g.id = s.gpu"
-             " WHERE s.t >= ?1 AND s.t < ?2 AND (?3 IS NULL OR g.idx = ?3 OR g.uuid = ?3)"
-             " GROUP BY g.idx, b ORDER BY g.idx, b",
-             cols);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return gp_err_set(err, store_errno(rc), "cannot query '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
-    }
-    sqlite3_bind_int64(st, 1, q->from_ms);
-    sqlite3_bind_int64(st, 2, q->to_ms);
-    if (q->gpu) {
-        sqlite3_bind_text(st, 3, q->gpu, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(st, 4, q->step_ms);
-    struct store_history_row *rows = NULL;
-    size_t n = 0;
-    size_t cap = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            rows = xrealloc(rows, cap * sizeof(*rows));
+        int slot = store_sample_slot(q->metrics[i]);
+        if (slot < 0) {
+            return gp_err_set(err, -EINVAL, "'%s' is not a stored metric",
+                              gpu_field_info(q->metrics[i])->key);
         }
-        struct store_history_row *r = &rows[n++];
-        *r = (struct store_history_row){
-            .gpu_index = sqlite3_column_int(st, 0),
-            .t_ms = sqlite3_column_int64(st, 1),
-            .count = sqlite3_column_int64(st, 2),
-            .has_busy = sqlite3_column_type(st, 3) != SQLITE_NULL,
-            .busy_pct = sqlite3_column_double(st, 3),
-        };
-        for (size_t i = 0; i < q->metric_count && i < STORE_HISTORY_MAX_METRICS; i++) {
-            int c = 4 + (int)i * 3;
-            r->has[i] = sqlite3_column_type(st, c) != SQLITE_NULL;
-            r->avg[i] = sqlite3_column_double(st, c);
-            r->min[i] = sqlite3_column_double(st, c + 1);
-            r->max[i] = sqlite3_column_double(st, c + 2);
-        }
+        h.slots[i] = (size_t)slot;
     }
-    sqlite3_finalize(st);
+    int level = LEVEL_RAW;
+    if (q->local_days) {
+        level = STORE_LEVEL_DAY;
+    } else if (q->step_ms > 0 && q->step_ms % HOUR_MS == 0) {
+        level = STORE_LEVEL_HOUR;
+    } else if (q->step_ms > 0 && q->step_ms % MINUTE_MS == 0) {
+        level = STORE_LEVEL_MINUTE;
+    }
+    int64_t from = q->step_ms > 0 || q->local_days ? bucket_of(q, q->from_ms) : q->from_ms;
+
+    sqlite3_stmt *gpus = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT id, idx FROM gpus WHERE ?1 IS NULL OR idx = ?1 OR uuid = ?1"
+                                " ORDER BY idx, id",
+                                -1, &gpus, NULL);
+    if (rc == SQLITE_OK && q->gpu) {
+        sqlite3_bind_text(gpus, 1, q->gpu, -1, SQLITE_STATIC);
+    }
+    while (rc == SQLITE_OK && (rc = sqlite3_step(gpus)) == SQLITE_ROW) {
+        int64_t gpu_id = sqlite3_column_int64(gpus, 0);
+        h.gpu_index = sqlite3_column_int(gpus, 1);
+        int64_t through[STORE_LEVEL_COUNT];
+        rc = store_rollup_through(s, gpu_id, through) == 0 ? SQLITE_OK : SQLITE_ERROR;
+        if (rc == SQLITE_OK) {
+            rc = read_level(s, &h, gpu_id, level, from, q->to_ms, through);
+        }
+        emit(&h);
+    }
+    sqlite3_finalize(gpus);
     if (rc != SQLITE_DONE) {
-        free(rows);
-        return gp_err_set(err, store_errno(rc), "cannot query '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
+        free(h.rows);
+        return gp_err_set(err, store_errno(rc ? rc : SQLITE_ERROR), "cannot query '%s': %s",
+                          s->path, sqlite3_errmsg(s->db));
     }
-    *rows_out = rows;
-    *count_out = n;
+    *rows_out = h.rows;
+    *count_out = h.n;
     return 0;
 }

@@ -2,9 +2,12 @@
  * transaction; PRAGMA user_version records the version reached. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "store/agg.h"
 #include "store/store_int.h"
+#include "util/xalloc.h"
 
 /* Version 1. Times are Unix epoch milliseconds (UTC). Absent metrics are
  * NULL. samples' columns carry the names of the fields in gpu/fields.c
@@ -56,7 +59,55 @@ static const char schema_v1[] =
     "  encoder_pct INTEGER, decoder_pct INTEGER,"
     "  PRIMARY KEY (process, t)) WITHOUT ROWID;";
 
-static const char *const migrations[STORE_SCHEMA_VERSION] = { schema_v1 };
+/* Version 2: rollups, their watermarks and daily activity. A rollup row is
+ * a few hundred bytes, too wide for a WITHOUT ROWID table (whose inner
+ * pages would hold whole rows), so its rowid is the key: GPU id in the high
+ * 32 bits, the period's start in minutes since the epoch in the low ones
+ * (store_rollup_key), which keeps a GPU's periods together in time order
+ * without a second index. */
+static int schema_v2(char *sql, size_t size)
+{
+    char cols[8192];
+    if (store_agg_columns(cols, sizeof(cols), store_agg_all_slots, STORE_AGG_FIELDS, true) == 0) {
+        return -1;
+    }
+    int n = 0;
+    static const char *const tables[] = { "rollup_minute", "rollup_hour", "rollup_day" };
+    for (size_t i = 0; i < GP_ARRAY_LEN(tables); i++) {
+        n += snprintf(sql + n, size - (size_t)n,
+                      "CREATE TABLE %s (key INTEGER PRIMARY KEY, gpu INTEGER NOT NULL, %s);",
+                      tables[i], cols);
+        if (n < 0 || (size_t)n >= size) {
+            return -1;
+        }
+    }
+    n += snprintf(sql + n, size - (size_t)n, "%s",
+                  /* Each GPU's rollups are final for periods that start before
+                   * through (per level: 0 minute, 1 hour, 2 day). */
+                  "CREATE TABLE rollup_state (gpu INTEGER NOT NULL, level INTEGER NOT NULL,"
+                  "  through INTEGER NOT NULL, PRIMARY KEY (gpu, level)) WITHOUT ROWID;"
+                  /* gpu 0 is the machine: a minute is active when any GPU is. */
+                  "CREATE TABLE activity_day (gpu INTEGER NOT NULL, day INTEGER NOT NULL,"
+                  "  date TEXT NOT NULL, minutes INTEGER NOT NULL,"
+                  "  active_minutes INTEGER NOT NULL, active_gpu_minutes INTEGER NOT NULL,"
+                  "  peak_pct REAL, avg_pct REAL, threshold_pct REAL NOT NULL,"
+                  "  PRIMARY KEY (gpu, day)) WITHOUT ROWID;");
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* The SQL that takes a database from version to - 1 to version to. */
+static int migration_sql(int to, char *sql, size_t size)
+{
+    switch (to) {
+    case 1:
+        snprintf(sql, size, "%s", schema_v1);
+        return 0;
+    case 2:
+        return schema_v2(sql, size);
+    default:
+        return -1;
+    }
+}
 
 int store_schema_version(struct store *s, int *version, struct gp_err *err)
 {
@@ -118,13 +169,21 @@ int store_schema_migrate(struct store *s, struct gp_err *err)
     if (rc) {
         return rc;
     }
+    const size_t sql_size = 32768;
+    char *sql = xmalloc(sql_size);
+    s->migrated_from = version;
     for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
+        if (migration_sql(v + 1, sql, sql_size) != 0) {
+            free(sql);
+            return gp_err_set(err, -EIO, "internal error: no migration to schema version %d",
+                              v + 1);
+        }
         char set_version[64];
         snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", v + 1);
         char *msg = NULL;
         rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
         if (rc == SQLITE_OK) {
-            rc = sqlite3_exec(s->db, migrations[v], NULL, NULL, &msg);
+            rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
         }
         if (rc == SQLITE_OK) {
             rc = sqlite3_exec(s->db, set_version, NULL, NULL, &msg);
@@ -138,8 +197,10 @@ int store_schema_migrate(struct store *s, struct gp_err *err)
                                v + 1, msg ? msg : sqlite3_errmsg(s->db));
             sqlite3_free(msg);
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            free(sql);
             return e;
         }
     }
+    free(sql);
     return 0;
 }

@@ -13,7 +13,7 @@
 
 /* The schema this gpulse writes; a database with a higher version was
  * written by a newer gpulse and is refused, untouched. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct store;
 
@@ -49,12 +49,23 @@ GP_NODISCARD int store_write(struct store *s, const struct gpu_snapshot *const *
 size_t store_sample_field_count(void);
 enum gpu_field store_sample_field(size_t i);
 
+/* The position of f among the stored fields, or -1 when it is not stored. */
+int store_sample_slot(enum gpu_field f);
+
 /* How long rows are kept, in ms; 0 keeps them forever. */
 struct store_retention {
     int64_t samples_ms;
     int64_t process_samples_ms;
+    int64_t minute_ms; /* rollups */
+    int64_t hour_ms;
+    int64_t day_ms;       /* day rollups and daily activity */
     int64_t processes_ms; /* by last_seen; a lifetime's samples go with it */
 };
+
+struct config;
+
+/* The retention the configuration asks for (keys retention.*). */
+void store_retention_from_config(const struct config *cfg, struct store_retention *out);
 
 struct store_prune_result {
     int64_t rows_deleted;
@@ -63,7 +74,8 @@ struct store_prune_result {
 };
 
 /* Deletes what is older than the limits (relative to now_ms, Unix ms), in
- * short transactions of at most an hour of data each, then returns the
+ * short transactions of a bounded span of data each, one GPU at a time,
+ * never a sample or a minute that has not been rolled up yet, then returns the
  * freed pages to the file system by incremental vacuum. With budget_ms > 0
  * it stops after about that long and says so in out->finished; results
  * accumulate in out across calls. Returns 0 or a negative code. */
@@ -129,7 +141,10 @@ struct store_history_row {
     int64_t t_ms;  /* the sample time, or the bucket's start */
     int64_t count; /* samples in the bucket (1 for raw) */
     bool has_busy;
-    double busy_pct; /* busy time / window, over the bucket */
+    double busy_pct;     /* busy time / observed time, over the bucket */
+    double busy_seconds; /* busy time */
+    bool has_energy;
+    double energy_j; /* used in the bucket (from the energy counter) */
     bool has[16];    /* per requested metric */
     double avg[16];  /* the value for raw rows */
     double min[16];
@@ -142,17 +157,83 @@ struct store_history_query {
     const char *gpu; /* NULL: every GPU; an index or a UUID */
     int64_t from_ms; /* inclusive */
     int64_t to_ms;   /* exclusive */
-    int64_t step_ms; /* 0: raw samples; else bucket width */
+    /* 0: raw samples; else buckets this wide, aligned to the epoch (a whole
+     * number of minutes is read from the rollups) */
+    int64_t step_ms;
+    bool local_days; /* buckets are the configured time zone's days */
     enum gpu_field metrics[STORE_HISTORY_MAX_METRICS];
     size_t metric_count;
 };
 
-/* Reads samples (raw, or aggregated into buckets of step_ms aligned to the
- * epoch) ordered by GPU and time. *rows_out is freed with free(). Returns 0
- * or a negative code with err set. */
+/* Reads samples, raw or aggregated into buckets, ordered by GPU and time.
+ * Buckets are answered from the coarsest rollup that fits the step, and
+ * the periods not rolled up yet (the last minutes) from finer rollups and
+ * raw samples, so a year costs about what an hour does and the newest
+ * bucket is complete. A bucket holds every period that starts in it from
+ * the one holding from_ms. *rows_out is freed with free(). Returns 0 or a
+ * negative code with err set. */
 GP_NODISCARD int store_query_history(struct store *s, const struct store_history_query *q,
                                      struct store_history_row **rows_out, size_t *count_out,
                                      struct gp_err *err);
+
+/* One day of activity, for a GPU or the whole machine. */
+struct store_activity_row {
+    int64_t gpu_id;             /* 0: the machine */
+    int gpu_index;              /* -1 for the machine */
+    int64_t day_ms;             /* local midnight */
+    char date[16];              /* YYYY-MM-DD, local */
+    int64_t minutes;            /* minutes with a utilization reading */
+    int64_t active_minutes;     /* at or above the threshold (the machine: any GPU) */
+    int64_t active_gpu_minutes; /* summed over GPUs (a GPU: active_minutes) */
+    bool has_peak;
+    double peak_pct;      /* highest utilization read that day */
+    double avg_pct;       /* mean utilization over the minutes with readings */
+    double threshold_pct; /* the threshold the day was cut with */
+};
+
+/* Sets the utilization at and above which a minute counts as active
+ * (default 1%). Applies to days closed from now on and to rebuilds. */
+void store_set_activity_threshold(struct store *s, double pct);
+
+/* Daily activity for the local days that touch [from_ms, to_ms): gpu NULL
+ * for the machine, "all" for every GPU and the machine, or one GPU's index
+ * or UUID. Closed days come from the activity table, the open ones (today)
+ * are computed from the minutes closed so far. Rows are by day, GPUs in
+ * index order before the machine. *rows_out is freed with free(). */
+GP_NODISCARD int store_query_activity(struct store *s, const char *gpu, int64_t from_ms,
+                                      int64_t to_ms, struct store_activity_row **rows_out,
+                                      size_t *count_out, struct gp_err *err);
+
+/* What a run of days adds up to (the activity graph's footer). */
+struct store_activity_summary {
+    int64_t days;           /* in the range */
+    int64_t active_days;    /* with at least one active minute */
+    int64_t current_streak; /* active days in a row up to today (or yesterday,
+                               while today has no active minute yet) */
+    int64_t longest_streak;
+    int64_t active_minutes;     /* summed over the days */
+    int64_t active_gpu_minutes; /* summed over GPUs too */
+};
+
+/* Sums rows of one GPU (or the machine), ordered by day, over the local
+ * days [first_day_ms, today_ms] (today_ms: the start of today). */
+void store_activity_summarize(const struct store_activity_row *rows, size_t n, int64_t first_day_ms,
+                              int64_t today_ms, struct store_activity_summary *out);
+
+struct store_rebuild_result {
+    int64_t gpus;
+    int64_t minutes; /* periods recomputed, per level */
+    int64_t hours;
+    int64_t days;
+};
+
+/* Recomputes every rollup and activity row that the stored data still
+ * covers: minutes from raw samples, hours and days from minutes (periods
+ * older than the first whole period of their source are kept as they
+ * are). Each GPU's closed periods only, one hour per transaction, so a
+ * running agent keeps writing meanwhile. Returns 0 or a negative code. */
+GP_NODISCARD int store_rebuild(struct store *s, struct store_rebuild_result *out,
+                               struct gp_err *err);
 
 /* Records a key/value in the meta table (agent counters, versions). Returns
  * 0 or a negative code with err set. */
@@ -175,7 +256,7 @@ struct store_info {
     int64_t file_bytes; /* the database file, without WAL */
     int64_t wal_bytes;
     int64_t free_pages;
-    struct store_table_info tables[8];
+    struct store_table_info tables[12];
     size_t table_count;
 };
 

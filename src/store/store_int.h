@@ -30,6 +30,28 @@ struct store_gpu_entry {
     char uuid[96];
     int64_t row_id;
     int64_t last_ms; /* newest sample written in this batch, for gpus.last_seen */
+    /* The span of this batch's samples, for closing rollup periods. */
+    bool in_batch;
+    int64_t batch_first_ms;
+    int64_t batch_last_ms;
+};
+
+/* Rollup levels; the values are stored in rollup_state.level. */
+enum store_level {
+    STORE_LEVEL_MINUTE = 0,
+    STORE_LEVEL_HOUR = 1,
+    STORE_LEVEL_DAY = 2, /* local days of the configured time zone */
+    STORE_LEVEL_COUNT
+};
+
+/* Statements the rollup code keeps prepared. */
+enum store_rollup_stmt {
+    ROLLUP_STMT_INSERT_MINUTE,
+    ROLLUP_STMT_INSERT_HOUR,
+    ROLLUP_STMT_INSERT_DAY,
+    ROLLUP_STMT_GET_STATE,
+    ROLLUP_STMT_SET_STATE,
+    ROLLUP_STMT_COUNT
 };
 
 struct store {
@@ -50,6 +72,9 @@ struct store {
     size_t proc_count;
     size_t proc_cap;
     uint64_t batch;
+    sqlite3_stmt *rollup_stmts[ROLLUP_STMT_COUNT];
+    double activity_threshold_pct;
+    int migrated_from; /* the schema version found at open */
 };
 
 /* Creates or upgrades the schema to STORE_SCHEMA_VERSION. Returns 0, or
@@ -66,6 +91,37 @@ GP_NODISCARD int store_schema_version(struct store *s, int *version, struct gp_e
 
 /* Frees the writer's statements and caches. */
 void store_writer_fini(struct store *s);
+
+/* The rowid of a rollup row: the GPU's id in the high 32 bits, the
+ * period's start in minutes since the epoch in the low ones. */
+int64_t store_rollup_key(int64_t gpu_id, int64_t t_ms);
+
+/* The table of a rollup level. */
+const char *store_level_table(enum store_level level);
+
+/* The start of the level's period that holds t, and the next one's. */
+int64_t store_level_start(enum store_level level, int64_t t_ms);
+int64_t store_level_next(enum store_level level, int64_t start_ms);
+
+/* Reads every GPU's watermark for each level (0: nothing rolled up yet). */
+GP_NODISCARD int store_rollup_through(struct store *s, int64_t gpu_id,
+                                      int64_t through[STORE_LEVEL_COUNT]);
+
+/* Closes the rollup periods that this batch's samples of gpu_id finished
+ * (and redoes any period a late sample fell into), inside the writer's
+ * transaction. day_from and day_to widen to the local days whose activity
+ * must be recomputed. Returns 0 or a negative code with err set. */
+GP_NODISCARD int store_rollup_advance(struct store *s, int64_t gpu_id, int64_t first_ms,
+                                      int64_t last_ms, int64_t *day_from, int64_t *day_to,
+                                      struct gp_err *err);
+
+/* Recomputes and stores the activity rows (each GPU and the machine) of the
+ * local days in [day_from, day_to). Returns 0 or a negative code. */
+GP_NODISCARD int store_activity_build(struct store *s, int64_t day_from, int64_t day_to,
+                                      struct gp_err *err);
+
+/* Frees the rollup statements. */
+void store_rollup_fini(struct store *s);
 
 /* Maps an SQLite result code to a negative errno for our callers. */
 int store_errno(int sqlite_rc);

@@ -6,43 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/agg.h"
 #include "store/store_int.h"
 #include "util/log.h"
 #include "util/xalloc.h"
-
-/* Fields stored per sample, in column order after (gpu, t, lost, busy_us,
- * window_us). Identity-like fields (memory total, maximum clocks) live in
- * the gpus table instead. */
-static const enum gpu_field sample_fields[] = {
-    GPU_FIELD_UTIL_GPU_PCT,
-    GPU_FIELD_UTIL_MEM_PCT,
-    GPU_FIELD_UTIL_ENC_PCT,
-    GPU_FIELD_UTIL_DEC_PCT,
-    GPU_FIELD_MEM_USED_BYTES,
-    GPU_FIELD_MEM_FREE_BYTES,
-    GPU_FIELD_MEM_RESERVED_BYTES,
-    GPU_FIELD_TEMP_C,
-    GPU_FIELD_FAN_PCT,
-    GPU_FIELD_POWER_MW,
-    GPU_FIELD_POWER_LIMIT_MW,
-    GPU_FIELD_ENERGY_MJ,
-    GPU_FIELD_CLOCK_SM_MHZ,
-    GPU_FIELD_CLOCK_GRAPHICS_MHZ,
-    GPU_FIELD_CLOCK_MEM_MHZ,
-    GPU_FIELD_PSTATE,
-    GPU_FIELD_CLOCK_REASONS,
-    GPU_FIELD_PCIE_TX_KBPS,
-    GPU_FIELD_PCIE_RX_KBPS,
-    GPU_FIELD_ECC_ENABLED,
-    GPU_FIELD_ECC_CORRECTED_VOLATILE,
-    GPU_FIELD_ECC_UNCORRECTED_VOLATILE,
-    GPU_FIELD_ECC_CORRECTED_AGGREGATE,
-    GPU_FIELD_ECC_UNCORRECTED_AGGREGATE,
-    GPU_FIELD_REMAPPED_ROWS_CORRECTABLE,
-    GPU_FIELD_REMAPPED_ROWS_UNCORRECTABLE,
-    GPU_FIELD_REMAPPED_ROWS_PENDING,
-    GPU_FIELD_REMAPPED_ROWS_FAILURE,
-};
 
 /* A process seen again after more than this many sampling periods was
  * away, or the agent was: the gap is not counted as GPU time. */
@@ -121,12 +88,12 @@ static int prepare_all(struct store *s, struct gp_err *err)
         char sql[2048];
         int n = snprintf(sql, sizeof(sql),
                          "INSERT OR REPLACE INTO samples (gpu, t, lost, busy_us, window_us");
-        for (size_t i = 0; i < GP_ARRAY_LEN(sample_fields); i++) {
+        for (size_t i = 0; i < STORE_AGG_FIELDS; i++) {
             n += snprintf(sql + n, sizeof(sql) - (size_t)n, ", %s",
-                          gpu_field_info(sample_fields[i])->key);
+                          gpu_field_info(store_sample_field(i))->key);
         }
         n += snprintf(sql + n, sizeof(sql) - (size_t)n, ") VALUES (?, ?, ?, ?, ?");
-        for (size_t i = 0; i < GP_ARRAY_LEN(sample_fields); i++) {
+        for (size_t i = 0; i < STORE_AGG_FIELDS; i++) {
             n += snprintf(sql + n, sizeof(sql) - (size_t)n, ", ?");
         }
         snprintf(sql + n, sizeof(sql) - (size_t)n, ")");
@@ -216,9 +183,17 @@ static int gpu_row(struct store *s, const struct gpu_reading *r, int64_t t, int6
         return 1; /* a GPU that could not even be identified is not stored */
     }
     for (size_t i = 0; i < s->gpu_count; i++) {
-        if (strcmp(s->gpus[i].uuid, g->uuid) == 0) {
-            *id = s->gpus[i].row_id;
-            s->gpus[i].last_ms = t > s->gpus[i].last_ms ? t : s->gpus[i].last_ms;
+        struct store_gpu_entry *e = &s->gpus[i];
+        if (strcmp(e->uuid, g->uuid) == 0) {
+            *id = e->row_id;
+            e->last_ms = t > e->last_ms ? t : e->last_ms;
+            if (!e->in_batch || t < e->batch_first_ms) {
+                e->batch_first_ms = t;
+            }
+            if (!e->in_batch || t > e->batch_last_ms) {
+                e->batch_last_ms = t;
+            }
+            e->in_batch = true;
             return 0;
         }
     }
@@ -242,6 +217,8 @@ static int gpu_row(struct store *s, const struct gpu_reading *r, int64_t t, int6
         snprintf(e->uuid, sizeof(e->uuid), "%s", g->uuid);
         e->row_id = *id;
         e->last_ms = t;
+        e->in_batch = true;
+        e->batch_first_ms = e->batch_last_ms = t;
     }
     return rc;
 }
@@ -257,8 +234,8 @@ static int write_sample(struct store *s, int64_t gpu_id, int64_t t, const struct
         sqlite3_bind_int64(st, 4, (int64_t)r->busy.busy_us);
         sqlite3_bind_int64(st, 5, (int64_t)r->busy.window_us);
     }
-    for (size_t i = 0; i < GP_ARRAY_LEN(sample_fields); i++) {
-        bind_field(st, 6 + (int)i, &r->values, sample_fields[i]);
+    for (size_t i = 0; i < STORE_AGG_FIELDS; i++) {
+        bind_field(st, 6 + (int)i, &r->values, store_sample_field(i));
     }
     return step_id(s, st, NULL, err);
 }
@@ -469,11 +446,23 @@ int store_write(struct store *s, const struct gpu_snapshot *const *snaps, size_t
                                            .last_ms = e->last_ms,
                                            .seen_batch = e->seen_batch };
     }
-    /* One last_seen update per GPU per batch, not per sample. */
+    /* One last_seen update per GPU per batch, not per sample; then the
+     * rollup periods this batch closed, in the same transaction. */
+    int64_t day_from = 0;
+    int64_t day_to = 0;
     for (size_t i = 0; i < s->gpu_count && rc == 0; i++) {
-        sqlite3_bind_int64(s->touch_gpu, 1, s->gpus[i].row_id);
-        sqlite3_bind_int64(s->touch_gpu, 2, s->gpus[i].last_ms);
+        struct store_gpu_entry *g = &s->gpus[i];
+        sqlite3_bind_int64(s->touch_gpu, 1, g->row_id);
+        sqlite3_bind_int64(s->touch_gpu, 2, g->last_ms);
         rc = step_id(s, s->touch_gpu, NULL, err);
+        if (rc == 0 && g->in_batch) {
+            rc = store_rollup_advance(s, g->row_id, g->batch_first_ms, g->batch_last_ms, &day_from,
+                                      &day_to, err);
+        }
+        g->in_batch = false;
+    }
+    if (rc == 0 && day_from < day_to) {
+        rc = store_activity_build(s, day_from, day_to, err);
     }
     if (rc == 0) {
         src = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
@@ -491,14 +480,4 @@ int store_write(struct store *s, const struct gpu_snapshot *const *snaps, size_t
     }
     forget_ended_processes(s);
     return 0;
-}
-
-size_t store_sample_field_count(void)
-{
-    return GP_ARRAY_LEN(sample_fields);
-}
-
-enum gpu_field store_sample_field(size_t i)
-{
-    return sample_fields[i];
 }

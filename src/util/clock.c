@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 
 int64_t clock_realtime_ms(void)
 {
@@ -54,4 +55,53 @@ uint64_t clock_schedule_next(struct clock_schedule *s)
 int clock_schedule_sleep(const struct clock_schedule *s)
 {
     return clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &s->next, NULL) == EINTR ? EINTR : 0;
+}
+
+void clock_use_timezone(const char *tz)
+{
+    if (tz && tz[0]) {
+        setenv("TZ", tz, 1);
+    }
+    tzset();
+}
+
+/* Local midnight of the calendar day y-m-d (normalised by mktime), or the
+ * first existing local time after it. */
+static int64_t local_midnight(struct tm *tm)
+{
+    tm->tm_hour = tm->tm_min = tm->tm_sec = 0;
+    tm->tm_isdst = -1;
+    time_t t = mktime(tm);
+    return (int64_t)t * 1000;
+}
+
+int64_t clock_local_day_start(int64_t t_ms)
+{
+    time_t secs = (time_t)(t_ms >= 0 ? t_ms / 1000 : (t_ms - 999) / 1000);
+    struct tm tm = { 0 };
+    localtime_r(&secs, &tm);
+    int64_t start = local_midnight(&tm);
+    /* A day that starts after t (its midnight did not exist and mktime
+     * moved forward past t) cannot happen for t inside the day; guard
+     * against a zone database that disagrees with itself. */
+    return start <= t_ms ? start : t_ms - (t_ms % 1000);
+}
+
+int64_t clock_local_day_next(int64_t day_start_ms)
+{
+    time_t secs = (time_t)(day_start_ms / 1000);
+    struct tm tm = { 0 };
+    localtime_r(&secs, &tm);
+    tm.tm_mday += 1;
+    int64_t next = local_midnight(&tm);
+    /* Never stand still: a day is at least an hour long anywhere. */
+    return next > day_start_ms ? next : day_start_ms + 24LL * 3600 * 1000;
+}
+
+void clock_local_date(int64_t t_ms, char *buf, size_t size)
+{
+    time_t secs = (time_t)(t_ms / 1000);
+    struct tm tm = { 0 };
+    localtime_r(&secs, &tm);
+    strftime(buf, size, "%Y-%m-%d", &tm);
 }

@@ -3,6 +3,7 @@
 #ifndef GPULSE_UTIL_CLOCK_H
 #define GPULSE_UTIL_CLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -29,5 +30,24 @@ uint64_t clock_schedule_next(struct clock_schedule *s);
 /* Sleeps until the current deadline. Returns 0 once it is reached, or EINTR
  * when a signal handler ran first (call again to sleep on). */
 int clock_schedule_sleep(const struct clock_schedule *s);
+
+/* Days as the configured time zone cuts them (the TZ environment, which
+ * clock_use_timezone sets; the host's zone when unset). A day starts at
+ * local midnight and lasts 23, 24 or 25 hours around a DST change. Where a
+ * zone's midnight does not exist (a DST jump at 00:00), the day starts at
+ * the first local time that does. */
+
+/* Makes tz (an IANA name such as "Europe/Berlin"; "" keeps the host's) the
+ * zone for local days. Call before starting threads: it sets TZ. */
+void clock_use_timezone(const char *tz);
+
+/* The start (Unix ms) of the local day that holds t_ms. */
+int64_t clock_local_day_start(int64_t t_ms);
+
+/* The start of the local day after the one starting at day_start_ms. */
+int64_t clock_local_day_next(int64_t day_start_ms);
+
+/* Writes the local date of t_ms as YYYY-MM-DD into buf (at least 11 bytes). */
+void clock_local_date(int64_t t_ms, char *buf, size_t size);
 
 #endif

@@ -1,0 +1,264 @@
+/* Aggregates: building, merging, reading and writing rollup rows. */
+#include "store/agg.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store.h"
+
+/* Fields stored per sample, in the samples table's column order after (gpu,
+ * t, lost, busy_us, window_us), and rolled up in the same order. Identity-
+ * like fields (memory total, maximum clocks) live in the gpus table. */
+static const enum gpu_field sample_fields[] = {
+    GPU_FIELD_UTIL_GPU_PCT,
+    GPU_FIELD_UTIL_MEM_PCT,
+    GPU_FIELD_UTIL_ENC_PCT,
+    GPU_FIELD_UTIL_DEC_PCT,
+    GPU_FIELD_MEM_USED_BYTES,
+    GPU_FIELD_MEM_FREE_BYTES,
+    GPU_FIELD_MEM_RESERVED_BYTES,
+    GPU_FIELD_TEMP_C,
+    GPU_FIELD_FAN_PCT,
+    GPU_FIELD_POWER_MW,
+    GPU_FIELD_POWER_LIMIT_MW,
+    GPU_FIELD_ENERGY_MJ,
+    GPU_FIELD_CLOCK_SM_MHZ,
+    GPU_FIELD_CLOCK_GRAPHICS_MHZ,
+    GPU_FIELD_CLOCK_MEM_MHZ,
+    GPU_FIELD_PSTATE,
+    GPU_FIELD_CLOCK_REASONS,
+    GPU_FIELD_PCIE_TX_KBPS,
+    GPU_FIELD_PCIE_RX_KBPS,
+    GPU_FIELD_ECC_ENABLED,
+    GPU_FIELD_ECC_CORRECTED_VOLATILE,
+    GPU_FIELD_ECC_UNCORRECTED_VOLATILE,
+    GPU_FIELD_ECC_CORRECTED_AGGREGATE,
+    GPU_FIELD_ECC_UNCORRECTED_AGGREGATE,
+    GPU_FIELD_REMAPPED_ROWS_CORRECTABLE,
+    GPU_FIELD_REMAPPED_ROWS_UNCORRECTABLE,
+    GPU_FIELD_REMAPPED_ROWS_PENDING,
+    GPU_FIELD_REMAPPED_ROWS_FAILURE,
+};
+
+_Static_assert(GP_ARRAY_LEN(sample_fields) == STORE_AGG_FIELDS, "one slot per stored field");
+
+const size_t store_agg_all_slots[STORE_AGG_FIELDS] = {
+    0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13,
+    14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27,
+};
+
+size_t store_sample_field_count(void)
+{
+    return STORE_AGG_FIELDS;
+}
+
+enum gpu_field store_sample_field(size_t i)
+{
+    return sample_fields[i];
+}
+
+int store_sample_slot(enum gpu_field f)
+{
+    for (size_t i = 0; i < STORE_AGG_FIELDS; i++) {
+        if (sample_fields[i] == f) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+void store_agg_init(struct store_agg *a, int64_t t)
+{
+    memset(a, 0, sizeof(*a));
+    a->t = t;
+}
+
+void store_agg_merge(struct store_agg *a, const struct store_agg *o)
+{
+    a->count += o->count;
+    a->lost += o->lost;
+    a->busy_us += o->busy_us;
+    a->window_us += o->window_us;
+    if (o->has_energy) {
+        a->energy_mj += o->energy_mj;
+        a->has_energy = true;
+    }
+    for (size_t i = 0; i < STORE_AGG_FIELDS; i++) {
+        const struct store_metric_agg *src = &o->m[i];
+        struct store_metric_agg *dst = &a->m[i];
+        if (src->n == 0) {
+            continue;
+        }
+        if (dst->n == 0) {
+            *dst = *src;
+            continue;
+        }
+        dst->n += src->n;
+        dst->sum += src->sum;
+        dst->min = src->min < dst->min ? src->min : dst->min;
+        dst->max = src->max > dst->max ? src->max : dst->max;
+    }
+}
+
+bool store_energy_delta(int64_t prev_t, int64_t prev_mj, int64_t t, int64_t mj, int64_t *delta)
+{
+    if (t <= prev_t || t - prev_t > STORE_ENERGY_MAX_GAP_MS || mj < 0) {
+        return false;
+    }
+    *delta = mj >= prev_mj ? mj - prev_mj : mj;
+    return true;
+}
+
+size_t store_agg_columns(char *buf, size_t size, const size_t *slots, size_t nslots,
+                         bool with_types)
+{
+    const char *i64 = with_types ? " INTEGER" : "";
+    int n = snprintf(buf, size, "t%s, count%s, lost%s, busy_us%s, window_us%s, energy_mj%s", i64,
+                     i64, i64, i64, i64, i64);
+    for (size_t i = 0; i < nslots && n > 0 && (size_t)n < size; i++) {
+        const char *k = gpu_field_info(sample_fields[slots[i]])->key;
+        n += snprintf(buf + n, size - (size_t)n, ", %s_n%s, %s_sum%s, %s_min%s, %s_max%s", k, i64,
+                      k, i64, k, i64, k, i64);
+    }
+    return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+static int64_t column_i64(sqlite3_stmt *st, int col, bool *has)
+{
+    *has = sqlite3_column_type(st, col) != SQLITE_NULL;
+    return sqlite3_column_int64(st, col);
+}
+
+void store_agg_read(struct store_agg *a, sqlite3_stmt *st, int col, const size_t *slots,
+                    size_t nslots)
+{
+    bool has = false;
+    store_agg_init(a, sqlite3_column_int64(st, col));
+    a->count = sqlite3_column_int64(st, col + 1);
+    a->lost = sqlite3_column_int64(st, col + 2);
+    a->busy_us = sqlite3_column_int64(st, col + 3);
+    a->window_us = sqlite3_column_int64(st, col + 4);
+    a->energy_mj = column_i64(st, col + 5, &has);
+    a->has_energy = has;
+    for (size_t i = 0; i < nslots; i++) {
+        int c = col + 6 + (int)i * 4;
+        struct store_metric_agg *m = &a->m[slots[i]];
+        m->n = sqlite3_column_int64(st, c);
+        if (m->n > 0) {
+            m->sum = sqlite3_column_int64(st, c + 1);
+            m->min = sqlite3_column_int64(st, c + 2);
+            m->max = sqlite3_column_int64(st, c + 3);
+        }
+    }
+}
+
+void store_agg_bind(sqlite3_stmt *st, int first, const struct store_agg *a)
+{
+    sqlite3_bind_int64(st, first, a->t);
+    sqlite3_bind_int64(st, first + 1, a->count);
+    sqlite3_bind_int64(st, first + 2, a->lost);
+    sqlite3_bind_int64(st, first + 3, a->busy_us);
+    sqlite3_bind_int64(st, first + 4, a->window_us);
+    if (a->has_energy) {
+        sqlite3_bind_int64(st, first + 5, a->energy_mj);
+    } else {
+        sqlite3_bind_null(st, first + 5);
+    }
+    for (size_t i = 0; i < STORE_AGG_FIELDS; i++) {
+        int p = first + 6 + (int)i * 4;
+        const struct store_metric_agg *m = &a->m[i];
+        sqlite3_bind_int64(st, p, m->n);
+        if (m->n > 0) {
+            sqlite3_bind_int64(st, p + 1, m->sum);
+            sqlite3_bind_int64(st, p + 2, m->min);
+            sqlite3_bind_int64(st, p + 3, m->max);
+        } else {
+            sqlite3_bind_null(st, p + 1);
+            sqlite3_bind_null(st, p + 2);
+            sqlite3_bind_null(st, p + 3);
+        }
+    }
+}
+
+int store_raw_reader_open(sqlite3 *db, struct store_raw_reader *r, int64_t gpu_id, int64_t from,
+                          int64_t to, const size_t *slots, size_t nslots)
+{
+    *r = (struct store_raw_reader){ .slots = slots, .nslots = nslots };
+    /* The energy counter reading just before the range, for the first delta. */
+    sqlite3_stmt *prev = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT t, energy_mj FROM samples WHERE gpu = ?1 AND t < ?2"
+                                " ORDER BY t DESC LIMIT 1",
+                                -1, &prev, NULL);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(prev, 1, gpu_id);
+    sqlite3_bind_int64(prev, 2, from);
+    rc = sqlite3_step(prev);
+    if (rc == SQLITE_ROW && sqlite3_column_type(prev, 1) != SQLITE_NULL) {
+        r->has_prev_energy = true;
+        r->prev_t = sqlite3_column_int64(prev, 0);
+        r->prev_energy_mj = sqlite3_column_int64(prev, 1);
+    }
+    sqlite3_finalize(prev);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return rc;
+    }
+    char sql[2048];
+    int n = snprintf(sql, sizeof(sql), "SELECT t, lost, busy_us, window_us, energy_mj");
+    for (size_t i = 0; i < nslots; i++) {
+        n += snprintf(sql + n, sizeof(sql) - (size_t)n, ", %s",
+                      gpu_field_info(sample_fields[slots[i]])->key);
+    }
+    snprintf(sql + n, sizeof(sql) - (size_t)n,
+             " FROM samples WHERE gpu = ?1 AND t >= ?2 AND t < ?3 ORDER BY t");
+    rc = sqlite3_prepare_v2(db, sql, -1, &r->st, NULL);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(r->st, 1, gpu_id);
+    sqlite3_bind_int64(r->st, 2, from);
+    sqlite3_bind_int64(r->st, 3, to);
+    return SQLITE_OK;
+}
+
+int store_raw_reader_next(struct store_raw_reader *r, struct store_agg *a)
+{
+    int rc = sqlite3_step(r->st);
+    if (rc != SQLITE_ROW) {
+        return rc;
+    }
+    sqlite3_stmt *st = r->st;
+    int64_t t = sqlite3_column_int64(st, 0);
+    store_agg_init(a, t);
+    a->count = 1;
+    a->lost = sqlite3_column_int64(st, 1) != 0;
+    a->busy_us = sqlite3_column_int64(st, 2);
+    a->window_us = sqlite3_column_int64(st, 3);
+    if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
+        int64_t mj = sqlite3_column_int64(st, 4);
+        int64_t delta = 0;
+        if (r->has_prev_energy && store_energy_delta(r->prev_t, r->prev_energy_mj, t, mj, &delta)) {
+            a->energy_mj = delta;
+            a->has_energy = true;
+        }
+        r->has_prev_energy = true;
+        r->prev_t = t;
+        r->prev_energy_mj = mj;
+    }
+    for (size_t i = 0; i < r->nslots; i++) {
+        if (sqlite3_column_type(st, 5 + (int)i) == SQLITE_NULL) {
+            continue;
+        }
+        int64_t v = sqlite3_column_int64(st, 5 + (int)i);
+        a->m[r->slots[i]] = (struct store_metric_agg){ .n = 1, .sum = v, .min = v, .max = v };
+    }
+    return SQLITE_ROW;
+}
+
+void store_raw_reader_close(struct store_raw_reader *r)
+{
+    sqlite3_finalize(r->st);
+    r->st = NULL;
+}

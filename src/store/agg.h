@@ -1,0 +1,93 @@
+/* Aggregates of samples over a period, private to the store: what a rollup
+ * row holds, built from raw samples or merged from finer rollups, and what
+ * a history query returns per bucket. Sums are kept (not averages) so that
+ * merging minutes into hours and hours into days is exact. */
+#ifndef GPULSE_STORE_AGG_H
+#define GPULSE_STORE_AGG_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The fields of the samples table, each rolled up (store_sample_field). */
+#define STORE_AGG_FIELDS 28
+
+/* Energy counter deltas across a gap longer than this are not assigned:
+ * the host was probably down, and when the energy was used is unknown. */
+#define STORE_ENERGY_MAX_GAP_MS (3600LL * 1000)
+
+struct store_metric_agg {
+    int64_t n; /* samples that had the metric */
+    int64_t sum;
+    int64_t min;
+    int64_t max;
+};
+
+struct store_agg {
+    int64_t t;         /* the period's start */
+    int64_t count;     /* samples */
+    int64_t lost;      /* of which taken while the GPU was lost */
+    int64_t busy_us;   /* time a kernel ran ... */
+    int64_t window_us; /* ... out of this much observed */
+    bool has_energy;
+    int64_t energy_mj; /* used in the period, from the energy counter */
+    struct store_metric_agg m[STORE_AGG_FIELDS];
+};
+
+/* Starts an empty aggregate for the period starting at t. */
+void store_agg_init(struct store_agg *a, int64_t t);
+
+/* Adds what other holds into a (their periods need not match). */
+void store_agg_merge(struct store_agg *a, const struct store_agg *other);
+
+/* The energy used between two readings of the energy counter, in mJ:
+ * the difference, or after a counter reset (driver reload: the counter
+ * restarts at 0) the new reading. false when the gap is too long to say,
+ * or the readings go back in time. */
+bool store_energy_delta(int64_t prev_t, int64_t prev_mj, int64_t t, int64_t mj, int64_t *delta);
+
+/* The columns every rollup table has after (gpu), in order:
+ * "t, count, lost, busy_us, window_us, energy_mj, <key>_n, <key>_sum,
+ * <key>_min, <key>_max, ..." for the given field slots. with_types adds
+ * each column's declared type (for CREATE TABLE). Returns the length
+ * written, or 0 when it does not fit. */
+size_t store_agg_columns(char *buf, size_t size, const size_t *slots, size_t nslots,
+                         bool with_types);
+
+/* Reads a row selected with store_agg_columns' list, starting at column
+ * col, into a (only the given slots are read). */
+void store_agg_read(struct store_agg *a, sqlite3_stmt *st, int col, const size_t *slots,
+                    size_t nslots);
+
+/* Binds a's values to a statement whose parameters follow
+ * store_agg_columns' list for every slot, starting at parameter first. */
+void store_agg_bind(sqlite3_stmt *st, int first, const struct store_agg *a);
+
+/* Reads raw samples of one GPU in time order, one aggregate per sample,
+ * with the energy used since the sample before (which may lie before the
+ * range). */
+struct store_raw_reader {
+    sqlite3_stmt *st;
+    const size_t *slots;
+    size_t nslots;
+    bool has_prev_energy;
+    int64_t prev_t;
+    int64_t prev_energy_mj;
+};
+
+/* Opens a reader of samples of gpu_id with from <= t < to. Returns an
+ * SQLite result code. */
+int store_raw_reader_open(sqlite3 *db, struct store_raw_reader *r, int64_t gpu_id, int64_t from,
+                          int64_t to, const size_t *slots, size_t nslots);
+
+/* The next sample as an aggregate of one: SQLITE_ROW, SQLITE_DONE or an
+ * error code. */
+int store_raw_reader_next(struct store_raw_reader *r, struct store_agg *out);
+
+void store_raw_reader_close(struct store_raw_reader *r);
+
+/* All field slots, 0 .. STORE_AGG_FIELDS-1, for full rows. */
+extern const size_t store_agg_all_slots[STORE_AGG_FIELDS];
+
+#endif
