@@ -12,6 +12,8 @@ SOURCE_DIR = os.environ.get(
     "GPULSE_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 BUILD_DIR = os.path.join(SOURCE_DIR, "build")
 GPULSE = os.environ.get("GPULSE_BIN", os.path.join(BUILD_DIR, "gpulse"))
+# The history generator (tools/gen.c): months of samples through the writer.
+GEN = os.environ.get("GPULSE_GEN", os.path.join(BUILD_DIR, "gpulse-gen"))
 SIM_DIR = os.environ.get("GPULSE_SIM_DIR", os.path.join(BUILD_DIR, "sim"))
 SIM_LIB = os.path.join(SIM_DIR, "libnvidia-ml.so.1")
 FIXTURES = os.path.join(SOURCE_DIR, "tests", "fixtures")

@@ -239,29 +239,12 @@ class Running(AgentTest):
             last = self.query("SELECT max(t) FROM samples")[0][0] / 1000.0
             self.assertGreater(last, killed_at - flush - 0.3,
                                "round %d lost more than one flush interval" % i)
-
-
-class Retention(AgentTest):
-    def test_db_prune_applies_retention(self):
-        p = self.agent("--once")
-        self.assertEqual(p.wait(timeout=30), 0)
-        now_ms = int(time.time() * 1000)
-        con = sqlite3.connect(self.db)
-        gpu = con.execute("SELECT min(id) FROM gpus").fetchone()[0]
-        for days in (40, 31, 29):  # old samples, as if the agent had run for weeks
-            con.execute("INSERT INTO samples (gpu, t) VALUES (?, ?)",
-                        (gpu, now_ms - days * 86400000))
-        con.commit()
-        con.close()
-        p = run(["db", "prune", "--database", self.db], None)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("2 rows deleted", p.stdout)  # the default keeps 30 days
-        self.assertEqual(self.query("SELECT count(*) FROM samples"), [(3,)])
-        p = run(["db", "prune", "--database", self.db, "--set", "retention.samples=1h"], None)
-        self.assertIn("1 rows deleted", p.stdout)
-        p = run(["db", "prune", "--database", os.path.join(self.dir, "none.db")], None)
-        self.assertEqual(p.returncode, 1)
-        self.assertIn("does not exist", p.stderr)
+            # rollups move in the samples' transaction: never ahead, never behind
+            self.assertEqual(self.query(
+                "SELECT count(*) FROM rollup_minute r JOIN rollup_state w ON w.gpu = r.gpu"
+                " AND w.level = 0 WHERE r.t < w.through AND r.count != (SELECT count(*)"
+                " FROM samples s WHERE s.gpu = r.gpu AND s.t >= r.t AND s.t < r.t + 60000)"),
+                [(0,)], "round %d" % i)
 
 
 class BadDatabases(AgentTest):

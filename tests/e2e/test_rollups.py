@@ -1,0 +1,225 @@
+"""Rollups, activity and retention end to end: the real agent at 100 ms on
+the simulated GPU, and months of history put in place by gpulse-gen
+through the same writer. Expected figures are computed here from the raw
+samples (or the scenario), never taken from gpulse's own aggregates."""
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+import unittest
+
+from gpulse_e2e import GEN, GPULSE, SIM_LIB, run, write_scenario
+
+SQUARE = {"sample_period_ms": 100, "gpus": [
+    {"name": "Sim A", "metrics": {"power_w": {"pattern": "ramp", "from": 100, "to": 300,
+                                              "duration_s": 600, "repeat": True},
+                                  "utilization_gpu": {"pattern": "square", "high": 100,
+                                                      "period_s": 1, "duty": 0.3}}},
+    {"name": "Sim B", "metrics": {"utilization_gpu": {"pattern": "bursts", "high": 80,
+                                                      "every_s": 3600, "length_s": 600}}},
+]}
+DAY = 86400000
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="gpulse-rollups-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.db = os.path.join(self.dir, "gpulse.db")
+        self.scenario = write_scenario(SQUARE)
+        self.addCleanup(os.unlink, self.scenario)
+
+    def query(self, sql, *args):
+        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+    def generate(self, *args):
+        p = subprocess.run([GEN, "--scenario", self.scenario, "--database", self.db,
+                            "--timezone", "UTC"] + list(args),
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p
+
+    def gpulse(self, *args):
+        p = run(list(args) + ["--database", self.db, "--set", "timezone=UTC"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p
+
+    def assert_minutes_equal_raw(self):
+        """Every closed minute holds exactly the raw samples of that minute."""
+        rows = self.query(
+            "SELECT r.gpu, r.t, r.count, r.busy_us, r.utilization_gpu_pct_sum,"
+            " (SELECT count(*) FROM samples s WHERE s.gpu = r.gpu AND s.t >= r.t"
+            "  AND s.t < r.t + 60000),"
+            " (SELECT sum(busy_us) FROM samples s WHERE s.gpu = r.gpu AND s.t >= r.t"
+            "  AND s.t < r.t + 60000),"
+            " (SELECT sum(utilization_gpu_pct) FROM samples s WHERE s.gpu = r.gpu"
+            "  AND s.t >= r.t AND s.t < r.t + 60000)"
+            " FROM rollup_minute r JOIN rollup_state w ON w.gpu = r.gpu AND w.level = 0"
+            " WHERE r.t + 60000 > (SELECT min(t) FROM samples) AND r.t < w.through")
+        self.assertTrue(rows)
+        for gpu, t, count, busy, util, raw_count, raw_busy, raw_util in rows:
+            self.assertEqual((count, busy, util), (raw_count, raw_busy, raw_util),
+                             "GPU %d minute %d" % (gpu, t))
+        # ...and no closed minute that has samples is missing
+        missing = self.query(
+            "SELECT count(DISTINCT s.gpu || '/' || (s.t / 60000)) FROM samples s"
+            " JOIN rollup_state w ON w.gpu = s.gpu AND w.level = 0 WHERE s.t < w.through"
+            " AND NOT EXISTS (SELECT 1 FROM rollup_minute r WHERE r.gpu = s.gpu"
+            " AND r.t = s.t / 60000 * 60000)")
+        self.assertEqual(missing, [(0,)])
+
+
+class Generated(Base):
+    def test_hours_and_days_equal_the_raw_samples(self):
+        start = (int(time.time() * 1000) // DAY - 2) * DAY  # two whole UTC days ago
+        self.generate("--from", str(start // 1000), "--to", str((start + DAY + 7200000) // 1000),
+                      "--interval", "5s", "--no-processes")
+        self.assert_minutes_equal_raw()
+        # hour and day buckets from `gpulse history` against Python's sums
+        for step, width in (("hour", 3600000), ("day", DAY)):
+            out = self.gpulse("history", "--from", str(start // 1000), "--to",
+                              str((start + DAY) // 1000), "--step", step, "--gpu", "0",
+                              "--metrics", "utilization_gpu_pct,power_mw", "--format", "json")
+            rows = json.loads(out.stdout)["rows"]
+            self.assertEqual(len(rows), DAY // width)
+            for r in rows:
+                t = r["time_ms"]
+                count, util, power, busy, window = self.query(
+                    "SELECT count(*), avg(utilization_gpu_pct), avg(power_mw), sum(busy_us),"
+                    " sum(window_us) FROM samples s JOIN gpus g ON g.id = s.gpu"
+                    " WHERE g.idx = 0 AND t >= ? AND t < ?", t, t + width)[0]
+                self.assertEqual(r["samples"], count)
+                self.assertAlmostEqual(r["utilization_gpu_pct"]["avg"], util, places=6)
+                self.assertAlmostEqual(r["power_mw"]["avg"], power, places=3)
+                self.assertAlmostEqual(r["busy_pct"], 100.0 * busy / window, places=6)
+        # energy: the counter's rise over the day, which the scenario's power ramp sets
+        # (the generator's first sample is at start: no delta before it)
+        e0, e1 = (self.query("SELECT energy_mj FROM samples s JOIN gpus g ON g.id = s.gpu"
+                             " WHERE g.idx = 0 AND t = ?", t)[0][0]
+                  for t in (start, start + DAY - 5000))
+        used = self.query("SELECT energy_mj FROM rollup_day r JOIN gpus g ON g.id = r.gpu"
+                          " WHERE g.idx = 0 AND r.t = ?", start)[0][0]
+        self.assertEqual(used, e1 - e0)
+
+    def test_activity_counts_the_busy_minutes(self):
+        start = (int(time.time() * 1000) // DAY - 3) * DAY
+        self.generate("--from", str(start // 1000), "--to", str((start + 2 * DAY + 60000) // 1000),
+                      "--interval", "10s", "--no-processes")
+        out = self.gpulse("activity", "--gpu", "all", "--weeks", "2", "--format", "json")
+        days = [d for d in json.loads(out.stdout)["days"] if d["gpu"] == 1]
+        self.assertEqual(len(days), 2)
+        # Sim B bursts at 80% for the first 10 minutes of every hour; a
+        # sample's busy time covers the interval before it, so the minute
+        # after a burst holds its last 10 s. Computed from the raw samples:
+        for n, d in enumerate(days):
+            minutes = self.query(
+                "SELECT 100.0 * sum(busy_us) / sum(window_us), max(utilization_gpu_pct)"
+                " FROM samples s JOIN gpus g ON g.id = s.gpu WHERE g.idx = 1"
+                " AND t >= ? AND t < ? GROUP BY t / 60000",
+                start + n * DAY, start + (n + 1) * DAY)
+            self.assertEqual(len(minutes), 1440)
+            self.assertEqual(d["active_minutes"], sum(1 for m in minutes if m[0] >= 1.0))
+            self.assertGreaterEqual(d["active_minutes"], 24 * 10)
+            self.assertEqual(d["peak_pct"], max(m[1] for m in minutes))
+            self.assertAlmostEqual(d["avg_pct"], sum(m[0] for m in minutes) / 1440, places=6)
+        machine = [d for d in json.loads(out.stdout)["days"] if d["gpu"] == "all"]
+        # Sim A's square wave is busy every minute, so the machine is too
+        self.assertEqual(machine[0]["active_minutes"], 1440)
+        self.assertEqual(machine[0]["active_gpu_minutes"], 1440 + days[0]["active_minutes"])
+
+    def test_retention_removes_exactly_what_is_older_than_the_limits(self):
+        now = int(time.time() * 1000)
+        self.generate("--from", str((now - 100 * DAY) // 1000), "--interval", "10m",
+                      "--no-processes")
+        counts = {}
+        for table, limit in (("samples", 30), ("rollup_minute", 90), ("rollup_hour", 730),
+                             ("rollup_day", None)):
+            counts[table] = self.query("SELECT count(*), min(t) FROM %s" % table)[0]
+        before = int(time.time() * 1000)
+        kept = {t: self.query("SELECT count(*) FROM %s WHERE t >= ?" % t, before - d * DAY)[0][0]
+                for t, d in (("samples", 30), ("rollup_minute", 90))}
+        self.gpulse("db", "prune")
+        after = int(time.time() * 1000)
+        self.assertEqual(self.query("SELECT count(*) FROM samples WHERE t < ?",
+                                    after - 30 * DAY - 60000), [(0,)])
+        self.assertEqual(self.query("SELECT count(*) FROM samples WHERE t >= ?",
+                                    before - 30 * DAY), [(kept["samples"],)])
+        self.assertEqual(self.query("SELECT count(*) FROM rollup_minute WHERE t < ?",
+                                    after - 90 * DAY - 60000), [(0,)])
+        self.assertEqual(self.query("SELECT count(*) FROM rollup_minute WHERE t >= ?",
+                                    before - 90 * DAY), [(kept["rollup_minute"],)])
+        # hours (2 years) and days (forever) are all still there
+        for table in ("rollup_hour", "rollup_day"):
+            self.assertEqual(self.query("SELECT count(*), min(t) FROM %s" % table)[0],
+                             counts[table])
+        self.assertLess(counts["samples"][1], before - 30 * DAY)  # something was old enough
+        check = self.gpulse("db", "check")
+        self.assertIn("ok", check.stdout)
+
+
+class Agent(Base):
+    def agent(self, *args):
+        env = dict(os.environ, GPULSE_NVML_LIB=SIM_LIB, GPULSE_SIM_SCENARIO=self.scenario)
+        env.pop("GPULSE_SIM_TIME", None)
+        return subprocess.Popen([GPULSE, "agent", "--database", self.db, "--interval", "100ms",
+                                 "--flush-interval", "500ms"] + list(args),
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+
+    def stop(self, p):
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=10)
+        self.assertEqual(p.returncode, 0, err)
+
+    def test_square_wave_of_30_percent_is_30_percent_busy(self):
+        p = self.agent()
+        time.sleep(4.5)
+        self.stop(p)
+        rows = self.query("SELECT s.t, s.busy_us, s.window_us FROM samples s JOIN gpus g"
+                          " ON g.id = s.gpu WHERE g.name = 'Sim A' ORDER BY s.t")
+        self.assertGreater(len(rows), 35)
+        # whole periods of the wave: 3 s between two reads, after the first
+        i = 2
+        j = next(k for k in range(i, len(rows)) if rows[k][0] - rows[i][0] >= 3000)
+        busy = sum(r[1] for r in rows[i + 1:j + 1])
+        window = sum(r[2] for r in rows[i + 1:j + 1])
+        self.assertAlmostEqual(window / 1000.0, rows[j][0] - rows[i][0], delta=40)
+        self.assertAlmostEqual(100.0 * busy / window, 30.0, delta=1.0)
+
+    def test_restart_in_the_middle_of_a_minute(self):
+        # Start late in a minute so the run crosses into the next one.
+        while not 45 <= time.time() % 60 <= 52:
+            time.sleep(0.5)
+        minute = int(time.time() // 60) * 60000
+        first = self.agent()
+        time.sleep(2.0)
+        self.stop(first)  # mid-minute
+        second = self.agent()
+        while time.time() * 1000 < minute + 60000 + 1500:
+            time.sleep(0.2)
+        self.stop(second)
+        self.assert_minutes_equal_raw()
+        count = self.query("SELECT r.count FROM rollup_minute r JOIN gpus g ON g.id = r.gpu"
+                           " WHERE g.name = 'Sim A' AND r.t = ?", minute)
+        raw = self.query("SELECT count(*) FROM samples s JOIN gpus g ON g.id = s.gpu"
+                         " WHERE g.name = 'Sim A' AND s.t >= ? AND s.t < ?",
+                         minute, minute + 60000)
+        self.assertEqual(count, raw)
+        # both agents' samples are in it, 10 a second less the restart's gap
+        started = self.query("SELECT min(t) FROM samples")[0][0]
+        expected = (minute + 60000 - started) / 100.0
+        self.assertGreater(raw[0][0], expected - 8)
+        self.assertLessEqual(raw[0][0], expected + 1)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
