@@ -78,13 +78,16 @@ static void read_gpu(struct sim_gpu *g, unsigned index, double ts, double period
     struct gpu_values *v = &r->values;
     struct sim_pattern *m = g->metric;
     if (works(g, SIM_F_UTILIZATION)) {
-        put(v, GPU_FIELD_UTIL_GPU_PCT, sim_pattern_at(&m[SIM_M_UTIL_GPU], ts));
-        put(v, GPU_FIELD_UTIL_MEM_PCT, sim_pattern_at(&m[SIM_M_UTIL_MEMORY], ts));
+        /* The mean first: a random walk's cache only moves forward, and
+         * going back to the window's start after reading ts would replay
+         * the walk from the beginning. */
         double from = ts > period_s ? ts - period_s : 0;
         double mean = sim_pattern_mean(&m[SIM_M_UTIL_GPU], from, ts);
         r->busy = (struct gpu_busy){ .source = GPU_BUSY_SAMPLES,
                                      .window_us = (uint64_t)llround((ts - from) * 1e6),
                                      .busy_us = (uint64_t)llround((ts - from) * 1e6 * mean / 100) };
+        put(v, GPU_FIELD_UTIL_GPU_PCT, sim_pattern_at(&m[SIM_M_UTIL_GPU], ts));
+        put(v, GPU_FIELD_UTIL_MEM_PCT, sim_pattern_at(&m[SIM_M_UTIL_MEMORY], ts));
     }
     if (works(g, SIM_F_ENCODER)) {
         put(v, GPU_FIELD_UTIL_ENC_PCT, sim_pattern_at(&m[SIM_M_UTIL_ENCODER], ts));

@@ -105,6 +105,10 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
         goto fail;
     }
     if (mode == STORE_READ_ONLY) {
+        /* Readers (the CLI, later the web server) keep a year of hour rows
+         * of several GPUs in SQLite's cache instead of reading each page
+         * from the OS again; the pages are only held while they are used. */
+        sqlite3_exec(s->db, "PRAGMA cache_size = -16384", NULL, NULL, NULL);
         *out = s;
         return 0;
     }
