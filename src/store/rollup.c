@@ -402,6 +402,42 @@ static int rebuild_gpu(struct store *s, int64_t gpu_id, struct store_rebuild_res
     if (rc == SQLITE_OK) {
         rc = first_sample(s, gpu_id, &t0, &any);
     }
+    if (rc == SQLITE_OK && any && through[STORE_LEVEL_MINUTE] == 0) {
+        /* Never rolled up (a database from schema 1): roll up everything up
+         * to the newest sample, as the agent's next batch would. */
+        int64_t last = 0;
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(s->db, "SELECT max(t) FROM samples WHERE gpu = ?1", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, gpu_id);
+            rc = sqlite3_step(st) == SQLITE_ROW ? SQLITE_OK : SQLITE_ERROR;
+            last = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_finalize(st);
+        struct gp_err err = { 0 };
+        if (rc == SQLITE_OK && (rc = begin(s)) == SQLITE_OK) {
+            rc = end(s, store_rollup_advance(s, gpu_id, t0, last, day_from, day_to, &err) == 0
+                            ? SQLITE_OK
+                            : SQLITE_ERROR);
+        }
+        static const char *const counts[] = {
+            "SELECT count(*) FROM rollup_minute WHERE key >= ?1 AND key < ?2",
+            "SELECT count(*) FROM rollup_hour WHERE key >= ?1 AND key < ?2",
+            "SELECT count(*) FROM rollup_day WHERE key >= ?1 AND key < ?2",
+        };
+        int64_t *totals[] = { &out->minutes, &out->hours, &out->days };
+        for (size_t i = 0; i < GP_ARRAY_LEN(counts) && rc == SQLITE_OK; i++) {
+            rc = sqlite3_prepare_v2(s->db, counts[i], -1, &st, NULL);
+            if (rc == SQLITE_OK) {
+                sqlite3_bind_int64(st, 1, store_rollup_key(gpu_id, 0));
+                sqlite3_bind_int64(st, 2, store_rollup_key(gpu_id + 1, 0));
+                rc = sqlite3_step(st) == SQLITE_ROW ? SQLITE_OK : SQLITE_ERROR;
+                *totals[i] += sqlite3_column_int64(st, 0);
+            }
+            sqlite3_finalize(st);
+        }
+        return rc;
+    }
     /* Minutes from raw samples, an hour of them per transaction. */
     for (int64_t a = any ? first_whole(STORE_LEVEL_MINUTE, t0) : INT64_MAX;
          rc == SQLITE_OK && a < through[STORE_LEVEL_MINUTE];) {

@@ -378,6 +378,32 @@ static void rebuild_reproduces_the_rollups(void **state)
                      hours);
 }
 
+static void rebuild_rolls_up_a_database_that_never_was(void **state)
+{
+    (void)state;
+    struct store *s = open_rw();
+    write_range(s, T0, T0 + 2 * HOUR_MS + 10000, 10000, 1, saw);
+    store_close(s);
+    /* as a schema-1 database arrives: samples, no rollups, no watermarks */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DELETE FROM rollup_minute; DELETE FROM rollup_hour;"
+                                  " DELETE FROM rollup_state",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    s = open_rw();
+    struct store_rebuild_result res;
+    struct gp_err err = { 0 };
+    assert_int_equal(store_rebuild(s, &res, &err), 0);
+    store_close(s);
+    assert_int_equal(res.minutes, 120);
+    assert_int_equal(res.hours, 2);
+    assert_int_equal(scalar("SELECT count(*) FROM rollup_minute"), 120);
+    assert_int_equal(scalar("SELECT sum(count) FROM rollup_hour"), 720);
+}
+
 static void retention_keeps_what_is_not_rolled_up(void **state)
 {
     (void)state;
@@ -408,6 +434,7 @@ int main(void)
         cmocka_unit_test_setup(days_follow_dst, fresh),
         cmocka_unit_test_setup(activity_per_gpu_and_machine, fresh),
         cmocka_unit_test_setup(rebuild_reproduces_the_rollups, fresh),
+        cmocka_unit_test_setup(rebuild_rolls_up_a_database_that_never_was, fresh),
         cmocka_unit_test_setup(retention_keeps_what_is_not_rolled_up, fresh),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
