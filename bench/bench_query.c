@@ -11,6 +11,7 @@
 
 #include "store/store.h"
 #include "util/clock.h"
+#include "util/strparse.h"
 
 #define HOUR_MS 3600000LL
 #define DAY_MS  (24 * HOUR_MS)
@@ -49,8 +50,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_query DATABASE [RUNS]\n");
         return 2;
     }
-    int runs = argc > 2 ? atoi(argv[2]) : 21;
-    runs = runs > 0 ? runs : 21;
+    uint64_t n = 21;
+    if (argc > 2 && (strparse_u64(argv[2], 100000, &n) != 0 || n == 0)) {
+        fprintf(stderr, "bench_query: '%s' is not a number of runs\n", argv[2]);
+        return 2;
+    }
+    int runs = (int)n;
     clock_use_timezone("UTC");
     struct store *s = NULL;
     struct gp_err err = { 0 };
