@@ -74,6 +74,7 @@ struct writer {
     size_t max_pending;
     volatile uint64_t *missed_ticks; /* the sampler's count, stored with each flush */
     pthread_mutex_t *missed_lock;
+    struct agent_live *live; /* told how each flush went; may be NULL */
 };
 
 /* Writes what is pending; on failure keeps it for the next flush and logs
@@ -86,6 +87,9 @@ static bool flush(struct writer *w, struct gpu_snapshot **pending, size_t *n, in
     struct gp_err err = { 0 };
     int rc =
         store_write(w->store, (const struct gpu_snapshot *const *)pending, *n, w->period_ms, &err);
+    if (w->live) {
+        agent_live_note_flush(w->live, rc, err.msg, clock_realtime_ms());
+    }
     if (rc != 0) {
         if (rc != *last_error) {
             log_error("store", "%s; keeping %zu samples in memory and retrying", err.msg, *n);
@@ -282,6 +286,7 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
         .max_pending = queue_capacity(cfg),
         .missed_ticks = &missed,
         .missed_lock = &missed_lock,
+        .live = opts->live,
     };
     store_retention_from_config(cfg, &w.retention);
     /* Signals are the sampler's business: the writer thread blocks them. */
@@ -297,6 +302,15 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
         goto out;
     }
 
+    if (opts->on_ready) {
+        rc = opts->on_ready(opts->hook_arg, err);
+        if (rc) {
+            agent_queue_close(&queue);
+            pthread_join(writer_thread, NULL);
+            agent_queue_fini(&queue);
+            goto out;
+        }
+    }
     log_info("agent", "sampling %zu GPUs every %llu ms into '%s'", gpu_session_gpu_count(session),
              (unsigned long long)cfg->interval_ms, cfg->database);
 
@@ -308,6 +322,15 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
     while (!*opts->stop) {
         struct gpu_snapshot *snap = xcalloc(1, sizeof(*snap));
         gpu_session_read(session, snap);
+        if (opts->live) {
+            uint64_t pushed = 0;
+            uint64_t dropped = 0;
+            agent_queue_counters(&queue, &pushed, &dropped);
+            pthread_mutex_lock(&missed_lock);
+            uint64_t missed_now = missed;
+            pthread_mutex_unlock(&missed_lock);
+            agent_live_publish(opts->live, snap, missed_now, dropped);
+        }
         agent_queue_push(&queue, snap);
         ticks++;
         if (opts->once) {
@@ -328,6 +351,9 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
         }
     }
 
+    if (opts->on_stop) {
+        opts->on_stop(opts->hook_arg);
+    }
     /* Stop: the writer drains the queue and flushes once more. */
     agent_queue_close(&queue);
     pthread_join(writer_thread, NULL);

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
+#include "agent/live.h"
 #include "util/common.h"
 #include "util/config.h"
 
@@ -15,6 +16,14 @@ struct agent_options {
     bool once;                     /* one sample, stored, then exit */
     volatile sig_atomic_t *stop;   /* set by SIGTERM/SIGINT handlers */
     volatile sig_atomic_t *reopen; /* set by SIGHUP: reopen the log file */
+    struct agent_live *live;       /* where each tick is published; NULL: nowhere */
+    /* Called once the database and NVML are open, before the first tick
+     * (the HTTP server starts here); a non-zero return stops the agent with
+     * that error. on_stop is called before the agent closes what it opened.
+     * Both may be NULL. */
+    int (*on_ready)(void *arg, struct gp_err *err);
+    void (*on_stop)(void *arg);
+    void *hook_arg;
 };
 
 /* Runs until *stop is set (or after one sample with once). Returns 0, or a

@@ -35,19 +35,6 @@ static void usage(FILE *out)
           out);
 }
 
-/* The first day shown: the Sunday that starts the oldest of the weeks. */
-static int64_t first_day(int64_t today, int weeks)
-{
-    time_t secs = (time_t)(today / 1000);
-    struct tm tm = { 0 };
-    localtime_r(&secs, &tm);
-    int back = tm.tm_wday + 7 * (weeks - 1);
-    tm.tm_mday -= back;
-    tm.tm_hour = 12; /* noon: never inside a DST gap */
-    tm.tm_isdst = -1;
-    return clock_local_day_start((int64_t)mktime(&tm) * 1000);
-}
-
 void cli_format_minutes(int64_t minutes, char *buf, size_t size)
 {
     if (minutes < 60) {
@@ -218,7 +205,7 @@ int cli_activity_main(int argc, char **argv)
     }
     int64_t now = clock_realtime_ms();
     int64_t today = clock_local_day_start(now);
-    int64_t from = first_day(today, (int)weeks);
+    int64_t from = clock_local_weeks_start(today, (int)weeks);
     struct store_activity_row *rows = NULL;
     size_t n = 0;
     struct gp_err err = { 0 };

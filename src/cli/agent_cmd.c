@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/render.h"
 #include "gpu/gpu.h"
+#include "http/http.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -42,7 +43,10 @@ static void usage(FILE *out)
           "  -d, --database PATH      the database (key: database)\n"
           "  -i, --interval DURATION  sampling period, 100ms to 1h (key: interval)\n"
           "      --flush-interval D   one transaction per D (key: flush_interval)\n"
-          "      --once               take one sample, store it, exit\n"
+          "      --listen ADDR:PORT   serve the dashboard, API and metrics there (key:\n"
+          "                           http.listen, default 127.0.0.1:8080; \"off\": none;\n"
+          "                           port 0: any free port)\n"
+          "      --once               take one sample, store it, exit (no HTTP)\n"
           "      --dry-run            sample and print what would be stored (JSON lines),\n"
           "                           without touching the database\n"
           "      --nvml-lib PATH      the NVML library (key: nvml_lib)\n"
@@ -88,6 +92,7 @@ static int parse_args(int argc, char **argv, struct agent_args *a, bool *help)
         OPT_PROC_ROOT,
         OPT_LOG_LEVEL,
         OPT_LOG_FILE,
+        OPT_LISTEN,
     };
     static const struct option longopts[] = {
         { "config", required_argument, NULL, 'c' },
@@ -101,6 +106,7 @@ static int parse_args(int argc, char **argv, struct agent_args *a, bool *help)
         { "proc-root", required_argument, NULL, OPT_PROC_ROOT },
         { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
         { "log-file", required_argument, NULL, OPT_LOG_FILE },
+        { "listen", required_argument, NULL, OPT_LISTEN },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -138,6 +144,9 @@ static int parse_args(int argc, char **argv, struct agent_args *a, bool *help)
             break;
         case OPT_LOG_FILE:
             rc = flag_set(a, "log.file", optarg);
+            break;
+        case OPT_LISTEN:
+            rc = flag_set(a, "http.listen", optarg);
             break;
         case OPT_ONCE:
             a->once = true;
@@ -199,6 +208,33 @@ static int dry_run(const struct config *cfg, bool once)
     return rc;
 }
 
+/* The HTTP server starts once the agent holds its database and NVML, and
+ * stops before they close. */
+struct http_hook {
+    const struct config *cfg;
+    struct agent_live *live;
+    struct http_server *server;
+};
+
+static int start_http(void *arg, struct gp_err *err)
+{
+    struct http_hook *h = arg;
+    int rc = http_server_start(h->cfg, h->live, &h->server, err);
+    if (rc == 0) {
+        log_info("http", "serving on %s", http_server_url(h->server));
+        printf("gpulse: dashboard at %s\n", http_server_url(h->server));
+        fflush(stdout);
+    }
+    return rc;
+}
+
+static void stop_http(void *arg)
+{
+    struct http_hook *h = arg;
+    http_server_stop(h->server);
+    h->server = NULL;
+}
+
 int cli_agent_main(int argc, char **argv)
 {
     struct agent_args a;
@@ -237,13 +273,22 @@ int cli_agent_main(int argc, char **argv)
     if (a.dry_run) {
         return dry_run(&cfg, a.once);
     }
+    bool serve = !a.once && strcmp(cfg.http_listen, "off") != 0;
+    struct http_hook hook = { .cfg = &cfg, .live = agent_live_new(cfg.interval_ms) };
     struct agent_options opts = {
         .cfg = &cfg,
         .once = a.once,
         .stop = &stop_requested,
         .reopen = &reopen_requested,
+        .live = hook.live,
+        .on_ready = serve ? start_http : NULL,
+        .on_stop = serve ? stop_http : NULL,
+        .hook_arg = &hook,
     };
-    if (agent_run(&opts, &err) != 0) {
+    rc = agent_run(&opts, &err);
+    stop_http(&hook);
+    agent_live_free(hook.live);
+    if (rc != 0) {
         log_error("agent", "%s", err.msg);
         if (cfg.log_file[0]) {
             fprintf(stderr, "gpulse: %s\n", err.msg);

@@ -28,6 +28,9 @@ int cli_db_main(int argc, char **argv);
 /* `gpulse activity`: the daily activity table. */
 int cli_activity_main(int argc, char **argv);
 
+/* `gpulse svg`: the activity graph to standard output. */
+int cli_svg_main(int argc, char **argv);
+
 /* `gpulse config`: print the effective configuration. Returns an exit code. */
 int cli_config_main(int argc, char **argv);
 

@@ -22,6 +22,9 @@ struct cli_render_opts {
 void cli_render_table(FILE *out, const struct gpu_snapshot *snap,
                       const struct cli_render_opts *opts);
 
+/* The snapshot as a JSON object (schema gpulse.now.v1); the caller owns it. */
+json_t *cli_snapshot_json(const struct gpu_snapshot *snap, const struct cli_render_opts *opts);
+
 /* The snapshot as one JSON document on one line. Returns 0 or -EIO. */
 GP_NODISCARD int cli_render_json(FILE *out, const struct gpu_snapshot *snap,
                                  const struct cli_render_opts *opts);

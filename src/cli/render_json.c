@@ -151,7 +151,7 @@ static json_t *gpu_json(const struct gpu_reading *r)
     return o;
 }
 
-int cli_render_json(FILE *out, const struct gpu_snapshot *snap, const struct cli_render_opts *opts)
+json_t *cli_snapshot_json(const struct gpu_snapshot *snap, const struct cli_render_opts *opts)
 {
     const struct gpu_system *sys = &snap->system;
     json_t *root = json_object();
@@ -174,7 +174,12 @@ int cli_render_json(FILE *out, const struct gpu_snapshot *snap, const struct cli
         json_array_append_new(gpus, gpu_json(&snap->gpus[i]));
     }
     json_object_set_new(root, "gpus", gpus);
+    return root;
+}
 
+int cli_render_json(FILE *out, const struct gpu_snapshot *snap, const struct cli_render_opts *opts)
+{
+    json_t *root = cli_snapshot_json(snap, opts);
     int rc = json_dumpf(root, out, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 ? 0 : -EIO;
     if (rc == 0 && fputc('\n', out) == EOF) {
         rc = -EIO;

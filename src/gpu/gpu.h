@@ -123,6 +123,10 @@ size_t gpu_session_gpu_count(const struct gpu_session *s);
  * lost in its reading and the others are read as usual. */
 void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap);
 
+/* Makes dst a deep copy of src (dst must be zeroed or finished); free it
+ * with gpu_snapshot_fini(). */
+void gpu_snapshot_copy(struct gpu_snapshot *dst, const struct gpu_snapshot *src);
+
 /* Frees what a snapshot owns and zeroes it; a zeroed snapshot is a no-op. */
 void gpu_snapshot_fini(struct gpu_snapshot *snap);
 

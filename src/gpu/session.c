@@ -84,6 +84,21 @@ void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap)
     snap->read_duration_us = clock_monotonic_us() - t0;
 }
 
+void gpu_snapshot_copy(struct gpu_snapshot *dst, const struct gpu_snapshot *src)
+{
+    *dst = *src;
+    dst->gpus = xcalloc(src->gpu_count ? src->gpu_count : 1, sizeof(*dst->gpus));
+    for (size_t i = 0; i < src->gpu_count; i++) {
+        dst->gpus[i] = src->gpus[i];
+        size_t n = src->gpus[i].process_count;
+        dst->gpus[i].processes = NULL;
+        if (n) {
+            dst->gpus[i].processes = xcalloc(n, sizeof(struct gpu_process));
+            memcpy(dst->gpus[i].processes, src->gpus[i].processes, n * sizeof(struct gpu_process));
+        }
+    }
+}
+
 void gpu_snapshot_fini(struct gpu_snapshot *snap)
 {
     for (size_t i = 0; i < snap->gpu_count; i++) {

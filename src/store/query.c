@@ -39,7 +39,7 @@ int store_query_processes(struct store *s, const struct store_process_filter *f,
             order = sort_orders[i].order_by;
         }
     }
-    char sql[1400];
+    char sql[1800];
     snprintf(sql, sizeof(sql),
              "SELECT g.idx, g.uuid, p.pid, p.start_time, p.type, p.uid, p.user, p.command,"
              " p.cmdline, p.container, p.first_seen, p.last_seen, p.samples,"
@@ -49,6 +49,9 @@ int store_query_processes(struct store *s, const struct store_process_filter *f,
              " AND (?2 IS NULL OR p.user = ?2)"
              " AND (?3 IS NULL OR g.idx = ?3 OR g.uuid = ?4)"
              " AND (?5 = 0 OR p.last_seen >= (SELECT max(t) FROM samples) - ?5)"
+             " AND (?7 IS NULL OR instr(lower(coalesce(p.command, '') || ' ' ||"
+             "  coalesce(p.cmdline, '') || ' ' || coalesce(p.user, '') || ' ' ||"
+             "  coalesce(p.container, '')), lower(?7)) > 0)"
              " ORDER BY %s, p.id LIMIT ?6",
              order);
     sqlite3_stmt *st = NULL;
@@ -67,6 +70,9 @@ int store_query_processes(struct store *s, const struct store_process_filter *f,
     }
     sqlite3_bind_int64(st, 5, f->active_within_ms);
     sqlite3_bind_int64(st, 6, f->limit > 0 ? f->limit : -1);
+    if (f->query) {
+        sqlite3_bind_text(st, 7, f->query, -1, SQLITE_STATIC);
+    }
 
     struct store_process_row *rows = NULL;
     size_t n = 0;

@@ -98,6 +98,8 @@ struct store_process_filter {
     int64_t active_within_ms; /* > 0: seen within this of the newest sample */
     const char *user;         /* NULL: anyone */
     const char *gpu;          /* NULL: any; an index ("0") or a UUID */
+    const char *query;        /* NULL: any; else a substring (any case) of the command,
+                                 command line, user or container */
     enum store_process_sort sort;
     int64_t limit; /* <= 0: no limit */
 };
@@ -134,6 +136,25 @@ GP_NODISCARD int store_query_processes(struct store *s, const struct store_proce
 
 /* Frees rows from store_query_processes; NULL is a no-op. */
 void store_process_rows_free(struct store_process_row *rows, size_t n);
+
+/* GPU time one user's processes had in a range. */
+struct store_user_usage {
+    char *user; /* owned; the uid as digits when the name is unknown, "" when neither */
+    double gpu_seconds;
+    double sm_seconds;
+    int64_t processes; /* lifetimes that overlap the range */
+};
+
+/* GPU time per user in [from_ms, to_ms), most first. A lifetime that
+ * straddles an end of the range counts in proportion to its overlap.
+ * *rows_out is freed with store_user_usage_free(). Returns 0 or a negative
+ * code with err set. */
+GP_NODISCARD int store_query_user_usage(struct store *s, int64_t from_ms, int64_t to_ms,
+                                        struct store_user_usage **rows_out, size_t *count_out,
+                                        struct gp_err *err);
+
+/* Frees rows from store_query_user_usage; NULL is a no-op. */
+void store_user_usage_free(struct store_user_usage *rows, size_t n);
 
 /* One row of a history query: a raw sample, or a bucket's aggregates. */
 struct store_history_row {

@@ -105,3 +105,24 @@ void clock_local_date(int64_t t_ms, char *buf, size_t size)
     localtime_r(&secs, &tm);
     strftime(buf, size, "%Y-%m-%d", &tm);
 }
+
+int64_t clock_local_weeks_start(int64_t t_ms, int weeks)
+{
+    time_t secs = (time_t)(t_ms / 1000);
+    struct tm tm = { 0 };
+    localtime_r(&secs, &tm);
+    tm.tm_mday -= tm.tm_wday + 7 * (weeks - 1);
+    tm.tm_hour = 12; /* noon: never inside a DST gap */
+    tm.tm_min = 0;
+    tm.tm_sec = 0;
+    tm.tm_isdst = -1;
+    return clock_local_day_start((int64_t)mktime(&tm) * 1000);
+}
+
+int clock_local_weekday(int64_t t_ms)
+{
+    time_t secs = (time_t)(t_ms / 1000);
+    struct tm tm = { 0 };
+    localtime_r(&secs, &tm);
+    return tm.tm_wday;
+}

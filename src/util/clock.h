@@ -50,4 +50,12 @@ int64_t clock_local_day_next(int64_t day_start_ms);
 /* Writes the local date of t_ms as YYYY-MM-DD into buf (at least 11 bytes). */
 void clock_local_date(int64_t t_ms, char *buf, size_t size);
 
+/* The local midnight starting the Sunday-first week that is weeks - 1 weeks
+ * before the one holding t_ms (weeks >= 1): the first day of an activity
+ * graph of that many weeks ending today. */
+int64_t clock_local_weeks_start(int64_t t_ms, int weeks);
+
+/* The local day of the week of t_ms, 0 for Sunday. */
+int clock_local_weekday(int64_t t_ms);
+
 #endif

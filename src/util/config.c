@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/netaddr.h"
 #include "util/strparse.h"
 
 enum key_type {
@@ -18,6 +19,7 @@ enum key_type {
     KEY_STRING,
     KEY_TIMEZONE,  /* an IANA zone name the host knows, or "" */
     KEY_LOG_LEVEL, /* debug, info, warning, error, critical */
+    KEY_LISTEN,    /* "HOST:PORT", or "off" */
 };
 
 struct key_spec {
@@ -71,6 +73,7 @@ static const struct key_spec keys[] = {
     TEXT("log.file", log_file, KEY_STRING),
     TEXT("nvml_lib", nvml_lib, KEY_STRING),
     TEXT("proc_root", proc_root, KEY_STRING),
+    TEXT("http.listen", http_listen, KEY_LISTEN),
     TEXT("hub.url", server_url, KEY_STRING),
     TEXT("hub.contract_number", contract_number, KEY_STRING),
     DURATION("hub.push_interval", aggregation_interval_ms, 60000, 7 * MS_DAY),
@@ -102,6 +105,7 @@ void config_defaults(struct config *cfg)
     };
     snprintf(cfg->database, sizeof(cfg->database), "/var/lib/gpulse/gpulse.db");
     snprintf(cfg->proc_root, sizeof(cfg->proc_root), "/proc");
+    snprintf(cfg->http_listen, sizeof(cfg->http_listen), "127.0.0.1:8080");
 }
 
 static const struct key_spec *find_key(const char *name)
@@ -150,7 +154,7 @@ static int set_text(struct config *cfg, const struct key_spec *k, const char *te
                     const char *source, struct gp_err *err)
 {
     char *dst = (char *)cfg + k->offset;
-    char why[160];
+    char why[256];
     switch (k->type) {
     case KEY_RETENTION:
         if (strcmp(text, "forever") == 0 || strcmp(text, "0") == 0) {
@@ -208,6 +212,16 @@ static int set_text(struct config *cfg, const struct key_spec *k, const char *te
             return bad(err, source, k, why);
         }
         GP_FALLTHROUGH;
+    case KEY_LISTEN:
+        if (strcmp(text, "off") != 0) {
+            struct netaddr addr;
+            struct gp_err aerr = { 0 };
+            if (netaddr_parse(text, &addr, &aerr) != 0) {
+                snprintf(why, sizeof(why), "%.200s, or \"off\"", aerr.msg);
+                return bad(err, source, k, why);
+            }
+        }
+        GP_FALLTHROUGH;
     case KEY_STRING:
     default:
         if (strlen(text) >= k->size) {
@@ -254,6 +268,7 @@ static int set_json(struct config *cfg, const struct key_spec *k, json_t *v, con
         return set_text(cfg, k, text, source, err);
     case KEY_LOG_LEVEL:
     case KEY_TIMEZONE:
+    case KEY_LISTEN:
     case KEY_STRING:
     default:
         if (!json_is_string(v)) {

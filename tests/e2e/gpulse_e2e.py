@@ -140,3 +140,103 @@ def last_period(t):
     """The driver's last complete sample period before scenario time t: (start, end) in s."""
     k = int(math.floor(t * 1e6 / PERIOD_US))
     return (k - 1) * PERIOD_US / 1e6, k * PERIOD_US / 1e6
+
+
+# ------------------------------------------------------------ a live agent --
+
+class Agent:
+    """`gpulse agent` serving HTTP on a free loopback port, on a scenario
+    (dict or path), with a database in a temporary directory. Use as a
+    context manager; .url is the dashboard's address, .get() fetches."""
+
+    def __init__(self, scenario, args=(), env=None, database=None, interval="1s"):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix="gpulse-http-")
+        self.database = database or os.path.join(self.dir, "gpulse.db")
+        self.scenario_path = None
+        e = dict(os.environ)
+        e["GPULSE_NVML_LIB"] = SIM_LIB
+        if isinstance(scenario, dict):
+            self.scenario_path = write_scenario(scenario)
+            e["GPULSE_SIM_SCENARIO"] = self.scenario_path
+        else:
+            e["GPULSE_SIM_SCENARIO"] = scenario
+        if env:
+            e.update(env)
+        self.argv = [GPULSE, "agent", "--database", self.database, "--interval", interval,
+                     "--flush-interval", "1s", "--listen", "127.0.0.1:0"] + list(args)
+        self.env = e
+        self.proc = None
+        self.url = None
+
+    def __enter__(self):
+        import select
+        import time
+        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 20
+        line = ""
+        while time.time() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.5)
+            if ready:
+                line = self.proc.stdout.readline()
+                break
+            if self.proc.poll() is not None:
+                break
+        if "http://" not in line:
+            self.__exit__(None, None, None)
+            raise AssertionError("the agent did not start serving: %r %s" % (
+                line, self.proc.stderr.read() if self.proc.stderr else ""))
+        self.url = line.strip().split(" at ", 1)[1]
+        # The first tick is published right after the server starts.
+        while time.time() < deadline:
+            if self.get("/health")[0] in (200, 503) and self.get("/api/v1/now")[0] == 200:
+                break
+            time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc):
+        import shutil
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.stderr = self.proc.stderr.read()
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+        if self.scenario_path:
+            os.unlink(self.scenario_path)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+    def get(self, path, headers=None, method="GET"):
+        """Returns (status, headers dict with lower-case names, body bytes)."""
+        import urllib.error
+        import urllib.request
+        req = urllib.request.Request(self.url.rstrip("/") + path, headers=headers or {},
+                                     method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=20) as r:
+                return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+    def json(self, path):
+        status, _, body = self.get(path)
+        if status != 200:
+            raise AssertionError("%s: %d %s" % (path, status, body[:300]))
+        return json.loads(body)
+
+    def wait_for(self, predicate, timeout=15, what="condition"):
+        import time
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.2)
+        raise AssertionError("timed out waiting for " + what)

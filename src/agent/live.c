@@ -1,0 +1,168 @@
+#include "agent/live.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/clock.h"
+#include "util/xalloc.h"
+
+const double agent_live_duration_bounds_s[AGENT_LIVE_DURATION_BUCKETS] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+};
+
+struct agent_live {
+    pthread_mutex_t lock; /* guards everything below */
+    struct agent_live_frame *newest;
+    int64_t start_ms;
+    uint64_t interval_ms;
+    uint64_t seq;
+    struct agent_live_counters counters;
+    /* Running per-GPU totals, by UUID, since a GPU's index may move. */
+    char (*uuids)[96];
+    double *busy_seconds;
+    uint64_t *lost_reads;
+    size_t gpu_count;
+    struct agent_live_store_state store;
+};
+
+struct agent_live *agent_live_new(uint64_t interval_ms)
+{
+    struct agent_live *l = xcalloc(1, sizeof(*l));
+    pthread_mutex_init(&l->lock, NULL);
+    l->start_ms = clock_realtime_ms();
+    l->interval_ms = interval_ms;
+    return l;
+}
+
+static void frame_free(struct agent_live_frame *f)
+{
+    gpu_snapshot_fini(&f->snap);
+    free(f->busy_seconds);
+    free(f->lost_reads);
+    free(f);
+}
+
+void agent_live_release(const struct agent_live_frame *f)
+{
+    if (!f) {
+        return;
+    }
+    /* The frame is immutable but for its count; the last reader frees it. */
+    struct agent_live_frame *mf = (struct agent_live_frame *)(uintptr_t)f;
+    if (atomic_fetch_sub_explicit(&mf->refs, 1, memory_order_acq_rel) == 1) {
+        frame_free(mf);
+    }
+}
+
+void agent_live_free(struct agent_live *l)
+{
+    if (!l) {
+        return;
+    }
+    agent_live_release(l->newest);
+    free(l->uuids);
+    free(l->busy_seconds);
+    free(l->lost_reads);
+    pthread_mutex_destroy(&l->lock);
+    free(l);
+}
+
+/* The running totals' slot for a GPU, added when first seen. */
+static size_t total_slot(struct agent_live *l, const char *uuid)
+{
+    for (size_t i = 0; i < l->gpu_count; i++) {
+        if (strcmp(l->uuids[i], uuid) == 0) {
+            return i;
+        }
+    }
+    size_t n = l->gpu_count + 1;
+    l->uuids = xrealloc(l->uuids, n * sizeof(*l->uuids));
+    l->busy_seconds = xrealloc(l->busy_seconds, n * sizeof(*l->busy_seconds));
+    l->lost_reads = xrealloc(l->lost_reads, n * sizeof(*l->lost_reads));
+    snprintf(l->uuids[n - 1], sizeof(l->uuids[0]), "%s", uuid);
+    l->busy_seconds[n - 1] = 0;
+    l->lost_reads[n - 1] = 0;
+    l->gpu_count = n;
+    return n - 1;
+}
+
+void agent_live_publish(struct agent_live *l, const struct gpu_snapshot *snap,
+                        uint64_t missed_ticks, uint64_t queue_dropped)
+{
+    /* The copy is made outside the lock: readers only wait for a swap. */
+    struct agent_live_frame *f = xcalloc(1, sizeof(*f));
+    gpu_snapshot_copy(&f->snap, snap);
+    size_t n = snap->gpu_count;
+    f->busy_seconds = xcalloc(n ? n : 1, sizeof(*f->busy_seconds));
+    f->lost_reads = xcalloc(n ? n : 1, sizeof(*f->lost_reads));
+    atomic_init(&f->refs, 1);
+
+    pthread_mutex_lock(&l->lock);
+    struct agent_live_counters *c = &l->counters;
+    c->ticks++;
+    c->missed_ticks = missed_ticks;
+    c->queue_dropped = queue_dropped;
+    double read_s = (double)snap->read_duration_us / 1e6;
+    c->read_seconds_sum += read_s;
+    for (size_t b = 0; b < AGENT_LIVE_DURATION_BUCKETS; b++) {
+        if (read_s <= agent_live_duration_bounds_s[b]) {
+            c->read_buckets[b]++;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct gpu_reading *r = &snap->gpus[i];
+        size_t slot = total_slot(l, r->id.uuid);
+        if (r->state == GPU_STATE_LOST) {
+            l->lost_reads[slot]++;
+        } else if (r->busy.source != GPU_BUSY_NONE) {
+            l->busy_seconds[slot] += (double)r->busy.busy_us / 1e6;
+        }
+        f->busy_seconds[i] = l->busy_seconds[slot];
+        f->lost_reads[i] = l->lost_reads[slot];
+    }
+    f->seq = ++l->seq;
+    f->agent_start_ms = l->start_ms;
+    f->interval_ms = l->interval_ms;
+    f->counters = *c;
+    struct agent_live_frame *old = l->newest;
+    l->newest = f;
+    pthread_mutex_unlock(&l->lock);
+    agent_live_release(old);
+}
+
+const struct agent_live_frame *agent_live_acquire(struct agent_live *l)
+{
+    pthread_mutex_lock(&l->lock);
+    struct agent_live_frame *f = l->newest;
+    if (f) {
+        atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&l->lock);
+    return f;
+}
+
+void agent_live_note_flush(struct agent_live *l, int rc, const char *error, int64_t now_ms)
+{
+    pthread_mutex_lock(&l->lock);
+    if (rc == 0) {
+        l->store.failing = false;
+        l->store.last_ok_ms = now_ms;
+        l->store.error[0] = '\0';
+    } else {
+        if (!l->store.failing) {
+            l->store.failing_since_ms = now_ms;
+        }
+        l->store.failing = true;
+        snprintf(l->store.error, sizeof(l->store.error), "%s", error ? error : "unknown error");
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+void agent_live_store_state(struct agent_live *l, struct agent_live_store_state *out)
+{
+    pthread_mutex_lock(&l->lock);
+    *out = l->store;
+    pthread_mutex_unlock(&l->lock);
+}

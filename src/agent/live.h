@@ -1,0 +1,77 @@
+/* What the agent knows right now, shared with the HTTP server: the latest
+ * snapshot and the agent's counters. The sampler publishes one immutable,
+ * reference-counted frame per tick, so a reader never holds a lock while it
+ * renders, never sees half a tick, and the sampler never waits on a reader. */
+#ifndef GPULSE_AGENT_LIVE_H
+#define GPULSE_AGENT_LIVE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gpu/gpu.h"
+
+/* Upper bounds (seconds) of the read-duration histogram's buckets. */
+#define AGENT_LIVE_DURATION_BUCKETS 10
+extern const double agent_live_duration_bounds_s[AGENT_LIVE_DURATION_BUCKETS];
+
+struct agent_live_counters {
+    uint64_t ticks;         /* reads done */
+    uint64_t missed_ticks;  /* deadlines skipped because a read ran late */
+    uint64_t queue_dropped; /* snapshots the writer could not keep up with */
+    uint64_t read_buckets[AGENT_LIVE_DURATION_BUCKETS]; /* cumulative: reads <= bound */
+    double read_seconds_sum;
+};
+
+/* One tick as published. Readers get it from agent_live_acquire() and give
+ * it back with agent_live_release(); it does not change meanwhile. */
+struct agent_live_frame {
+    uint64_t seq;             /* 1 for the first tick, +1 per tick */
+    int64_t agent_start_ms;   /* Unix ms the agent started */
+    uint64_t interval_ms;     /* the sampling period */
+    struct gpu_snapshot snap; /* the tick's readings, processes included */
+    double *busy_seconds;     /* per GPU of snap: busy time since the agent started */
+    uint64_t *lost_reads;     /* per GPU of snap: reads that found it lost */
+    struct agent_live_counters counters;
+    atomic_uint refs; /* the holder and each reader */
+};
+
+/* The writer's view of the database, for /health. */
+struct agent_live_store_state {
+    bool failing;       /* the last flush failed: samples wait in memory */
+    int64_t last_ok_ms; /* Unix ms of the last successful flush (0: none yet) */
+    int64_t failing_since_ms;
+    char error[256]; /* why the last flush failed */
+};
+
+struct agent_live;
+
+/* An empty live state for an agent sampling every interval_ms. Free with
+ * agent_live_free(). */
+struct agent_live *agent_live_new(uint64_t interval_ms);
+
+/* Frees it; frames still held by readers stay valid until released.
+ * NULL is a no-op. */
+void agent_live_free(struct agent_live *l);
+
+/* The sampler: publishes a copy of snap as the newest frame, adding its
+ * busy time and read duration to the running totals. */
+void agent_live_publish(struct agent_live *l, const struct gpu_snapshot *snap,
+                        uint64_t missed_ticks, uint64_t queue_dropped);
+
+/* The newest frame, held until agent_live_release(); NULL before the first
+ * tick. */
+const struct agent_live_frame *agent_live_acquire(struct agent_live *l);
+
+/* Gives a frame back; NULL is a no-op. */
+void agent_live_release(const struct agent_live_frame *f);
+
+/* The writer: records the result of a flush (rc 0 or the error and its
+ * message). */
+void agent_live_note_flush(struct agent_live *l, int rc, const char *error, int64_t now_ms);
+
+/* Reads the writer's state. */
+void agent_live_store_state(struct agent_live *l, struct agent_live_store_state *out);
+
+#endif

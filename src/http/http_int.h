@@ -1,0 +1,141 @@
+/* The HTTP subsystem's private parts: the request a handler sees, the reply
+ * it fills, and the handlers themselves. */
+#ifndef GPULSE_HTTP_HTTP_INT_H
+#define GPULSE_HTTP_HTTP_INT_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/live.h"
+#include "store/store.h"
+#include "util/config.h"
+#include "util/dynbuf.h"
+
+/* Read-only database connections, one per worker thread at most. */
+struct http_store_pool {
+    pthread_mutex_t lock; /* guards the free list */
+    struct store *free_list[16];
+    size_t free_count;
+    char path[512];
+};
+
+/* A response that stays valid for one tick (metrics, /api/v1/now). */
+struct http_tick_cache {
+    pthread_mutex_t lock;
+    uint64_t seq; /* of the frame it was made from; 0: none */
+    struct MHD_Response *response;
+};
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const struct config *cfg;
+    struct agent_live *live;
+    char host[256];
+    char url[128];
+    unsigned port;
+    struct http_store_pool pool;
+    struct http_tick_cache metrics_cache;
+    struct http_tick_cache now_cache;
+};
+
+struct http_request {
+    struct http_server *srv;
+    struct MHD_Connection *conn;
+    const char *path;
+    bool head; /* HEAD: headers only */
+};
+
+struct http_reply {
+    unsigned status;
+    const char *content_type;
+    struct dynbuf body;
+    char etag[48];             /* "" for none */
+    const char *cache_control; /* NULL: no-store */
+    bool dashboard;            /* the page and its assets: a strict CSP */
+    const void *static_data;   /* a built-in asset, served as is */
+    size_t static_len;
+    struct http_tick_cache *cached; /* answer from this tick's cache instead */
+    int (*build)(struct http_server *srv, const struct agent_live_frame *f,
+                 struct dynbuf *body); /* what fills the cache on a new tick */
+};
+
+/* ----------------------------------------------------------- request.c -- */
+
+/* Fills reply with a JSON error: {"error": {"status", "message",
+ * "parameter"}}; parameter may be NULL. */
+void http_reply_error(struct http_reply *reply, unsigned status, const char *parameter,
+                      const char *fmt, ...) GP_PRINTF(4, 5);
+
+/* Answers 400 naming the first query parameter not in allowed (a
+ * NULL-terminated list) or given twice. Returns 0 when all are fine. */
+int http_check_params(struct http_request *req, struct http_reply *reply,
+                      const char *const *allowed);
+
+/* A query parameter's value, or NULL when absent. */
+const char *http_param(struct http_request *req, const char *name);
+
+/* Parses an integer parameter in [min, max]; absent gives def. Returns 0,
+ * or -1 after filling reply with a 400 naming the parameter. */
+int http_param_int(struct http_request *req, struct http_reply *reply, const char *name,
+                   int64_t min, int64_t max, int64_t def, int64_t *out);
+
+/* Parses a time parameter (ISO 8601, Unix seconds, "-24h", "now"); absent
+ * gives def. Returns 0 or -1 as http_param_int. */
+int http_param_time(struct http_request *req, struct http_reply *reply, const char *name,
+                    int64_t now_ms, int64_t def, int64_t *out_ms);
+
+/* Parses a boolean (true/false/1/0/yes/no); as http_param_int. */
+int http_param_bool(struct http_request *req, struct http_reply *reply, const char *name, bool def,
+                    bool *out);
+
+/* Checks a gpu parameter: "all", an index or a "GPU-" UUID, at most 95
+ * characters. Returns 0 or -1 as http_param_int; *out is NULL when absent. */
+int http_param_gpu(struct http_request *req, struct http_reply *reply, const char *name,
+                   const char **out);
+
+/* Sets reply's body to the compact JSON of v (which it takes) and its
+ * content type; a body past the response cap becomes a 500. */
+void http_reply_json(struct http_reply *reply, json_t *v);
+
+/* Takes a read-only database connection (opening one if none is free), or
+ * fills reply with a 503 and returns NULL. Give it back with
+ * http_store_put(). */
+struct store *http_store_get(struct http_server *srv, struct http_reply *reply);
+void http_store_put(struct http_server *srv, struct store *s);
+
+/* -------------------------------------------------------------- api.c -- */
+
+void http_api_health(struct http_request *req, struct http_reply *reply);
+void http_api_info(struct http_request *req, struct http_reply *reply);
+void http_api_now(struct http_request *req, struct http_reply *reply);
+void http_api_history(struct http_request *req, struct http_reply *reply);
+void http_api_processes(struct http_request *req, struct http_reply *reply);
+void http_api_activity(struct http_request *req, struct http_reply *reply);
+void http_api_users(struct http_request *req, struct http_reply *reply);
+void http_api_svg(struct http_request *req, struct http_reply *reply);
+void http_api_metrics(struct http_request *req, struct http_reply *reply);
+
+/* Queues reply's tick-cached response on conn, building it first when the
+ * cache holds an older tick (reply->build fills the body from the frame).
+ * Returns MHD_queue_response's result; before the first tick, or when the
+ * build fails, it answers 503 instead. */
+enum MHD_Result http_tick_cache_queue(struct http_server *srv, struct MHD_Connection *conn,
+                                      struct http_reply *reply);
+
+/* ----------------------------------------------------------- assets.c -- */
+
+struct http_asset {
+    const char *path; /* "/", "/assets/app.js" */
+    const char *content_type;
+    const unsigned char *data;
+    size_t len;
+    const char *etag; /* a hash of the content, quoted */
+};
+
+/* The built-in file served at path, or NULL. */
+const struct http_asset *http_asset_find(const char *path);
+
+#endif

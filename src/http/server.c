@@ -1,0 +1,357 @@
+/* The HTTP server: libmicrohttpd with a small thread pool, limits on what
+ * a client may send, and a route table. Handlers fill a struct http_reply;
+ * this file turns it into a response with the common headers. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http/http.h"
+#include "http/http_int.h"
+#include "util/log.h"
+#include "util/netaddr.h"
+#include "util/xalloc.h"
+
+typedef void (*handler_fn)(struct http_request *req, struct http_reply *reply);
+
+struct route {
+    const char *path;
+    handler_fn handler;
+};
+
+static const struct route routes[] = {
+    { "/health", http_api_health },
+    { "/metrics", http_api_metrics },
+    { "/gpu-activity.svg", http_api_svg },
+    { "/api/v1/info", http_api_info },
+    { "/api/v1/now", http_api_now },
+    { "/api/v1/history", http_api_history },
+    { "/api/v1/processes", http_api_processes },
+    { "/api/v1/activity", http_api_activity },
+    { "/api/v1/users", http_api_users },
+};
+
+/* The page may run only its own scripts and reach only this server: even a
+ * string from the host that escaped into markup could not load or run code. */
+#define DASHBOARD_CSP                                                                   \
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src " \
+    "'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "           \
+    "frame-ancestors 'none'"
+
+static void serve_asset(const struct http_asset *a, struct http_request *req,
+                        struct http_reply *reply)
+{
+    const char *inm = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "If-None-Match");
+    snprintf(reply->etag, sizeof(reply->etag), "%s", a->etag);
+    reply->cache_control = strcmp(a->path, "/") == 0 ? "no-cache" : "public, max-age=300";
+    reply->dashboard = true;
+    reply->content_type = a->content_type;
+    if (inm && strcmp(inm, a->etag) == 0) {
+        reply->status = 304;
+        return;
+    }
+    reply->status = 200;
+    reply->static_data = a->data;
+    reply->static_len = a->len;
+}
+
+static void route(struct http_request *req, struct http_reply *reply)
+{
+    for (size_t i = 0; i < GP_ARRAY_LEN(routes); i++) {
+        if (strcmp(req->path, routes[i].path) == 0) {
+            routes[i].handler(req, reply);
+            return;
+        }
+    }
+    const struct http_asset *a = http_asset_find(req->path);
+    if (a) {
+        static const char *const none[] = { NULL };
+        if (http_check_params(req, reply, none) == 0) {
+            serve_asset(a, req, reply);
+        }
+        return;
+    }
+    http_reply_error(reply, 404, NULL, "no such path: '%.200s'", req->path);
+}
+
+static enum MHD_Result add_common_headers(struct MHD_Response *r, const struct http_reply *reply)
+{
+    bool ok = MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") == MHD_YES;
+    if (reply->content_type) {
+        ok = ok && MHD_add_response_header(r, "Content-Type", reply->content_type) == MHD_YES;
+    }
+    ok = ok && MHD_add_response_header(r, "Cache-Control",
+                                       reply->cache_control ? reply->cache_control : "no-store") ==
+                   MHD_YES;
+    if (reply->etag[0]) {
+        ok = ok && MHD_add_response_header(r, "ETag", reply->etag) == MHD_YES;
+    }
+    if (reply->dashboard) {
+        ok = ok && MHD_add_response_header(r, "Content-Security-Policy", DASHBOARD_CSP) == MHD_YES;
+        ok = ok && MHD_add_response_header(r, "Referrer-Policy", "no-referrer") == MHD_YES;
+    }
+    return ok ? MHD_YES : MHD_NO;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, struct http_reply *reply)
+{
+    struct MHD_Response *r = NULL;
+    {
+        if (reply->status == 304) {
+            r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        } else if (reply->static_data) {
+            r = MHD_create_response_from_buffer(
+                reply->static_len, (void *)(uintptr_t)reply->static_data, MHD_RESPMEM_PERSISTENT);
+        } else {
+            size_t len = 0;
+            char *body = dynbuf_take(&reply->body, &len);
+            r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+            if (!r) {
+                free(body);
+            }
+        }
+        if (!r || add_common_headers(r, reply) != MHD_YES) {
+            if (r) {
+                MHD_destroy_response(r);
+            }
+            return MHD_NO;
+        }
+    }
+    enum MHD_Result res = MHD_queue_response(conn, reply->status, r);
+    MHD_destroy_response(r);
+    return res;
+}
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    (void)key;
+    (void)value;
+    (*(unsigned *)cls)++;
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    (void)upload_data;
+    struct http_server *srv = cls;
+    /* The first call has only the headers: answer then, unless a body
+     * follows, which no endpoint takes. */
+    static int body_marker;
+    if (*con_cls == NULL) {
+        *con_cls = &body_marker;
+        if (*upload_data_size == 0 && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)) {
+            /* handled below */
+        } else {
+            /* wait for the body's first call so the reply comes after it */
+            if (*upload_data_size == 0) {
+                return MHD_YES;
+            }
+        }
+    }
+    struct http_reply reply = { 0 };
+    dynbuf_init(&reply.body, HTTP_MAX_RESPONSE_BYTES);
+    struct http_request req = {
+        .srv = srv,
+        .conn = conn,
+        .path = url,
+        .head = strcmp(method, "HEAD") == 0,
+    };
+    unsigned headers = 0;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &headers);
+    if (headers > HTTP_MAX_HEADERS) {
+        http_reply_error(&reply, 431, NULL, "more than %d header fields", HTTP_MAX_HEADERS);
+    } else if (strcmp(method, "GET") != 0 && !req.head) {
+        http_reply_error(&reply, 405, NULL, "method %.16s is not allowed; only GET and HEAD are",
+                         method);
+    } else if (*upload_data_size != 0) {
+        http_reply_error(&reply, 413, NULL, "a GET request takes no body");
+    } else {
+        route(&req, &reply);
+    }
+    *upload_data_size = 0; /* a body, if any, is dropped */
+    if (reply.status == 405) {
+        /* RFC 9110: a 405 says what is allowed */
+        struct MHD_Response *r = NULL;
+        size_t len = 0;
+        char *body = dynbuf_take(&reply.body, &len);
+        r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        if (!r) {
+            free(body);
+            return MHD_NO;
+        }
+        add_common_headers(r, &reply);
+        MHD_add_response_header(r, "Allow", "GET, HEAD");
+        enum MHD_Result res = MHD_queue_response(conn, reply.status, r);
+        MHD_destroy_response(r);
+        return res;
+    }
+    enum MHD_Result res =
+        reply.cached ? http_tick_cache_queue(srv, conn, &reply) : send_reply(conn, &reply);
+    dynbuf_fini(&reply.body);
+    return res;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '.')) {
+        msg[--n] = '\0';
+    }
+    log_debug("http", "%s", msg);
+}
+
+static unsigned worker_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 2 ? 2 : n > 4 ? 4 : (unsigned)n;
+}
+
+int http_server_start(const struct config *cfg, struct agent_live *live, struct http_server **out,
+                      struct gp_err *err)
+{
+    *out = NULL;
+    struct netaddr addr;
+    int rc = netaddr_parse(cfg->http_listen, &addr, err);
+    if (rc) {
+        return rc;
+    }
+    struct http_server *srv = xcalloc(1, sizeof(*srv));
+    srv->cfg = cfg;
+    srv->live = live;
+    gethostname(srv->host, sizeof(srv->host) - 1);
+    snprintf(srv->pool.path, sizeof(srv->pool.path), "%s", cfg->database);
+    pthread_mutex_init(&srv->pool.lock, NULL);
+    pthread_mutex_init(&srv->metrics_cache.lock, NULL);
+    pthread_mutex_init(&srv->now_cache.lock, NULL);
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO;
+    if (addr.ipv6) {
+        flags |= MHD_USE_IPv6;
+    }
+    errno = 0;
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr.ss,
+        MHD_OPTION_THREAD_POOL_SIZE, worker_threads(), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)HTTP_MAX_PER_IP, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_REQUEST_MEMORY,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_END);
+    if (!srv->daemon) {
+        int e = errno ? errno : EIO;
+        http_server_stop(srv);
+        return gp_err_set(err, e == EADDRINUSE ? -EADDRINUSE : -EIO, "cannot listen on %s: %s",
+                          cfg->http_listen,
+                          e == EADDRINUSE ? "the address is in use (another agent or program "
+                                            "holds it; set http.listen or --listen)"
+                                          : strerror(e));
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : 0;
+    char hostport[96];
+    netaddr_format(&addr, srv->port, hostport, sizeof(hostport));
+    snprintf(srv->url, sizeof(srv->url), "http://%s/", hostport);
+    if (!netaddr_is_loopback(&addr)) {
+        log_warn("http",
+                 "listening on %s, beyond this machine: anyone who can reach it sees the "
+                 "GPUs, processes and users",
+                 hostport);
+    }
+    *out = srv;
+    return 0;
+}
+
+unsigned http_server_port(const struct http_server *s)
+{
+    return s->port;
+}
+
+const char *http_server_url(const struct http_server *s)
+{
+    return s->url;
+}
+
+static void tick_cache_fini(struct http_tick_cache *c)
+{
+    if (c->response) {
+        MHD_destroy_response(c->response);
+    }
+    pthread_mutex_destroy(&c->lock);
+}
+
+void http_server_stop(struct http_server *s)
+{
+    if (!s) {
+        return;
+    }
+    if (s->daemon) {
+        MHD_stop_daemon(s->daemon);
+    }
+    for (size_t i = 0; i < s->pool.free_count; i++) {
+        store_close(s->pool.free_list[i]);
+    }
+    pthread_mutex_destroy(&s->pool.lock);
+    tick_cache_fini(&s->metrics_cache);
+    tick_cache_fini(&s->now_cache);
+    free(s);
+}
+
+enum MHD_Result http_tick_cache_queue(struct http_server *srv, struct MHD_Connection *conn,
+                                      struct http_reply *reply)
+{
+    struct http_tick_cache *c = reply->cached;
+    const struct agent_live_frame *f = agent_live_acquire(srv->live);
+    if (!f) {
+        reply->cached = NULL;
+        http_reply_error(reply, 503, NULL, "no sample yet: the agent has just started");
+        return send_reply(conn, reply);
+    }
+    pthread_mutex_lock(&c->lock);
+    if (c->seq != f->seq || !c->response) {
+        /* Built under the lock: concurrent requests for a new tick wait for
+         * one build instead of each making its own. */
+        struct dynbuf body;
+        dynbuf_init(&body, HTTP_MAX_RESPONSE_BYTES);
+        if (reply->build(srv, f, &body) == 0) {
+            size_t len = 0;
+            char *data = dynbuf_take(&body, &len);
+            struct MHD_Response *r =
+                MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+            if (r && add_common_headers(r, reply) == MHD_YES) {
+                if (c->response) {
+                    MHD_destroy_response(c->response);
+                }
+                c->response = r;
+                c->seq = f->seq;
+            } else if (r) {
+                MHD_destroy_response(r);
+            } else {
+                free(data);
+            }
+        }
+        dynbuf_fini(&body);
+    }
+    enum MHD_Result res = MHD_NO;
+    bool fresh = c->response && c->seq == f->seq;
+    if (fresh) {
+        /* Queued under the lock, so the next tick cannot free it first. */
+        res = MHD_queue_response(conn, 200, c->response);
+    }
+    pthread_mutex_unlock(&c->lock);
+    agent_live_release(f);
+    if (!fresh) {
+        reply->cached = NULL;
+        http_reply_error(reply, 503, NULL, "the answer could not be made (too large)");
+        return send_reply(conn, reply);
+    }
+    return res;
+}
