@@ -141,20 +141,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     (void)upload_data;
     struct http_server *srv = cls;
-    /* The first call has only the headers: answer then, unless a body
-     * follows, which no endpoint takes. */
-    static int body_marker;
-    if (*con_cls == NULL) {
-        *con_cls = &body_marker;
-        if (*upload_data_size == 0 && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)) {
-            /* handled below */
-        } else {
-            /* wait for the body's first call so the reply comes after it */
-            if (*upload_data_size == 0) {
-                return MHD_YES;
-            }
-        }
-    }
+    /* No endpoint takes a body: a request that announces one is answered
+     * at once (413), before any of it is read. */
+    (void)con_cls;
+    const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    bool has_body = (length && strcmp(length, "0") != 0) ||
+                    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
     struct http_reply reply = { 0 };
     dynbuf_init(&reply.body, HTTP_MAX_RESPONSE_BYTES);
     struct http_request req = {
@@ -170,7 +162,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else if (strcmp(method, "GET") != 0 && !req.head) {
         http_reply_error(&reply, 405, NULL, "method %.16s is not allowed; only GET and HEAD are",
                          method);
-    } else if (*upload_data_size != 0) {
+    } else if (has_body || *upload_data_size != 0) {
         http_reply_error(&reply, 413, NULL, "a GET request takes no body");
     } else {
         route(&req, &reply);

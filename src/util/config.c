@@ -204,14 +204,6 @@ static int set_text(struct config *cfg, const struct key_spec *k, const char *te
         memcpy(dst, &level, sizeof(level));
         return 0;
     }
-    case KEY_TIMEZONE:
-        if (!timezone_known(text)) {
-            snprintf(why, sizeof(why),
-                     "'%.60s' is not a time zone this host knows (e.g. \"Europe/Berlin\", \"UTC\")",
-                     text);
-            return bad(err, source, k, why);
-        }
-        GP_FALLTHROUGH;
     case KEY_LISTEN:
         if (strcmp(text, "off") != 0) {
             struct netaddr addr;
@@ -220,6 +212,19 @@ static int set_text(struct config *cfg, const struct key_spec *k, const char *te
                 snprintf(why, sizeof(why), "%.200s, or \"off\"", aerr.msg);
                 return bad(err, source, k, why);
             }
+        }
+        if (strlen(text) >= k->size) {
+            snprintf(why, sizeof(why), "longer than %zu characters", k->size - 1);
+            return bad(err, source, k, why);
+        }
+        memcpy(dst, text, strlen(text) + 1);
+        return 0;
+    case KEY_TIMEZONE:
+        if (!timezone_known(text)) {
+            snprintf(why, sizeof(why),
+                     "'%.60s' is not a time zone this host knows (e.g. \"Europe/Berlin\", \"UTC\")",
+                     text);
+            return bad(err, source, k, why);
         }
         GP_FALLTHROUGH;
     case KEY_STRING:

@@ -185,8 +185,7 @@ class Agent:
                 break
         if "http://" not in line:
             self.__exit__(None, None, None)
-            raise AssertionError("the agent did not start serving: %r %s" % (
-                line, self.proc.stderr.read() if self.proc.stderr else ""))
+            raise AssertionError("the agent did not start serving: %r %s" % (line, self.stderr))
         self.url = line.strip().split(" at ", 1)[1]
         # The first tick is published right after the server starts.
         while time.time() < deadline:
@@ -204,6 +203,7 @@ class Agent:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.stderr = ""
         if self.proc:
             self.stderr = self.proc.stderr.read()
             self.proc.stdout.close()

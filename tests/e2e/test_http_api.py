@@ -1,0 +1,379 @@
+"""The agent's HTTP API against the simulated GPUs: every endpoint, the
+history resolution over ranges up to a year, the activity graph, and every
+kind of bad request."""
+import datetime
+import json
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from gpulse_e2e import GEN, GPULSE, Agent, run, write_scenario
+
+DAY = 86400
+
+
+def scenario():
+    """Two GPUs with fixed readings, GPU 0 busy in a 3.7-day square wave so
+    the year holds idle, partly and fully active days."""
+    return {
+        "driver_version": "555.42.02",
+        "cuda_version": 12050,
+        "gpus": [
+            {"name": "NVIDIA H100 80GB HBM3", "memory_total_mib": 81559,
+             "metrics": {"utilization_gpu": {"pattern": "square", "high": 80, "low": 0,
+                                             "period_s": 3.7 * DAY, "duty": 0.35},
+                         "temperature_c": 61, "power_w": 350}},
+            {"name": "NVIDIA A100 80GB PCIe",
+             "metrics": {"utilization_gpu": 12, "temperature_c": 44, "power_w": 90}},
+        ],
+    }
+
+
+class ApiTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="gpulse-api-")
+        cls.db = os.path.join(cls.dir, "year.db")
+        cls.scenario = write_scenario(scenario())
+        # A year of history, as an agent sampling every 5 min would have left.
+        p = subprocess.run([GEN, "--scenario", cls.scenario, "--database", cls.db,
+                            "--from", "-366d", "--to", "-2m", "--interval", "5m",
+                            "--timezone", "UTC", "--prune"],
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        cls.sleeper = subprocess.Popen(["sleep", "600"])
+        live = scenario()
+        live["gpus"][1]["processes"] = [{"pid": cls.sleeper.pid, "memory_mib": 700,
+                                         "sm_pct": 9}]
+        cls.live_scenario = write_scenario(live)
+        cls.agent = Agent(cls.live_scenario, database=cls.db, env={"TZ": "UTC"}).__enter__()
+        cls.agent.wait_for(
+            lambda: cls.agent.json("/api/v1/processes?active=true")["count"] == 1,
+            what="the live process stored")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.agent.__exit__(None, None, None)
+        cls.sleeper.kill()
+        cls.sleeper.wait()
+        os.unlink(cls.scenario)
+        os.unlink(cls.live_scenario)
+
+    def error(self, path, status, parameter=None, **kw):
+        code, headers, body = self.agent.get(path, **kw)
+        self.assertEqual(code, status, body)
+        self.assertEqual(headers["content-type"], "application/json")
+        doc = json.loads(body)["error"]
+        self.assertEqual(doc["status"], status)
+        self.assertTrue(doc["message"])
+        if parameter:
+            self.assertEqual(doc.get("parameter"), parameter, doc)
+        return doc
+
+    # ------------------------------------------------------------ basics --
+
+    def test_health(self):
+        code, _, body = self.agent.get("/health")
+        self.assertEqual(code, 200, body)
+        doc = json.loads(body)
+        self.assertEqual(doc["status"], "ok")
+        self.assertEqual(doc["failing"], [])
+        self.assertEqual(doc["gpus"], {"seen": 2, "lost": 0})
+        self.assertLess(doc["sampler"]["last_sample_age_s"], 3)
+        self.assertEqual(doc["database"]["state"], "ok")
+        self.assertEqual(doc["queue"]["dropped"], 0)
+
+    def test_health_names_a_lost_nvml(self):
+        lost = {"gpus": [{"lost_at_s": 0}]}
+        with Agent(lost) as a:
+            code, _, body = a.get("/health")
+            self.assertEqual(code, 503, body)
+            doc = json.loads(body)
+            self.assertEqual(doc["failing"], ["nvml"])
+            self.assertEqual(doc["gpus"], {"seen": 1, "lost": 1})
+
+    def test_info(self):
+        doc = self.agent.json("/api/v1/info")
+        self.assertEqual(doc["driver_version"], "555.42.02")
+        self.assertEqual(doc["cuda_version"], "12.5")
+        self.assertEqual([g["name"] for g in doc["gpus"]],
+                         ["NVIDIA H100 80GB HBM3", "NVIDIA A100 80GB PCIe"])
+        self.assertEqual(doc["gpus"][0]["memory_total_bytes"], 81559 * 1024 * 1024)
+        self.assertEqual(doc["host"], socket.gethostname())
+        self.assertGreaterEqual(doc["uptime_s"], 0)
+
+    def test_now_is_the_latest_tick(self):
+        a = self.agent.json("/api/v1/now")
+        self.assertEqual(a["schema"], "gpulse.now.v1")
+        g1 = a["gpus"][1]
+        self.assertEqual(g1["utilization_gpu_pct"], 12)
+        self.assertEqual(g1["temperature_c"], 44)
+        self.assertEqual(g1["power_mw"], 90000)
+        self.assertEqual([p["pid"] for p in g1["processes"]], [self.sleeper.pid])
+        self.assertLess(abs(a["time_ms"] / 1000 - time.time()), 3)
+        b = self.agent.wait_for(lambda: (lambda d: d if d["time_ms"] > a["time_ms"] else None)(
+            self.agent.json("/api/v1/now")), what="a newer tick")
+        self.assertGreater(b["time_ms"], a["time_ms"])
+
+    def test_head_and_headers(self):
+        code, headers, body = self.agent.get("/api/v1/now", method="HEAD")
+        self.assertEqual(code, 200)
+        self.assertEqual(body, b"")
+        self.assertEqual(headers["x-content-type-options"], "nosniff")
+        self.assertEqual(headers["cache-control"], "no-store")
+        code, headers, body = self.agent.get("/")
+        self.assertEqual(code, 200)
+        self.assertIn("text/html", headers["content-type"])
+        self.assertIn("script-src 'self'", headers["content-security-policy"])
+        self.assertIn(b"/assets/uPlot.min.js", body)
+        code, headers, body = self.agent.get("/assets/uPlot.min.js")
+        self.assertEqual(code, 200)
+        self.assertGreater(len(body), 30000)
+        code, _, _ = self.agent.get("/assets/uPlot.min.js",
+                                    headers={"If-None-Match": headers["etag"]})
+        self.assertEqual(code, 304)
+
+    # ----------------------------------------------------------- history --
+
+    def test_history_resolution_follows_the_range(self):
+        now = int(time.time())
+        for span, points in ((3600, 1000), (DAY, 1000), (7 * DAY, 1000), (30 * DAY, 1000),
+                             (365 * DAY, 1000), (365 * DAY, 100), (30 * DAY, 10)):
+            doc = self.agent.json("/api/v1/history?gpu=0&from=%d&to=%d&points=%d" % (
+                now - span, now, points))
+            self.assertEqual(len(doc["series"]), 1)
+            n = len(doc["series"][0]["t"])
+            self.assertLessEqual(n, points, (span, doc["resolution"]))
+            # Not needlessly coarse: at least a fifth of what was asked.
+            if span > 3600:
+                self.assertGreaterEqual(n, points / 5, (span, points, doc["resolution"], n))
+            for key in ("utilization_gpu_pct", "temperature_c", "busy_pct"):
+                self.assertEqual(len(doc["series"][0][key]), n)
+
+    def test_year_values_come_from_the_rollups(self):
+        now = int(time.time())
+        doc = self.agent.json("/api/v1/history?from=%d&to=%d&metrics=temperature_c,power_mw"
+                              % (now - 365 * DAY, now))
+        self.assertEqual(doc["resolution"], "1d")
+        self.assertEqual(doc["metrics"], ["temperature_c", "power_mw"])
+        self.assertEqual([s["gpu"] for s in doc["series"]], [0, 1])
+        temps = [v for v in doc["series"][1]["temperature_c"] if v is not None]
+        self.assertGreater(len(temps), 300)
+        self.assertTrue(all(v == 44 for v in temps), set(temps))
+        powers = [v for v in doc["series"][0]["power_mw"] if v is not None]
+        self.assertTrue(all(v == 350000 for v in powers), set(powers))
+        # GPU 0's square wave: 35 % of the time at 80 %, the rest idle.
+        busy = [v for v in doc["series"][0]["busy_pct"] if v is not None]
+        mean = sum(busy) / len(busy)
+        self.assertAlmostEqual(mean, 28, delta=3)
+
+    # --------------------------------------------------------- processes --
+
+    def test_processes(self):
+        doc = self.agent.json("/api/v1/processes?active=true")
+        self.assertEqual(doc["count"], 1)
+        p = doc["processes"][0]
+        self.assertEqual(p["pid"], self.sleeper.pid)
+        self.assertEqual(p["command"], "sleep")
+        self.assertEqual(p["gpu"], 1)
+        self.assertTrue(p["active"])
+        self.assertEqual(p["memory_now_bytes"], 700 * 1024 * 1024)
+        self.assertEqual(p["sm_pct_now"], 9)
+        self.assertEqual(self.agent.json("/api/v1/processes?q=SLEEP%20600")["count"], 1)
+        self.assertEqual(self.agent.json("/api/v1/processes?q=nothing-like-it")["count"], 0)
+        self.assertEqual(self.agent.json("/api/v1/processes?gpu=0&active=1")["count"], 0)
+        self.assertEqual(self.agent.json("/api/v1/processes?user=nobody-here")["count"], 0)
+        doc = self.agent.json("/api/v1/processes?limit=1&sort=pid")
+        self.assertLessEqual(doc["count"], 1)
+
+    def test_users(self):
+        doc = self.agent.json("/api/v1/users")
+        self.assertEqual(set(doc["periods"]), {"today", "week", "month"})
+        names = [u["user"] for u in doc["users"]]
+        import pwd
+        self.assertIn(pwd.getpwuid(os.geteuid()).pw_name, names)
+
+    # ---------------------------------------------------------- activity --
+
+    def test_activity_and_svg_agree(self):
+        act = self.agent.json("/api/v1/activity?weeks=53&gpu=0")
+        self.assertEqual(act["weeks"], 53)
+        by_date = {d["date"]: d for d in act["days"]}
+        self.assertGreater(act["summary"]["active_days"], 50)
+        self.assertLess(act["summary"]["active_days"], act["summary"]["days"])
+        code, headers, body = self.agent.get("/gpu-activity.svg?weeks=53&gpu=0")
+        self.assertEqual(code, 200)
+        self.assertEqual(headers["content-type"], "image/svg+xml")
+        self.assertEqual(headers["cache-control"], "public, max-age=1800")
+        svg = body.decode()
+        cells = re.findall(r'<rect x="\d+" y="\d+" width="10" height="10" rx="2" fill="(#[0-9a-f]{6})" '
+                           r'data-date="([0-9-]+)" data-level="(\d)"><title>([^<]*)</title>', svg)
+        today = datetime.date.fromisoformat(act["today"])
+        weekday = (today.weekday() + 1) % 7  # Sunday 0
+        self.assertEqual(len(cells), 52 * 7 + weekday + 1)
+        self.assertEqual(cells[-1][1], act["today"])
+        levels = set()
+        for colour, date, level, title in cells:
+            minutes = by_date[date]["active_minutes"] if date in by_date else 0
+            want = 0 if minutes == 0 else 1 if minutes < 60 else 2 if minutes < 180 \
+                else 3 if minutes < 360 else 4
+            self.assertEqual(int(level), want, (date, minutes))
+            levels.add(want)
+            if minutes:
+                self.assertTrue(title.endswith("of GPU activity on " + date), title)
+            else:
+                self.assertEqual(title, "No GPU activity on " + date)
+        self.assertGreaterEqual(len(levels), 4, levels)
+        s = act["summary"]
+        self.assertIn("%d active days in 53 weeks" % s["active_days"], svg)
+        self.assertIn("current streak %d day" % s["current_streak"], svg)
+        self.assertIn("Less", svg)
+        self.assertIn("More", svg)
+
+    def test_svg_is_valid_and_themes_differ_only_in_colours(self):
+        svgs = {}
+        for theme in ("light", "dark"):
+            code, _, body = self.agent.get("/gpu-activity.svg?theme=%s&weeks=20" % theme)
+            self.assertEqual(code, 200)
+            p = subprocess.run(["xmllint", "--noout", "-"], input=body, capture_output=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            svgs[theme] = body.decode()
+        self.assertNotEqual(svgs["light"], svgs["dark"])
+        strip = lambda s: re.sub(r"#[0-9a-f]{6}", "#", s)
+        self.assertEqual(strip(svgs["light"]), strip(svgs["dark"]))
+
+    def test_svg_weeks_change_the_width(self):
+        widths = []
+        for weeks in (1, 12, 30, 53):
+            _, _, body = self.agent.get("/gpu-activity.svg?weeks=%d" % weeks)
+            widths.append(int(re.search(rb'<svg[^>]* width="(\d+)"', body).group(1)))
+            self.assertEqual(body.count(b"data-level="), (weeks - 1) * 7 + (
+                (datetime.date.today().weekday() + 1) % 7) + 1)
+        self.assertEqual(widths, sorted(set(widths)), widths)
+
+    def test_svg_etag(self):
+        code, headers, body = self.agent.get("/gpu-activity.svg?theme=dark")
+        self.assertEqual(code, 200)
+        etag = headers["etag"]
+        code, _, body = self.agent.get("/gpu-activity.svg?theme=dark",
+                                       headers={"If-None-Match": etag})
+        self.assertEqual(code, 304)
+        self.assertEqual(body, b"")
+        code, _, _ = self.agent.get("/gpu-activity.svg?theme=light",
+                                    headers={"If-None-Match": etag})
+        self.assertEqual(code, 200)
+
+    def test_svg_command_writes_the_same_graph(self):
+        p = run(["svg", "--database", self.db, "--theme", "dark", "--weeks", "10",
+                 "--set", "timezone=UTC"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        _, _, body = self.agent.get("/gpu-activity.svg?theme=dark&weeks=10")
+        strip = lambda s: re.sub(r"<title>[^<]*</title>", "", re.sub(r'data-level="\d"', "", s))
+        # Today's cell may have gained a minute between the two; the rest is equal.
+        self.assertEqual(strip(p.stdout).split("</g>")[0], strip(body.decode()).split("</g>")[0])
+        p = run(["svg", "--database", self.db, "--weeks", "54"])
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--weeks", p.stderr)
+
+    # ------------------------------------------------------ bad requests --
+
+    def test_bad_parameters_name_the_parameter(self):
+        cases = [
+            ("/api/v1/history?gpu=%3Cscript%3E", "gpu"),
+            ("/api/v1/history?from=yesterday-ish", "from"),
+            ("/api/v1/history?to=13:99", "to"),
+            ("/api/v1/history?from=now&to=-1h", "from"),
+            ("/api/v1/history?points=0", "points"),
+            ("/api/v1/history?points=10001", "points"),
+            ("/api/v1/history?points=-5", "points"),
+            ("/api/v1/history?metrics=utilization_gpu_pct,rm%20-rf", "metrics"),
+            ("/api/v1/history?metrics=", "metrics"),
+            ("/api/v1/history?gpu=0&gpu=1", "gpu"),
+            ("/api/v1/history?colour=red", "colour"),
+            ("/api/v1/processes?active=maybe", "active"),
+            ("/api/v1/processes?sort=cpu", "sort"),
+            ("/api/v1/processes?limit=0", "limit"),
+            ("/api/v1/processes?since=soon", "since"),
+            ("/api/v1/processes?q=" + "x" * 300, "q"),
+            ("/api/v1/activity?weeks=54", "weeks"),
+            ("/api/v1/activity?weeks=0", "weeks"),
+            ("/gpu-activity.svg?theme=blue", "theme"),
+            ("/gpu-activity.svg?weeks=abc", "weeks"),
+            ("/gpu-activity.svg?gpu=GPU-%22%3E%3Csvg", "gpu"),
+            ("/metrics?format=json", "format"),
+            ("/api/v1/now?x=1", "x"),
+            ("/?debug=1", "debug"),
+        ]
+        for path, parameter in cases:
+            with self.subTest(path=path):
+                doc = self.error(path, 400, parameter)
+                self.assertIn(parameter, doc["message"])
+
+    def test_unknown_paths_and_methods(self):
+        self.error("/api/v1/nothing", 404)
+        self.error("/../../etc/passwd", 404)
+        self.error("/assets/../index.html", 404)
+        for method in ("POST", "PUT", "DELETE"):
+            code, headers, body = self.agent.get("/api/v1/now", method=method)
+            self.assertEqual(code, 405)
+            self.assertEqual(headers["allow"], "GET, HEAD")
+            self.assertEqual(json.loads(body)["error"]["status"], 405)
+
+    def raw(self, data):
+        host, port = self.agent.url.split("//")[1].rstrip("/").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(data)
+            out = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+                if b"\r\n\r\n" in out and len(out) > 12:
+                    break
+        return out
+
+    def test_request_limits(self):
+        too_many = b"".join(b"X-H%d: v\r\n" % i for i in range(80))
+        out = self.raw(b"GET /api/v1/now HTTP/1.1\r\nHost: x\r\n" + too_many + b"\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 431"), out[:80])
+        huge = b"GET /api/v1/now?q=" + b"a" * 40000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+        out = self.raw(huge)
+        self.assertRegex(out[:12].decode(), r"HTTP/1\.1 (414|431)", out[:80])
+        out = self.raw(b"GET /api/v1/now HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+        self.assertTrue(out.startswith(b"HTTP/1.1 413"), out[:80])
+        out = self.raw(b"NOT A REQUEST\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 400") or out == b"", out[:80])
+        # The agent is still fine after all of that.
+        self.assertEqual(self.agent.get("/health")[0], 200)
+
+
+class ListenTest(unittest.TestCase):
+    def test_bad_listen_addresses_are_refused(self):
+        for value, words in (("127.0.0.1", "HOST:PORT"), ("127.0.0.1:99999", "port"),
+                             ("example.com:80", "not an IPv4")):
+            p = run(["agent", "--listen", value, "--database", "/tmp/unused.db"])
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("http.listen", p.stderr)
+            self.assertIn(words, p.stderr)
+
+    def test_port_in_use_is_named(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        with tempfile.TemporaryDirectory() as d:
+            p = run(["agent", "--listen", "127.0.0.1:%d" % port, "--database",
+                     os.path.join(d, "g.db")], {"gpus": [{}]}, timeout=30)
+        s.close()
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("127.0.0.1:%d" % port, p.stderr)
+        self.assertIn("in use", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

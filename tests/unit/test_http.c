@@ -1,0 +1,166 @@
+/* The HTTP subsystem's pure parts: bounded buffers, listen addresses, the
+ * metrics exposition (escaping, absent fields, lost GPUs) and the activity
+ * graph's levels. The server itself is tested end to end. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/live.h"
+#include "gp_cmocka.h"
+#include "http/metrics.h"
+#include "http/svg.h"
+#include "util/dynbuf.h"
+#include "util/netaddr.h"
+#include "util/xalloc.h"
+
+static void test_dynbuf_cap(void **state)
+{
+    (void)state;
+    struct dynbuf b;
+    dynbuf_init(&b, 10);
+    assert_int_equal(dynbuf_adds(&b, "hello"), 0);
+    assert_int_equal(dynbuf_printf(&b, "%d", 12345), 0);
+    assert_int_equal(b.len, 10);
+    assert_int_equal(dynbuf_adds(&b, "x"), -E2BIG);
+    assert_string_equal(b.data, "hello12345");
+    dynbuf_reset(&b);
+    assert_int_equal(dynbuf_printf(&b, "%s", "a longer text than ten"), -E2BIG);
+    assert_int_equal(b.len, 0);
+    size_t len = 0;
+    char *s = dynbuf_take(&b, &len);
+    assert_string_equal(s, "");
+    free(s);
+    dynbuf_fini(&b);
+}
+
+static void test_netaddr(void **state)
+{
+    (void)state;
+    struct netaddr a;
+    struct gp_err err = { 0 };
+    char buf[64];
+    assert_int_equal(netaddr_parse("127.0.0.1:8080", &a, &err), 0);
+    assert_true(netaddr_is_loopback(&a));
+    netaddr_format(&a, 8080, buf, sizeof(buf));
+    assert_string_equal(buf, "127.0.0.1:8080");
+    assert_int_equal(netaddr_parse("[::1]:0", &a, &err), 0);
+    assert_true(a.ipv6 && netaddr_is_loopback(&a));
+    assert_int_equal(netaddr_parse("0.0.0.0:9400", &a, &err), 0);
+    assert_false(netaddr_is_loopback(&a));
+    assert_int_equal(netaddr_parse("localhost:1", &a, &err), 0);
+    assert_true(netaddr_is_loopback(&a));
+    static const char *const bad[] = {
+        "",         "8080",    ":8080",           "127.0.0.1:",   "127.0.0.1:65536", "127.0.0.1:-1",
+        "1.2.3:80", "[::1:80", "host.example:80", "127.0.0.1:80x"
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err = (struct gp_err){ 0 };
+        assert_int_equal(netaddr_parse(bad[i], &a, &err), -EINVAL);
+        assert_true(strlen(err.msg) > 0);
+    }
+}
+
+/* A frame of two GPUs: one read with a hostile process, one lost. */
+static struct agent_live *live_with_frame(void)
+{
+    struct gpu_snapshot snap = { .time_ms = 1795000000000, .gpu_count = 2 };
+    snprintf(snap.system.driver_version, sizeof(snap.system.driver_version), "550.54.15");
+    snap.gpus = xcalloc(2, sizeof(*snap.gpus));
+    struct gpu_reading *g = &snap.gpus[0];
+    snprintf(g->id.uuid, sizeof(g->id.uuid), "GPU-a");
+    snprintf(g->id.name, sizeof(g->id.name), "Card \"X\"\\1");
+    gpu_values_set(&g->values, GPU_FIELD_UTIL_GPU_PCT, 63);
+    gpu_values_set(&g->values, GPU_FIELD_POWER_MW, 412500);
+    g->busy =
+        (struct gpu_busy){ .source = GPU_BUSY_SAMPLES, .busy_us = 500000, .window_us = 1000000 };
+    g->process_count = 1;
+    g->processes = xcalloc(1, sizeof(*g->processes));
+    g->processes[0] =
+        (struct gpu_process){ .pid = 42, .has_used_memory = true, .used_memory_bytes = 1024 };
+    struct proc_info *pi = &g->processes[0].proc;
+    pi->found = true;
+    snprintf(pi->user, sizeof(pi->user), "eve");
+    snprintf(pi->comm, sizeof(pi->comm), "a\"b\\c\nd\xff");
+    snap.gpus[1].state = GPU_STATE_LOST;
+    snap.gpus[1].id.index = 1;
+    snprintf(snap.gpus[1].id.uuid, sizeof(snap.gpus[1].id.uuid), "GPU-b");
+    struct agent_live *l = agent_live_new(1000);
+    agent_live_publish(l, &snap, 0, 0);
+    agent_live_publish(l, &snap, 2, 0);
+    gpu_snapshot_fini(&snap);
+    return l;
+}
+
+static void test_metrics_exposition(void **state)
+{
+    (void)state;
+    struct agent_live *l = live_with_frame();
+    const struct agent_live_frame *f = agent_live_acquire(l);
+    assert_non_null(f);
+    assert_int_equal(f->seq, 2);
+    struct dynbuf out;
+    dynbuf_init(&out, 1 << 20);
+    struct http_metrics_extra extra = { .host = "h", .database_bytes = 4096 };
+    assert_int_equal(http_metrics_render(f, &extra, &out), 0);
+    const char *t = out.data;
+    /* Values in dcgm-exporter's units: W from mW. */
+    assert_non_null(strstr(t, "DCGM_FI_DEV_POWER_USAGE{gpu=\"0\""));
+    assert_non_null(strstr(t, "} 412.5\n"));
+    /* Label values escape quote, backslash and newline; bad UTF-8 becomes U+FFFD. */
+    assert_non_null(strstr(t, "modelName=\"Card \\\"X\\\"\\\\1\""));
+    assert_non_null(strstr(t, "command=\"a\\\"b\\\\c?d\xef\xbf\xbd\""));
+    /* The lost GPU has no reading series, but says it is lost. */
+    assert_null(strstr(t, "DCGM_FI_DEV_GPU_UTIL{gpu=\"1\""));
+    assert_non_null(strstr(t, "gpulse_gpu_lost{gpu=\"1\",UUID=\"GPU-b\""));
+    /* Unsupported fields have no series at all. */
+    assert_null(strstr(t, "DCGM_FI_DEV_FAN_SPEED"));
+    /* Busy time adds up over ticks: two reads of 0.5 s. */
+    assert_non_null(strstr(t, "gpulse_gpu_busy_seconds_total{gpu=\"0\",UUID=\"GPU-a\","));
+    assert_non_null(strstr(t, "nvidia0\"} 1\n"));
+    assert_non_null(strstr(t, "gpulse_agent_missed_ticks_total 2\n"));
+    assert_non_null(strstr(t, "gpulse_agent_sample_duration_seconds_count 2\n"));
+    assert_non_null(strstr(t, "gpulse_database_size_bytes 4096\n"));
+    /* A cap too small is an error, not a cut exposition. */
+    struct dynbuf small;
+    dynbuf_init(&small, 100);
+    assert_int_equal(http_metrics_render(f, &extra, &small), -E2BIG);
+    dynbuf_fini(&small);
+    dynbuf_fini(&out);
+    agent_live_release(f);
+    agent_live_free(l);
+}
+
+static void test_frames_outlive_the_state(void **state)
+{
+    (void)state;
+    struct agent_live *l = live_with_frame();
+    const struct agent_live_frame *f = agent_live_acquire(l);
+    agent_live_free(l); /* a reader still holds the frame */
+    assert_int_equal(f->snap.gpu_count, 2);
+    assert_string_equal(f->snap.gpus[0].processes[0].proc.user, "eve");
+    agent_live_release(f);
+}
+
+static void test_svg_levels(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t minutes;
+        int level;
+    } cases[] = { { 0, 0 },   { 1, 1 },   { 59, 1 },  { 60, 2 },   { 179, 2 },
+                  { 180, 3 }, { 359, 3 }, { 360, 4 }, { 1440, 4 }, { -5, 0 } };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(http_svg_level(cases[i].minutes), cases[i].level);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dynbuf_cap),         cmocka_unit_test(test_netaddr),
+        cmocka_unit_test(test_metrics_exposition), cmocka_unit_test(test_frames_outlive_the_state),
+        cmocka_unit_test(test_svg_levels),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
