@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds and installs gpulse (to /usr/local), and
-# shows it watching four simulated GPUs with a few users' processes on
-# them. Harmless stand-in processes (sleep, renamed) run as the system
-# users nobody and daemon, so the attribution shows real users.
-#   scripts/demo.sh           refreshing view until Ctrl-C
-#   scripts/demo.sh --once    print one reading and exit
+# runs the agent with its dashboard on four simulated GPUs with a few
+# users' processes on them, after seeding 90 days of generated history so
+# the charts and the activity graph have something to show. Harmless
+# stand-in processes (sleep, renamed) run as the system users nobody and
+# daemon, so the attribution shows real users.
+#   scripts/demo.sh                the agent and dashboard until Ctrl-C
+#                                  (DEMO_LISTEN=ADDR:PORT, default 127.0.0.1:8080)
+#   scripts/demo.sh --watch        the terminal view instead
+#   scripts/demo.sh --once         print one reading and exit
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,8 +47,19 @@ export GPULSE_SIM_EPOCH
 
 if [ "${1:-}" = "--once" ]; then
   "$prefix/bin/gpulse" now
-else
+elif [ "${1:-}" = "--watch" ]; then
   echo "gpulse $("$prefix/bin/gpulse" --version | cut -d' ' -f2) on 4 simulated GPUs; Ctrl-C to stop"
   sleep 1
   "$prefix/bin/gpulse" now --watch 1
+else
+  demo_db=/var/lib/gpulse/demo.db
+  mkdir -p /var/lib/gpulse
+  if [ ! -f "$demo_db" ]; then
+    echo "gpulse demo: generating 90 days of history for the simulated GPUs (a few seconds)"
+    ./build/gpulse-gen --scenario "$GPULSE_SIM_SCENARIO" --database "$demo_db" \
+      --from -90d --to -2m --interval 5m --no-processes --prune >/dev/null
+  fi
+  echo "gpulse $("$prefix/bin/gpulse" --version | cut -d' ' -f2) on 4 simulated GPUs; Ctrl-C to stop"
+  # The agent prints the address to open; it serves until Ctrl-C.
+  "$prefix/bin/gpulse" agent --database "$demo_db" --listen "${DEMO_LISTEN:-127.0.0.1:8080}"
 fi

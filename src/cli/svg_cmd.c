@@ -96,7 +96,7 @@ int cli_svg_main(int argc, char **argv)
         return rc;
     }
     struct dynbuf out;
-    dynbuf_init(&out, 16u * 1024 * 1024);
+    dynbuf_init(&out, (size_t)16 * 1024 * 1024);
     struct gp_err err = { 0 };
     rc = http_svg_activity(s, &o, clock_realtime_ms(), &out, &err);
     store_close(s);

@@ -471,10 +471,11 @@ void http_api_processes(struct http_request *req, struct http_reply *reply)
     filter.limit = limit;
     filter.user = http_param(req, "user");
     filter.query = http_param(req, "q");
-    if ((filter.user && strlen(filter.user) > 256) ||
-        (filter.query && strlen(filter.query) > 256)) {
-        http_reply_error(reply, 400, filter.user && strlen(filter.user) > 256 ? "user" : "q",
-                         "the value is longer than 256 characters");
+    const char *too_long = filter.user && strlen(filter.user) > 256     ? "user"
+                           : filter.query && strlen(filter.query) > 256 ? "q"
+                                                                        : NULL;
+    if (too_long) {
+        http_reply_error(reply, 400, too_long, "%s: longer than 256 characters", too_long);
         return;
     }
     if (filter.gpu && strcmp(filter.gpu, "all") == 0) {

@@ -16,7 +16,7 @@ struct http_server;
 #define HTTP_MAX_HEADERS        64
 #define HTTP_REQUEST_MEMORY     (16 * 1024) /* request line and headers */
 #define HTTP_IDLE_TIMEOUT_S     30
-#define HTTP_MAX_RESPONSE_BYTES (32u * 1024 * 1024)
+#define HTTP_MAX_RESPONSE_BYTES ((size_t)32 * 1024 * 1024)
 
 /* Starts serving on cfg->http_listen. cfg and live must outlive the server.
  * Returns 0, or -EINVAL (bad address), -EADDRINUSE or -EIO with err naming

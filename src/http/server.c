@@ -190,6 +190,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return res;
 }
 
+/* libmicrohttpd's messages, at debug level: a client's bad request is
+ * not the operator's problem. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) GP_PRINTF(2, 0);
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;

@@ -35,7 +35,8 @@ class AgentTest(unittest.TestCase):
         self.env.pop("GPULSE_SIM_TIME", None)
 
     def agent(self, *args, **kw):
-        return subprocess.Popen([GPULSE, "agent", "--database", self.db] + list(args),
+        return subprocess.Popen([GPULSE, "agent", "--database", self.db, "--listen", "127.0.0.1:0"]
+                                + list(args),
                                 env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, **kw)
 

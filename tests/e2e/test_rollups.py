@@ -170,7 +170,8 @@ class Agent(Base):
     def agent(self, *args):
         env = dict(os.environ, GPULSE_NVML_LIB=SIM_LIB, GPULSE_SIM_SCENARIO=self.scenario)
         env.pop("GPULSE_SIM_TIME", None)
-        return subprocess.Popen([GPULSE, "agent", "--database", self.db, "--interval", "100ms",
+        return subprocess.Popen([GPULSE, "agent", "--database", self.db, "--listen", "127.0.0.1:0",
+                                 "--interval", "100ms",
                                  "--flush-interval", "500ms"] + list(args),
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
