@@ -25,7 +25,9 @@ agent_port=$(port)
   >"$tmp/agent.out" 2>"$tmp/agent.err" &
 bench_pids+=($!)
 node_port=$(port)
-prometheus-node-exporter --web.listen-address="127.0.0.1:$node_port" >/dev/null 2>&1 &
+# Its default caps concurrent scrapes at 40 (503 past that): lifted, so
+# both servers answer every one of the 64 connections.
+prometheus-node-exporter --web.listen-address="127.0.0.1:$node_port" --web.max-requests=0 >/dev/null 2>&1 &
 bench_pids+=($!)
 for _ in $(seq 50); do
   curl -sf "http://127.0.0.1:$agent_port/api/v1/now" >/dev/null &&
@@ -66,9 +68,13 @@ declare -A urls=(
 order=("node-exporter /metrics" "gpulse /metrics" "gpulse /api/v1/now" "gpulse /gpu-activity.svg"
        "gpulse history 1y, 1 GPU" "gpulse history 1y, 8 GPUs")
 
-echo "== sizes"
+# The first request of each is answered cold (nothing cached); later ones
+# within a flush interval come from the answers cache where one applies.
+echo "== sizes, and the first (cold) request's time"
 for name in "${order[@]}"; do
-  printf '  %-28s %8d bytes\n' "$name" "$(curl -sf "${urls[$name]}" | wc -c)"
+  curl -sf -o "$tmp/body" -w '%{time_total}' "${urls[$name]}" >"$tmp/time"
+  printf '  %-28s %8d bytes %8.1f ms\n' "$name" "$(wc -c <"$tmp/body")" \
+    "$(awk '{ print $1 * 1000 }' "$tmp/time")"
 done
 
 missed_before=$(missed)

@@ -145,6 +145,9 @@ static void prune_if_due(struct writer *w)
         return;
     }
     w->prune_in_progress = !w->prune.finished;
+    if (w->live && w->prune.rows_deleted) {
+        agent_live_note_change(w->live);
+    }
     if (w->prune.finished) {
         w->next_prune_ms = now + PRUNE_EVERY_MS;
         if (w->prune.rows_deleted || w->prune.pages_freed) {

@@ -25,6 +25,7 @@ struct agent_live {
     uint64_t *lost_reads;
     size_t gpu_count;
     struct agent_live_store_state store;
+    uint64_t data_version; /* +1 per change the writer makes */
 };
 
 struct agent_live *agent_live_new(uint64_t interval_ms)
@@ -146,6 +147,7 @@ const struct agent_live_frame *agent_live_acquire(struct agent_live *l)
 void agent_live_note_flush(struct agent_live *l, int rc, const char *error, int64_t now_ms)
 {
     pthread_mutex_lock(&l->lock);
+    l->data_version++;
     if (rc == 0) {
         l->store.failing = false;
         l->store.last_ok_ms = now_ms;
@@ -165,4 +167,19 @@ void agent_live_store_state(struct agent_live *l, struct agent_live_store_state 
     pthread_mutex_lock(&l->lock);
     *out = l->store;
     pthread_mutex_unlock(&l->lock);
+}
+
+void agent_live_note_change(struct agent_live *l)
+{
+    pthread_mutex_lock(&l->lock);
+    l->data_version++;
+    pthread_mutex_unlock(&l->lock);
+}
+
+uint64_t agent_live_data_version(struct agent_live *l)
+{
+    pthread_mutex_lock(&l->lock);
+    uint64_t v = l->data_version;
+    pthread_mutex_unlock(&l->lock);
+    return v;
 }

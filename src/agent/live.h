@@ -71,6 +71,14 @@ void agent_live_release(const struct agent_live_frame *f);
  * message). */
 void agent_live_note_flush(struct agent_live *l, int rc, const char *error, int64_t now_ms);
 
+/* The writer: the database changed other than by a flush (retention). */
+void agent_live_note_change(struct agent_live *l);
+
+/* A number that changes whenever the writer changes the database (each
+ * flush, each retention pass): answers computed from the database stay
+ * valid while it does not change. */
+uint64_t agent_live_data_version(struct agent_live *l);
+
 /* Reads the writer's state. */
 void agent_live_store_state(struct agent_live *l, struct agent_live_store_state *out);
 

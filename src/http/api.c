@@ -355,6 +355,31 @@ void http_api_history(struct http_request *req, struct http_reply *reply)
         }
         resolution = res_buf;
     }
+    /* Bucketed answers start at a bucket and, when they reach the open
+     * bucket, end with it: the same rows, and one cache key for every
+     * client asking for "the last year" until the data changes. */
+    char key[320] = "";
+    uint64_t version = agent_live_data_version(srv->live);
+    if (q.step_ms > 0 || q.local_days) {
+        int64_t width = q.local_days ? DAY_MS : q.step_ms;
+        if (q.local_days) {
+            q.from_ms = clock_local_day_start(q.from_ms);
+        } else {
+            q.from_ms -= ((q.from_ms % width) + width) % width;
+        }
+        if (q.to_ms > now - width) {
+            int64_t end = q.local_days
+                              ? clock_local_day_next(clock_local_day_start(q.to_ms - 1))
+                              : q.to_ms + (width - ((q.to_ms % width) + width) % width) % width;
+            q.to_ms = end > q.to_ms ? end : q.to_ms;
+        }
+        snprintf(key, sizeof(key), "history|%s|%s|%lld|%lld|%lld|%s", q.gpu ? q.gpu : "",
+                 metrics ? metrics : "", (long long)points, (long long)q.from_ms,
+                 (long long)q.to_ms, resolution);
+        if (http_query_cache_get(srv, key, version, reply)) {
+            return;
+        }
+    }
     struct store *s = http_store_get(srv, reply);
     if (!s) {
         return;
@@ -395,9 +420,9 @@ void http_api_history(struct http_request *req, struct http_reply *reply)
         json_t *o = json_pack("{s:i, s:o, s:o}", "gpu", gpu, "t", t, "busy_pct", busy);
         json_t *mx = json_object();
         for (size_t m = 0; m < q.metric_count; m++) {
-            const char *key = gpu_field_info(q.metrics[m])->key;
-            json_object_set_new(o, key, vals[m]);
-            json_object_set_new(mx, key, maxes[m]);
+            const char *name = gpu_field_info(q.metrics[m])->key;
+            json_object_set_new(o, name, vals[m]);
+            json_object_set_new(mx, name, maxes[m]);
         }
         json_object_set_new(o, "max", mx);
         json_array_append_new(series, o);
@@ -413,6 +438,9 @@ void http_api_history(struct http_request *req, struct http_reply *reply)
                              (json_int_t)(q.local_days ? (int64_t)merge * 86400 : q.step_ms / 1000),
                              "points", (json_int_t)points, "metrics", mnames, "series", series);
     http_reply_json(reply, root);
+    if (key[0]) {
+        http_query_cache_put(srv, key, version, reply);
+    }
 }
 
 /* ---------------------------------------------------------- processes -- */
@@ -681,6 +709,13 @@ void http_api_activity(struct http_request *req, struct http_reply *reply)
     int64_t now = clock_realtime_ms();
     int64_t today = clock_local_day_start(now);
     int64_t first = clock_local_weeks_start(today, (int)weeks);
+    char key[200];
+    snprintf(key, sizeof(key), "activity|%lld|%s|%lld", (long long)weeks, gpu ? gpu : "",
+             (long long)today);
+    uint64_t version = agent_live_data_version(srv->live);
+    if (http_query_cache_get(srv, key, version, reply)) {
+        return;
+    }
     struct store *s = http_store_get(srv, reply);
     if (!s) {
         return;
@@ -729,6 +764,7 @@ void http_api_activity(struct http_request *req, struct http_reply *reply)
         "active_minutes", (json_int_t)sum.active_minutes, "active_gpu_minutes",
         (json_int_t)sum.active_gpu_minutes);
     http_reply_json(reply, root);
+    http_query_cache_put(srv, key, version, reply);
 }
 
 /* ---------------------------------------------------------------- svg -- */
@@ -766,21 +802,30 @@ void http_api_svg(struct http_request *req, struct http_reply *reply)
         http_reply_error(reply, 400, "theme", "theme: '%.64s' is not light or dark", theme);
         return;
     }
-    struct store *s = http_store_get(srv, reply);
-    if (!s) {
-        return;
+    int64_t now = clock_realtime_ms();
+    char key[200];
+    snprintf(key, sizeof(key), "svg|%d|%d|%s|%lld", (int)o.theme, o.weeks, o.gpu ? o.gpu : "",
+             (long long)clock_local_day_start(now));
+    uint64_t version = agent_live_data_version(srv->live);
+    if (!http_query_cache_get(srv, key, version, reply)) {
+        struct store *s = http_store_get(srv, reply);
+        if (!s) {
+            return;
+        }
+        struct gp_err err = { 0 };
+        int rc = http_svg_activity(s, &o, now, &reply->body, &err);
+        http_store_put(srv, s);
+        if (rc) {
+            http_reply_error(reply, 500, NULL, "%s", err.msg);
+            return;
+        }
+        snprintf(reply->etag, sizeof(reply->etag), "\"%016llx\"",
+                 (unsigned long long)fnv1a(reply->body.data, reply->body.len));
+        reply->content_type = "image/svg+xml";
+        reply->cache_control = "public, max-age=1800";
+        reply->status = 200;
+        http_query_cache_put(srv, key, version, reply);
     }
-    struct gp_err err = { 0 };
-    int rc = http_svg_activity(s, &o, clock_realtime_ms(), &reply->body, &err);
-    http_store_put(srv, s);
-    if (rc) {
-        http_reply_error(reply, 500, NULL, "%s", err.msg);
-        return;
-    }
-    snprintf(reply->etag, sizeof(reply->etag), "\"%016llx\"",
-             (unsigned long long)fnv1a(reply->body.data, reply->body.len));
-    reply->content_type = "image/svg+xml";
-    reply->cache_control = "public, max-age=1800";
     const char *inm = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "If-None-Match");
     if (inm && strcmp(inm, reply->etag) == 0) {
         reply->status = 304;

@@ -29,6 +29,27 @@ struct http_tick_cache {
     struct MHD_Response *response;
 };
 
+/* Answers computed from the database (history, activity, the SVG), kept
+ * while the database has not changed: between two flushes every client
+ * polling the same chart gets the same bytes without a query. */
+#define HTTP_QUERY_CACHE_ENTRIES 64
+struct http_query_cache_entry {
+    char key[320];    /* the endpoint and its normalised parameters */
+    uint64_t version; /* agent_live_data_version() when computed */
+    char *body;
+    size_t len;
+    unsigned status;
+    const char *content_type; /* static strings */
+    const char *cache_control;
+    char etag[48];
+};
+
+struct http_query_cache {
+    pthread_mutex_t lock; /* guards the entries */
+    struct http_query_cache_entry entries[HTTP_QUERY_CACHE_ENTRIES];
+    size_t next; /* the slot the next new key takes (round robin) */
+};
+
 struct http_server {
     struct MHD_Daemon *daemon;
     const struct config *cfg;
@@ -39,6 +60,7 @@ struct http_server {
     struct http_store_pool pool;
     struct http_tick_cache metrics_cache;
     struct http_tick_cache now_cache;
+    struct http_query_cache query_cache;
 };
 
 struct http_request {
@@ -105,6 +127,15 @@ void http_reply_json(struct http_reply *reply, json_t *v);
  * http_store_put(). */
 struct store *http_store_get(struct http_server *srv, struct http_reply *reply);
 void http_store_put(struct http_server *srv, struct store *s);
+
+/* Fills reply from the cache when key was answered at this data version;
+ * returns true then. */
+bool http_query_cache_get(struct http_server *srv, const char *key, uint64_t version,
+                          struct http_reply *reply);
+
+/* Keeps a 200 reply's body, type, caching headers and ETag under key. */
+void http_query_cache_put(struct http_server *srv, const char *key, uint64_t version,
+                          const struct http_reply *reply);
 
 /* -------------------------------------------------------------- api.c -- */
 

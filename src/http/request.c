@@ -11,6 +11,7 @@
 #include "util/strparse.h"
 #include "util/text.h"
 #include "util/timeparse.h"
+#include "util/xalloc.h"
 
 void http_reply_error(struct http_reply *reply, unsigned status, const char *parameter,
                       const char *fmt, ...)
@@ -236,4 +237,64 @@ void http_store_put(struct http_server *srv, struct store *s)
     }
     pthread_mutex_unlock(&p->lock);
     store_close(s);
+}
+
+/* ------------------------------------------------------- answers cache -- */
+
+bool http_query_cache_get(struct http_server *srv, const char *key, uint64_t version,
+                          struct http_reply *reply)
+{
+    struct http_query_cache *c = &srv->query_cache;
+    bool hit = false;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < HTTP_QUERY_CACHE_ENTRIES && !hit; i++) {
+        struct http_query_cache_entry *e = &c->entries[i];
+        if (e->body && e->version == version && strcmp(e->key, key) == 0) {
+            dynbuf_reset(&reply->body);
+            hit = dynbuf_add(&reply->body, e->body, e->len) == 0;
+            if (hit) {
+                reply->status = e->status;
+                reply->content_type = e->content_type;
+                reply->cache_control = e->cache_control;
+                memcpy(reply->etag, e->etag, sizeof(reply->etag));
+            }
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return hit;
+}
+
+void http_query_cache_put(struct http_server *srv, const char *key, uint64_t version,
+                          const struct http_reply *reply)
+{
+    struct http_query_cache *c = &srv->query_cache;
+    if (reply->status != 200 || strlen(key) >= sizeof(c->entries[0].key)) {
+        return;
+    }
+    char *copy = xmalloc(reply->body.len + 1);
+    memcpy(copy, reply->body.data ? reply->body.data : "", reply->body.len);
+    copy[reply->body.len] = '\0';
+    pthread_mutex_lock(&c->lock);
+    /* The same key again (a newer version) replaces its entry; a new key
+     * takes the next slot in turn. */
+    struct http_query_cache_entry *e = NULL;
+    for (size_t i = 0; i < HTTP_QUERY_CACHE_ENTRIES && !e; i++) {
+        if (c->entries[i].body && strcmp(c->entries[i].key, key) == 0) {
+            e = &c->entries[i];
+        }
+    }
+    if (!e) {
+        e = &c->entries[c->next];
+        c->next = (c->next + 1) % HTTP_QUERY_CACHE_ENTRIES;
+    }
+    free(e->body);
+    snprintf(e->key, sizeof(e->key), "%s", key);
+    e->version = version;
+    e->body = copy;
+    e->len = reply->body.len;
+    e->status = reply->status;
+    e->content_type = reply->content_type;
+    e->cache_control = reply->cache_control;
+    memcpy(e->etag, reply->etag, sizeof(e->etag));
+    pthread_mutex_unlock(&c->lock);
 }

@@ -171,6 +171,18 @@ class ApiTest(unittest.TestCase):
         mean = sum(busy) / len(busy)
         self.assertAlmostEqual(mean, 28, delta=3)
 
+    def test_cached_answers_follow_new_data(self):
+        # 10 minutes at 250 points: 5 s buckets, cached between flushes.
+        path = "/api/v1/history?gpu=1&from=-10m&points=250&metrics=temperature_c"
+        first = self.agent.json(path)
+        self.assertEqual(first["resolution"], "5s")
+        self.assertEqual(self.agent.json(path), first)  # the same bytes, from the cache
+        last = first["series"][0]["t"][-1]
+        later = self.agent.wait_for(
+            lambda: (lambda d: d if d["series"][0]["t"][-1] > last else None)(
+                self.agent.json(path)), timeout=20, what="a newer bucket")
+        self.assertGreater(later["series"][0]["t"][-1], last)
+
     # --------------------------------------------------------- processes --
 
     def test_processes(self):
