@@ -362,6 +362,7 @@
       case 'gpu_seconds': return fmtDuration(r.gpu_seconds);
       case 'first_seen_ms': return fmtTime(r.first_seen_ms);
       case 'lifetime_s': return fmtDuration(r.lifetime_s);
+      case 'command': return r.cmdline || r.command || '–';
       case 'user': return r.user === null ? (r.uid === null ? '–' : String(r.uid)) : r.user;
       default: return r[key] === null || r[key] === undefined ? '–' : String(r[key]);
     }

@@ -56,7 +56,7 @@ class DashboardTest(unittest.TestCase):
                  "utilization_tolerance": 0, "temperature_c": 41},
             ],
             "process_count": 2,
-            "hostile_comm": HOSTILE[:15],
+            "hostile_name": HOSTILE,
             "chart_series": 2,
             "filter_user_query": "sleep 600",
             "filter_matches": 1,
