@@ -46,7 +46,10 @@ ticks() {
 
 # One wrk run: prints "REQ_PER_S P99_MS".
 run_wrk() {
-  wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "$1" | awk '
+  local url=$1 header=()
+  # "URL gzip": ask for gzip, as Prometheus does when it scrapes.
+  case "$url" in *" gzip") url=${url% gzip}; header=(-H "Accept-Encoding: gzip") ;; esac
+  wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "${header[@]}" "$url" | awk '
     /Requests\/sec:/ { rps = $2 }
     $1 == "99%" { v = $2; ms = v + 0
       if (v ~ /us$/) ms = ms / 1000; else if (v ~ /ms$/) ms = ms; else if (v ~ /s$/) ms = ms * 1000
@@ -60,19 +63,25 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 declare -A urls=(
   [node-exporter /metrics]="http://127.0.0.1:$node_port/metrics"
   [gpulse /metrics]="http://127.0.0.1:$agent_port/metrics"
+  [gpulse /metrics, gzip]="http://127.0.0.1:$agent_port/metrics gzip"
+  [node-exporter /metrics, gzip]="http://127.0.0.1:$node_port/metrics gzip"
   [gpulse /api/v1/now]="http://127.0.0.1:$agent_port/api/v1/now"
   [gpulse /gpu-activity.svg]="http://127.0.0.1:$agent_port/gpu-activity.svg"
   [gpulse history 1y, 1 GPU]="http://127.0.0.1:$agent_port/api/v1/history?gpu=0&from=-365d&to=now"
   [gpulse history 1y, 8 GPUs]="http://127.0.0.1:$agent_port/api/v1/history?from=-365d&to=now"
 )
-order=("node-exporter /metrics" "gpulse /metrics" "gpulse /api/v1/now" "gpulse /gpu-activity.svg"
+order=("node-exporter /metrics" "gpulse /metrics" "node-exporter /metrics, gzip"
+       "gpulse /metrics, gzip" "gpulse /api/v1/now" "gpulse /gpu-activity.svg"
        "gpulse history 1y, 1 GPU" "gpulse history 1y, 8 GPUs")
 
 # The first request of each is answered cold (nothing cached); later ones
 # within a flush interval come from the answers cache where one applies.
 echo "== sizes, and the first (cold) request's time"
 for name in "${order[@]}"; do
-  curl -sf -o "$tmp/body" -w '%{time_total}' "${urls[$name]}" >"$tmp/time"
+  url=${urls[$name]}
+  enc=()
+  case "$url" in *" gzip") url=${url% gzip}; enc=(-H "Accept-Encoding: gzip") ;; esac
+  curl -sf "${enc[@]}" -o "$tmp/body" -w '%{time_total}' "$url" >"$tmp/time"
   printf '  %-28s %8d bytes %8.1f ms\n' "$name" "$(wc -c <"$tmp/body")" \
     "$(awk '{ print $1 * 1000 }' "$tmp/time")"
 done
@@ -97,6 +106,7 @@ for name in "${order[@]}"; do
   printf '  %-28s %12.0f %10.2f\n' "$name" "${rps[$name]}" "${p99[$name]}"
 done
 awk -v a="${rps[gpulse /metrics]}" -v b="${rps[node-exporter /metrics]}" \
-  'BEGIN { printf "  /metrics: %.1fx node-exporter\n", a / b }'
+  -v c="${rps[gpulse /metrics, gzip]}" -v d="${rps[node-exporter /metrics, gzip]}" \
+  'BEGIN { printf "  /metrics: %.1fx node-exporter (plain), %.1fx (gzip)\n", a / b, c / d }'
 echo "== the sampler under that load"
 echo "  ticks: $((${ticks_after%.*} - ${ticks_before%.*})), missed: $((${missed_after%.*} - ${missed_before%.*}))"

@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake pkg-config   # the build
   libjansson-dev                     # JSON (CLI output, configuration, simulated NVML scenarios)
   libsqlite3-dev sqlite3             # the history database (sqlite3: tests and operators)
-  libmicrohttpd-dev                  # the HTTP server (dashboard, API, metrics)
+  libmicrohttpd-dev zlib1g-dev       # the HTTP server (dashboard, API, metrics; gzip)
   libcmocka-dev                      # unit tests
   chromium                           # browser tests of the dashboard
   prometheus                         # promtool and a real scraper for the metrics tests

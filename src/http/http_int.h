@@ -27,6 +27,7 @@ struct http_tick_cache {
     pthread_mutex_t lock;
     uint64_t seq; /* of the frame it was made from; 0: none */
     struct MHD_Response *response;
+    struct MHD_Response *gzipped; /* the same, gzip-encoded, for clients that take it */
 };
 
 /* Answers computed from the database (history, activity, the SVG), kept

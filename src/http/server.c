@@ -10,8 +10,10 @@
 
 #include "http/http.h"
 #include "http/http_int.h"
+#include "util/gzip.h"
 #include "util/log.h"
 #include "util/netaddr.h"
+#include "util/strparse.h"
 #include "util/xalloc.h"
 
 typedef void (*handler_fn)(struct http_request *req, struct http_reply *reply);
@@ -281,6 +283,9 @@ static void tick_cache_fini(struct http_tick_cache *c)
     if (c->response) {
         MHD_destroy_response(c->response);
     }
+    if (c->gzipped) {
+        MHD_destroy_response(c->gzipped);
+    }
     pthread_mutex_destroy(&c->lock);
 }
 
@@ -305,6 +310,81 @@ void http_server_stop(struct http_server *s)
     free(s);
 }
 
+/* True when Accept-Encoding lists gzip without q=0 (RFC 9110 12.5.3). */
+static bool accepts_gzip(struct MHD_Connection *conn)
+{
+    const char *ae = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Encoding");
+    while (ae && *ae) {
+        while (*ae == ' ' || *ae == ',') {
+            ae++;
+        }
+        size_t n = strcspn(ae, ",");
+        char item[64];
+        snprintf(item, sizeof(item), "%.*s", (int)(n < sizeof(item) ? n : sizeof(item) - 1), ae);
+        ae += n;
+        char *semi = strchr(item, ';');
+        if (semi) {
+            *semi = '\0';
+        }
+        size_t len = strcspn(item, " ");
+        if (len != 4 || strncmp(item, "gzip", 4) != 0) {
+            continue;
+        }
+        const char *q = semi ? strstr(semi + 1, "q=") : NULL;
+        double weight = 1;
+        if (q && strparse_double(q + 2, 0.0, 1.0, &weight) != 0) {
+            weight = 1;
+        }
+        return weight > 0;
+    }
+    return false;
+}
+
+/* Makes the tick's responses from body: plain and gzip-encoded. */
+static void tick_cache_replace(struct http_tick_cache *c, uint64_t seq, struct dynbuf *body,
+                               const struct http_reply *reply)
+{
+    char *zipped = NULL;
+    size_t zipped_len = 0;
+    struct MHD_Response *gz = NULL;
+    if (gzip_compress(body->data ? body->data : "", body->len, &zipped, &zipped_len) == 0) {
+        gz = MHD_create_response_from_buffer(zipped_len, zipped, MHD_RESPMEM_MUST_FREE);
+        if (!gz) {
+            free(zipped);
+        } else if (add_common_headers(gz, reply) != MHD_YES ||
+                   MHD_add_response_header(gz, "Content-Encoding", "gzip") != MHD_YES ||
+                   MHD_add_response_header(gz, "Vary", "Accept-Encoding") != MHD_YES) {
+            MHD_destroy_response(gz);
+            gz = NULL;
+        }
+    }
+    size_t len = 0;
+    char *data = dynbuf_take(body, &len);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(data);
+    } else if (add_common_headers(r, reply) != MHD_YES ||
+               MHD_add_response_header(r, "Vary", "Accept-Encoding") != MHD_YES) {
+        MHD_destroy_response(r);
+        r = NULL;
+    }
+    if (!r) {
+        if (gz) {
+            MHD_destroy_response(gz);
+        }
+        return;
+    }
+    if (c->response) {
+        MHD_destroy_response(c->response);
+    }
+    if (c->gzipped) {
+        MHD_destroy_response(c->gzipped);
+    }
+    c->response = r;
+    c->gzipped = gz;
+    c->seq = seq;
+}
+
 enum MHD_Result http_tick_cache_queue(struct http_server *srv, struct MHD_Connection *conn,
                                       struct http_reply *reply)
 {
@@ -322,21 +402,7 @@ enum MHD_Result http_tick_cache_queue(struct http_server *srv, struct MHD_Connec
         struct dynbuf body;
         dynbuf_init(&body, HTTP_MAX_RESPONSE_BYTES);
         if (reply->build(srv, f, &body) == 0) {
-            size_t len = 0;
-            char *data = dynbuf_take(&body, &len);
-            struct MHD_Response *r =
-                MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-            if (r && add_common_headers(r, reply) == MHD_YES) {
-                if (c->response) {
-                    MHD_destroy_response(c->response);
-                }
-                c->response = r;
-                c->seq = f->seq;
-            } else if (r) {
-                MHD_destroy_response(r);
-            } else {
-                free(data);
-            }
+            tick_cache_replace(c, f->seq, &body, reply);
         }
         dynbuf_fini(&body);
     }
@@ -344,7 +410,8 @@ enum MHD_Result http_tick_cache_queue(struct http_server *srv, struct MHD_Connec
     bool fresh = c->response && c->seq == f->seq;
     if (fresh) {
         /* Queued under the lock, so the next tick cannot free it first. */
-        res = MHD_queue_response(conn, 200, c->response);
+        res = MHD_queue_response(conn, 200,
+                                 c->gzipped && accepts_gzip(conn) ? c->gzipped : c->response);
     }
     pthread_mutex_unlock(&c->lock);
     agent_live_release(f);

@@ -137,6 +137,24 @@ class ApiTest(unittest.TestCase):
                                     headers={"If-None-Match": headers["etag"]})
         self.assertEqual(code, 304)
 
+    def test_gzip_for_clients_that_take_it(self):
+        import gzip
+        code, headers, body = self.agent.get("/metrics", headers={"Accept-Encoding": "gzip"})
+        self.assertEqual(code, 200)
+        self.assertEqual(headers.get("content-encoding"), "gzip")
+        self.assertEqual(headers.get("vary"), "Accept-Encoding")
+        text = gzip.decompress(body).decode()
+        self.assertIn("DCGM_FI_DEV_GPU_UTIL{", text)
+        self.assertLess(len(body), len(text) / 4)
+        for refused in ("gzip;q=0", "identity", "br, deflate"):
+            code, headers, body = self.agent.get("/metrics", headers={"Accept-Encoding": refused})
+            self.assertNotIn("content-encoding", headers, refused)
+            self.assertTrue(body.startswith(b"# HELP"), refused)
+        code, headers, body = self.agent.get("/api/v1/now",
+                                             headers={"Accept-Encoding": "br;q=1, gzip;q=0.5"})
+        self.assertEqual(headers.get("content-encoding"), "gzip")
+        self.assertEqual(json.loads(gzip.decompress(body))["schema"], "gpulse.now.v1")
+
     # ----------------------------------------------------------- history --
 
     def test_history_resolution_follows_the_range(self):
