@@ -13,6 +13,7 @@
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/strparse.h"
+#include "util/text.h"
 #include "util/xalloc.h"
 
 #define MAX_WEEKS 53
@@ -35,18 +36,6 @@ static void usage(FILE *out)
           out);
 }
 
-void cli_format_minutes(int64_t minutes, char *buf, size_t size)
-{
-    if (minutes < 60) {
-        snprintf(buf, size, "%lld min", (long long)minutes);
-    } else if (minutes % 60 == 0) {
-        snprintf(buf, size, "%lld h", (long long)(minutes / 60));
-    } else {
-        snprintf(buf, size, "%lld h %lld min", (long long)(minutes / 60),
-                 (long long)(minutes % 60));
-    }
-}
-
 static void label(const struct store_activity_row *r, char *buf, size_t size)
 {
     if (r->gpu_id == 0) {
@@ -64,7 +53,7 @@ void cli_activity_print_table(const struct store_activity_row *rows, size_t n, b
         const struct store_activity_row *r = &rows[i];
         char active[32];
         char gpu[16];
-        cli_format_minutes(r->active_minutes, active, sizeof(active));
+        text_format_minutes(r->active_minutes, active, sizeof(active));
         label(r, gpu, sizeof(gpu));
         printf("%-10s ", r->date);
         if (show_gpu) {
@@ -82,7 +71,7 @@ void cli_activity_print_table(const struct store_activity_row *rows, size_t n, b
 static void print_summary(const struct store_activity_summary *sum, double threshold)
 {
     char active[32];
-    cli_format_minutes(sum->active_minutes, active, sizeof(active));
+    text_format_minutes(sum->active_minutes, active, sizeof(active));
     printf("\n%lld of %lld days active, current streak %lld, longest %lld; %s active, "
            "%.1f GPU-hours (threshold %g%%)\n",
            (long long)sum->active_days, (long long)sum->days, (long long)sum->current_streak,

@@ -78,9 +78,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) GP_PRINTF(2, 3);
 /* Prints "gpulse: message" on stderr and returns GP_EXIT_FAILURE. */
 int cli_fail(const char *fmt, ...) GP_PRINTF(1, 2);
 
-/* Writes minutes as "45 min", "2 h" or "2 h 10 min". */
-void cli_format_minutes(int64_t minutes, char *buf, size_t size);
-
 /* Prints activity rows as the activity command's table. */
 void cli_activity_print_table(const struct store_activity_row *rows, size_t n, bool show_gpu);
 

@@ -90,6 +90,9 @@ static enum MHD_Result add_common_headers(struct MHD_Response *r, const struct h
     if (reply->etag[0]) {
         ok = ok && MHD_add_response_header(r, "ETag", reply->etag) == MHD_YES;
     }
+    if (reply->status == 405) { /* RFC 9110: a 405 says what is allowed */
+        ok = ok && MHD_add_response_header(r, "Allow", "GET, HEAD") == MHD_YES;
+    }
     if (reply->dashboard) {
         ok = ok && MHD_add_response_header(r, "Content-Security-Policy", DASHBOARD_CSP) == MHD_YES;
         ok = ok && MHD_add_response_header(r, "Referrer-Policy", "no-referrer") == MHD_YES;
@@ -170,22 +173,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         route(&req, &reply);
     }
     *upload_data_size = 0; /* a body, if any, is dropped */
-    if (reply.status == 405) {
-        /* RFC 9110: a 405 says what is allowed */
-        struct MHD_Response *r = NULL;
-        size_t len = 0;
-        char *body = dynbuf_take(&reply.body, &len);
-        r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-        if (!r) {
-            free(body);
-            return MHD_NO;
-        }
-        add_common_headers(r, &reply);
-        MHD_add_response_header(r, "Allow", "GET, HEAD");
-        enum MHD_Result res = MHD_queue_response(conn, reply.status, r);
-        MHD_destroy_response(r);
-        return res;
-    }
     enum MHD_Result res =
         reply.cached ? http_tick_cache_queue(srv, conn, &reply) : send_reply(conn, &reply);
     dynbuf_fini(&reply.body);

@@ -74,18 +74,6 @@ static int add_xml_text(struct dynbuf *out, const char *text)
     return rc;
 }
 
-static void format_duration(int64_t minutes, char *buf, size_t size)
-{
-    if (minutes < 60) {
-        snprintf(buf, size, "%lld min", (long long)minutes);
-    } else if (minutes % 60 == 0) {
-        snprintf(buf, size, "%lld h", (long long)(minutes / 60));
-    } else {
-        snprintf(buf, size, "%lld h %lld min", (long long)(minutes / 60),
-                 (long long)(minutes % 60));
-    }
-}
-
 static const char *const month_names[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
@@ -184,7 +172,7 @@ static int render(const struct http_svg_options *o, const char *host,
             char date[16];
             clock_local_date(day, date, sizeof(date));
             char what[48];
-            format_duration(minutes, what, sizeof(what));
+            text_format_minutes(minutes, what, sizeof(what));
             rc = dynbuf_printf(out,
                                "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"2\" "
                                "fill=\"%s\" data-date=\"%s\" data-level=\"%d\"><title>",
@@ -203,7 +191,7 @@ static int render(const struct http_svg_options *o, const char *host,
 
     /* The footer: active days, current streak, total hours; the legend. */
     char total[48];
-    format_duration(sum->active_minutes, total, sizeof(total));
+    text_format_minutes(sum->active_minutes, total, sizeof(total));
     char items[3][96];
     snprintf(items[0], sizeof(items[0]), "%lld active day%s in %d week%s",
              (long long)sum->active_days, sum->active_days == 1 ? "" : "s", o->weeks,

@@ -1,6 +1,7 @@
 #include "util/text.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
@@ -75,4 +76,16 @@ char *text_sanitize(char *dst, size_t size, const char *src, bool no_controls)
     }
     dst[out] = '\0';
     return dst;
+}
+
+void text_format_minutes(int64_t minutes, char *buf, size_t size)
+{
+    if (minutes < 60) {
+        snprintf(buf, size, "%lld min", (long long)minutes);
+    } else if (minutes % 60 == 0) {
+        snprintf(buf, size, "%lld h", (long long)(minutes / 60));
+    } else {
+        snprintf(buf, size, "%lld h %lld min", (long long)(minutes / 60),
+                 (long long)(minutes % 60));
+    }
 }

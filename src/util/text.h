@@ -7,11 +7,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Copies src into dst (size bytes, always NUL-terminated, cut at a whole
  * character), replacing each invalid UTF-8 byte with U+FFFD and, when
  * no_controls is set, each control character (C0, DEL, C1) with '?'.
  * Returns dst. */
 char *text_sanitize(char *dst, size_t size, const char *src, bool no_controls);
+
+/* Writes minutes as "45 min", "2 h" or "2 h 10 min". */
+void text_format_minutes(int64_t minutes, char *buf, size_t size);
 
 #endif
