@@ -14,6 +14,7 @@
 #include "http/svg.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/text.h"
 #include "util/xalloc.h"
 
 #define MINUTE_MS 60000LL
@@ -650,11 +651,8 @@ void http_api_users(struct http_request *req, struct http_reply *reply)
             periods, names[p],
             json_pack("{s:o, s:o}", "from", iso_time(starts[p]), "to", iso_time(now)));
         for (size_t i = 0; rc == 0 && i < n; i++) {
-            char clean[3 * 256 + 1];
-            json_t *v = cli_json_text(rows[i].user);
-            const char *key = json_is_string(v) ? json_string_value(v) : "";
-            snprintf(clean, sizeof(clean), "%s", key);
-            json_decref(v);
+            char clean[3 * 256 + 1]; /* jansson keys must be valid UTF-8 */
+            text_sanitize(clean, sizeof(clean), rows[i].user, false);
             json_t *u = json_object_get(users, clean);
             if (!u) {
                 u = json_pack("{s:s, s:f, s:f, s:f, s:I}", "user", clean, "today_gpu_hours", 0.0,
