@@ -22,7 +22,6 @@ struct agent_live {
     /* Running per-GPU totals, by UUID, since a GPU's index may move. */
     char (*uuids)[96];
     double *busy_seconds;
-    uint64_t *lost_reads;
     size_t gpu_count;
     struct agent_live_store_state store;
     uint64_t data_version; /* +1 per change the writer makes */
@@ -41,7 +40,6 @@ static void frame_free(struct agent_live_frame *f)
 {
     gpu_snapshot_fini(&f->snap);
     free(f->busy_seconds);
-    free(f->lost_reads);
     free(f);
 }
 
@@ -65,7 +63,6 @@ void agent_live_free(struct agent_live *l)
     agent_live_release(l->newest);
     free(l->uuids);
     free(l->busy_seconds);
-    free(l->lost_reads);
     pthread_mutex_destroy(&l->lock);
     free(l);
 }
@@ -81,10 +78,8 @@ static size_t total_slot(struct agent_live *l, const char *uuid)
     size_t n = l->gpu_count + 1;
     l->uuids = xrealloc(l->uuids, n * sizeof(*l->uuids));
     l->busy_seconds = xrealloc(l->busy_seconds, n * sizeof(*l->busy_seconds));
-    l->lost_reads = xrealloc(l->lost_reads, n * sizeof(*l->lost_reads));
     snprintf(l->uuids[n - 1], sizeof(l->uuids[0]), "%s", uuid);
     l->busy_seconds[n - 1] = 0;
-    l->lost_reads[n - 1] = 0;
     l->gpu_count = n;
     return n - 1;
 }
@@ -97,7 +92,6 @@ void agent_live_publish(struct agent_live *l, const struct gpu_snapshot *snap,
     gpu_snapshot_copy(&f->snap, snap);
     size_t n = snap->gpu_count;
     f->busy_seconds = xcalloc(n ? n : 1, sizeof(*f->busy_seconds));
-    f->lost_reads = xcalloc(n ? n : 1, sizeof(*f->lost_reads));
     atomic_init(&f->refs, 1);
 
     pthread_mutex_lock(&l->lock);
@@ -115,13 +109,10 @@ void agent_live_publish(struct agent_live *l, const struct gpu_snapshot *snap,
     for (size_t i = 0; i < n; i++) {
         const struct gpu_reading *r = &snap->gpus[i];
         size_t slot = total_slot(l, r->id.uuid);
-        if (r->state == GPU_STATE_LOST) {
-            l->lost_reads[slot]++;
-        } else if (r->busy.source != GPU_BUSY_NONE) {
+        if (r->state != GPU_STATE_LOST && r->busy.source != GPU_BUSY_NONE) {
             l->busy_seconds[slot] += (double)r->busy.busy_us / 1e6;
         }
         f->busy_seconds[i] = l->busy_seconds[slot];
-        f->lost_reads[i] = l->lost_reads[slot];
     }
     f->seq = ++l->seq;
     f->agent_start_ms = l->start_ms;

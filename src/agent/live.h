@@ -32,7 +32,6 @@ struct agent_live_frame {
     uint64_t interval_ms;     /* the sampling period */
     struct gpu_snapshot snap; /* the tick's readings, processes included */
     double *busy_seconds;     /* per GPU of snap: busy time since the agent started */
-    uint64_t *lost_reads;     /* per GPU of snap: reads that found it lost */
     struct agent_live_counters counters;
     atomic_uint refs; /* the holder and each reader */
 };

@@ -57,6 +57,10 @@ void cli_format_bytes(uint64_t bytes, char *buf, size_t size);
 /* "C", "G", "C+G", "M"... for a process's type mask. */
 const char *cli_process_type(unsigned type_mask);
 
+/* A Unix time in ms as a JSON string "2026-11-22T10:00:00.123Z", or null
+ * when it is 0 or less (unknown). */
+json_t *cli_json_time(int64_t ms);
+
 /* Formats a Unix time in ms as "2026-11-22T10:00:00.123Z". */
 void cli_format_time_ms(int64_t ms, char *buf, size_t size);
 

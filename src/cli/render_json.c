@@ -39,7 +39,7 @@ void cli_format_time_ms(int64_t ms, char *buf, size_t size)
     snprintf(buf, size, "%s.%03dZ", base, (int)(ms % 1000));
 }
 
-static json_t *time_or_null(int64_t ms)
+json_t *cli_json_time(int64_t ms)
 {
     if (ms <= 0) {
         return json_null();
@@ -69,7 +69,7 @@ static json_t *process_json(const struct gpu_process *p)
     json_object_set_new(o, "uid", pi->has_uid ? json_integer(pi->uid) : json_null());
     json_object_set_new(o, "command", cli_json_text(pi->comm));
     json_object_set_new(o, "cmdline", cli_json_text(pi->cmdline));
-    json_object_set_new(o, "start_time", time_or_null(pi->start_time_ms));
+    json_object_set_new(o, "start_time", cli_json_time(pi->start_time_ms));
     json_object_set_new(o, "start_time_ms",
                         pi->start_time_ms > 0 ? json_integer(pi->start_time_ms) : json_null());
     if (proc_container_is_set(&pi->container)) {
@@ -156,7 +156,7 @@ json_t *cli_snapshot_json(const struct gpu_snapshot *snap, const struct cli_rend
     const struct gpu_system *sys = &snap->system;
     json_t *root = json_object();
     json_object_set_new(root, "schema", json_string(JSON_SCHEMA));
-    json_object_set_new(root, "time", time_or_null(snap->time_ms));
+    json_object_set_new(root, "time", cli_json_time(snap->time_ms));
     json_object_set_new(root, "time_ms", json_integer(snap->time_ms));
     json_object_set_new(root, "host", cli_json_text(opts->host));
     json_object_set_new(root, "read_duration_us", json_integer((json_int_t)snap->read_duration_us));

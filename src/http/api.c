@@ -21,16 +21,6 @@
 #define HOUR_MS   (60 * MINUTE_MS)
 #define DAY_MS    (24 * HOUR_MS)
 
-static json_t *iso_time(int64_t ms)
-{
-    if (ms <= 0) {
-        return json_null();
-    }
-    char buf[40];
-    cli_format_time_ms(ms, buf, sizeof(buf));
-    return json_string(buf);
-}
-
 /* Every endpoint here takes no parameter unless it lists some. */
 static const char *const no_params[] = { NULL };
 
@@ -70,7 +60,7 @@ void http_api_health(struct http_request *req, struct http_reply *reply)
     }
     bool ok = json_array_size(failing) == 0;
     json_t *sampler = json_pack(
-        "{s:o, s:o, s:f, s:I, s:I}", "last_sample", iso_time(f ? f->snap.time_ms : 0),
+        "{s:o, s:o, s:f, s:I, s:I}", "last_sample", cli_json_time(f ? f->snap.time_ms : 0),
         "last_sample_age_s", f ? json_real((double)age / 1000.0) : json_null(), "interval_s",
         (double)srv->cfg->interval_ms / 1000.0, "ticks", (json_int_t)(f ? f->counters.ticks : 0),
         "missed_ticks", (json_int_t)(f ? f->counters.missed_ticks : 0));
@@ -79,9 +69,10 @@ void http_api_health(struct http_request *req, struct http_reply *reply)
                              : nvml_ok ? "ok"
                                        : "all GPUs lost",
                              "library", cli_json_text(f ? f->snap.system.lib_path : ""));
-    json_t *db = json_pack("{s:s, s:o, s:o, s:o}", "state", st.failing ? "failing" : "ok", "path",
-                           cli_json_text(srv->cfg->database), "last_write", iso_time(st.last_ok_ms),
-                           "error", st.failing ? cli_json_text(st.error) : json_null());
+    json_t *db =
+        json_pack("{s:s, s:o, s:o, s:o}", "state", st.failing ? "failing" : "ok", "path",
+                  cli_json_text(srv->cfg->database), "last_write", cli_json_time(st.last_ok_ms),
+                  "error", st.failing ? cli_json_text(st.error) : json_null());
     json_t *root =
         json_pack("{s:s, s:o, s:o, s:o, s:o, s:{s:I, s:I}, s:{s:I}}", "status",
                   ok ? "ok" : "failing", "failing", failing, "sampler", sampler, "nvml", nvml,
@@ -135,7 +126,7 @@ void http_api_info(struct http_request *req, struct http_reply *reply)
         "gpulse.info.v1", "host", cli_json_text(srv->host), "gpulse_version", GPULSE_VERSION,
         "driver_version", cli_json_text(sys->driver_version), "cuda_version", cli_json_text(cuda),
         "nvml_version", cli_json_text(sys->nvml_version), "nvml_library",
-        cli_json_text(sys->lib_path), "agent_start", iso_time(f->agent_start_ms), "uptime_s",
+        cli_json_text(sys->lib_path), "agent_start", cli_json_time(f->agent_start_ms), "uptime_s",
         (double)(now - f->agent_start_ms) / 1000.0, "interval_s",
         (double)srv->cfg->interval_ms / 1000.0, "timezone",
         cli_json_text(srv->cfg->timezone[0] ? srv->cfg->timezone : getenv("TZ")),
@@ -151,7 +142,7 @@ static int build_now(struct http_server *srv, const struct agent_live_frame *f, 
 {
     struct cli_render_opts ro = { .host = srv->host };
     json_t *root = cli_snapshot_json(&f->snap, &ro);
-    json_object_set_new(root, "agent_start", iso_time(f->agent_start_ms));
+    json_object_set_new(root, "agent_start", cli_json_time(f->agent_start_ms));
     json_object_set_new(root, "interval_s", json_real((double)f->interval_ms / 1000.0));
     char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(root);
@@ -189,7 +180,6 @@ static int build_metrics(struct http_server *srv, const struct agent_live_frame 
     struct http_metrics_extra extra = {
         .host = srv->host,
         .database_bytes = db < 0 ? -1 : db + (w > 0 ? w : 0),
-        .now_ms = clock_realtime_ms(),
     };
     return http_metrics_render(f, &extra, body);
 }
@@ -565,9 +555,9 @@ void http_api_processes(struct http_request *req, struct http_reply *reply)
         json_object_set_new(o, "container", cli_json_text(r->container));
         json_object_set_new(o, "type", json_string(cli_process_type(r->type_mask)));
         json_object_set_new(o, "active", json_boolean(lp != NULL));
-        json_object_set_new(o, "start_time", iso_time(r->start_time_ms));
-        json_object_set_new(o, "first_seen", iso_time(r->first_seen_ms));
-        json_object_set_new(o, "last_seen", iso_time(r->last_seen_ms));
+        json_object_set_new(o, "start_time", cli_json_time(r->start_time_ms));
+        json_object_set_new(o, "first_seen", cli_json_time(r->first_seen_ms));
+        json_object_set_new(o, "last_seen", cli_json_time(r->last_seen_ms));
         json_object_set_new(o, "first_seen_ms", json_integer(r->first_seen_ms));
         json_object_set_new(o, "last_seen_ms", json_integer(r->last_seen_ms));
         json_object_set_new(o, "lifetime_s",
@@ -649,7 +639,7 @@ void http_api_users(struct http_request *req, struct http_reply *reply)
         rc = store_query_user_usage(s, starts[p], now + 1, &rows, &n, &err);
         json_object_set_new(
             periods, names[p],
-            json_pack("{s:o, s:o}", "from", iso_time(starts[p]), "to", iso_time(now)));
+            json_pack("{s:o, s:o}", "from", cli_json_time(starts[p]), "to", cli_json_time(now)));
         for (size_t i = 0; rc == 0 && i < n; i++) {
             char clean[3 * 256 + 1]; /* jansson keys must be valid UTF-8 */
             text_sanitize(clean, sizeof(clean), rows[i].user, false);

@@ -183,32 +183,42 @@ static int render_gpu_fields(const struct agent_live_frame *f, const char *host,
 }
 
 /* Series with one value per GPU, lost ones included. */
+/* gpulse's own per-GPU series, lost GPUs included: one value per GPU each. */
+static double gpu_state_value(const struct agent_live_frame *f, size_t series, size_t i)
+{
+    const struct gpu_reading *r = &f->snap.gpus[i];
+    switch (series) {
+    case 0:
+        return r->state == GPU_STATE_LOST ? 1 : 0;
+    case 1:
+        return f->busy_seconds[i];
+    default:
+        return (double)r->process_count;
+    }
+}
+
 static int render_gpu_state(const struct agent_live_frame *f, struct dynbuf *out)
 {
-    const struct gpu_snapshot *snap = &f->snap;
-    int rc = header(out, "gpulse_gpu_lost", "gauge",
-                    "1 when the GPU fell off the bus or errors on every read, else 0.");
-    for (size_t i = 0; rc == 0 && i < snap->gpu_count; i++) {
-        rc = dynbuf_adds(out, "gpulse_gpu_lost{");
-        rc = rc ? rc : own_gpu_labels(out, &snap->gpus[i]);
-        rc = rc ? rc : dynbuf_adds(out, "}");
-        rc = rc ? rc : value(out, snap->gpus[i].state == GPU_STATE_LOST ? 1 : 0);
-    }
-    rc = rc ? rc
-            : header(out, "gpulse_gpu_busy_seconds_total", "counter",
-                     "Time the GPU ran at least one kernel, since the agent started.");
-    for (size_t i = 0; rc == 0 && i < snap->gpu_count; i++) {
-        rc = dynbuf_adds(out, "gpulse_gpu_busy_seconds_total{");
-        rc = rc ? rc : own_gpu_labels(out, &snap->gpus[i]);
-        rc = rc ? rc : dynbuf_adds(out, "}");
-        rc = rc ? rc : value(out, f->busy_seconds[i]);
-    }
-    rc = rc ? rc : header(out, "gpulse_gpu_processes", "gauge", "Processes using the GPU now.");
-    for (size_t i = 0; rc == 0 && i < snap->gpu_count; i++) {
-        rc = dynbuf_adds(out, "gpulse_gpu_processes{");
-        rc = rc ? rc : own_gpu_labels(out, &snap->gpus[i]);
-        rc = rc ? rc : dynbuf_adds(out, "}");
-        rc = rc ? rc : value(out, (double)snap->gpus[i].process_count);
+    static const struct {
+        const char *name;
+        const char *type;
+        const char *help;
+    } series[] = {
+        { "gpulse_gpu_lost", "gauge",
+          "1 when the GPU fell off the bus or errors on every read, else 0." },
+        { "gpulse_gpu_busy_seconds_total", "counter",
+          "Time the GPU ran at least one kernel, since the agent started." },
+        { "gpulse_gpu_processes", "gauge", "Processes using the GPU now." },
+    };
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < GP_ARRAY_LEN(series); k++) {
+        rc = header(out, series[k].name, series[k].type, series[k].help);
+        for (size_t i = 0; rc == 0 && i < f->snap.gpu_count; i++) {
+            rc = dynbuf_printf(out, "%s{", series[k].name);
+            rc = rc ? rc : own_gpu_labels(out, &f->snap.gpus[i]);
+            rc = rc ? rc : dynbuf_adds(out, "}");
+            rc = rc ? rc : value(out, gpu_state_value(f, k, i));
+        }
     }
     return rc;
 }

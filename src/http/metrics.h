@@ -12,7 +12,6 @@
 struct http_metrics_extra {
     const char *host;       /* the Hostname label */
     int64_t database_bytes; /* database file and WAL; < 0 when unknown */
-    int64_t now_ms;         /* for the last sample's age */
 };
 
 /* Appends the exposition of frame f to out. Host strings in label values
