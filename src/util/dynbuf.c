@@ -21,16 +21,22 @@ void dynbuf_fini(struct dynbuf *b)
 void dynbuf_reset(struct dynbuf *b)
 {
     b->len = 0;
+    b->error = 0;
     if (b->data) {
         b->data[0] = '\0';
     }
 }
 
-/* Makes room for n more bytes and the terminator. */
+/* Makes room for n more bytes and the terminator; on failure the error
+ * sticks to the buffer. */
 static int reserve(struct dynbuf *b, size_t n)
 {
+    if (b->error) {
+        return b->error;
+    }
     if (n > b->max_len || b->len > b->max_len - n) {
-        return -E2BIG;
+        b->error = -E2BIG;
+        return b->error;
     }
     size_t need = b->len + n + 1;
     if (need <= b->cap) {
@@ -66,13 +72,17 @@ int dynbuf_adds(struct dynbuf *b, const char *s)
 
 int dynbuf_printf(struct dynbuf *b, const char *fmt, ...)
 {
+    if (b->error) {
+        return b->error;
+    }
     char small[256];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(small, sizeof(small), fmt, ap);
     va_end(ap);
     if (n < 0) {
-        return -EINVAL;
+        b->error = -EINVAL;
+        return b->error;
     }
     if ((size_t)n < sizeof(small)) {
         return dynbuf_add(b, small, (size_t)n);
@@ -86,6 +96,11 @@ int dynbuf_printf(struct dynbuf *b, const char *fmt, ...)
     va_end(ap);
     b->len += (size_t)n;
     return 0;
+}
+
+int dynbuf_error(const struct dynbuf *b)
+{
+    return b->error;
 }
 
 char *dynbuf_take(struct dynbuf *b, size_t *len_out)
