@@ -12,7 +12,7 @@
 #include "scenario.h"
 #include "store/store.h"
 #include "util/clock.h"
-#include "util/config.h"
+#include "config/config.h"
 #include "util/strparse.h"
 #include "util/timeparse.h"
 #include "util/xalloc.h"

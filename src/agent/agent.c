@@ -10,8 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/live.h"
 #include "agent/queue.h"
 #include "gpu/gpu.h"
+#include "http/http.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -125,7 +127,7 @@ static bool flush(struct writer *w, struct gpu_snapshot **pending, size_t *n, in
 
 /* Retention is applied hourly, in slices of at most PRUNE_BUDGET_MS after a
  * flush, so it never holds up the next flush for long. */
-#define PRUNE_EVERY_MS  (3600LL * 1000)
+#define PRUNE_EVERY_MS  CLOCK_HOUR_MS
 #define PRUNE_BUDGET_MS 200
 
 static void prune_if_due(struct writer *w)
@@ -242,12 +244,31 @@ static void reopen_log_if_asked(const struct agent_options *opts)
     }
 }
 
+/* The HTTP server starts once the agent holds its database and NVML, and
+ * stops before they close. */
+static int serve_start(const struct agent_options *opts, struct agent_live *live,
+                       struct http_server **out, struct gp_err *err)
+{
+    int rc = http_server_start(opts->cfg, live, out, err);
+    if (rc == 0) {
+        log_info("http", "serving on %s", http_server_url(*out));
+        if (opts->announce) {
+            fprintf(opts->announce, "gpulse: dashboard at %s\n", http_server_url(*out));
+            fflush(opts->announce);
+        }
+    }
+    return rc;
+}
+
 int agent_run(const struct agent_options *opts, struct gp_err *err)
 {
     const struct config *cfg = opts->cfg;
     int lock_fd = -1;
     struct store *store = NULL;
     struct gpu_session *session = NULL;
+    bool serve = !opts->once && strcmp(cfg->http_listen, "off") != 0;
+    struct agent_live *live = serve ? agent_live_new(cfg->interval_ms) : NULL;
+    struct http_server *server = NULL;
     /* The database first, for its clear messages (missing directory,
      * corrupt file); opening it twice is harmless, writing it is not. */
     /* Days are cut in the configured zone; TZ is set before any thread. */
@@ -289,7 +310,7 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
         .max_pending = queue_capacity(cfg),
         .missed_ticks = &missed,
         .missed_lock = &missed_lock,
-        .live = opts->live,
+        .live = live,
     };
     store_retention_from_config(cfg, &w.retention);
     /* Signals are the sampler's business: the writer thread blocks them. */
@@ -305,8 +326,8 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
         goto out;
     }
 
-    if (opts->on_ready) {
-        rc = opts->on_ready(opts->hook_arg, err);
+    if (live) {
+        rc = serve_start(opts, live, &server, err);
         if (rc) {
             agent_queue_close(&queue);
             pthread_join(writer_thread, NULL);
@@ -325,14 +346,14 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
     while (!*opts->stop) {
         struct gpu_snapshot *snap = xcalloc(1, sizeof(*snap));
         gpu_session_read(session, snap);
-        if (opts->live) {
+        if (live) {
             uint64_t pushed = 0;
             uint64_t dropped = 0;
             agent_queue_counters(&queue, &pushed, &dropped);
             pthread_mutex_lock(&missed_lock);
             uint64_t missed_now = missed;
             pthread_mutex_unlock(&missed_lock);
-            agent_live_publish(opts->live, snap, missed_now, dropped);
+            agent_live_publish(live, snap, missed_now, dropped);
         }
         agent_queue_push(&queue, snap);
         ticks++;
@@ -354,9 +375,8 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
         }
     }
 
-    if (opts->on_stop) {
-        opts->on_stop(opts->hook_arg);
-    }
+    http_server_stop(server);
+    server = NULL;
     /* Stop: the writer drains the queue and flushes once more. */
     agent_queue_close(&queue);
     pthread_join(writer_thread, NULL);
@@ -367,6 +387,8 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
              (unsigned long long)ticks, (unsigned long long)missed, (unsigned long long)dropped);
     agent_queue_fini(&queue);
 out:
+    http_server_stop(server);
+    agent_live_free(live);
     gpu_session_free(session);
     store_close(store);
     if (lock_fd >= 0) {

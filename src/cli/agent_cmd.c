@@ -12,7 +12,6 @@
 #include "cli/cli.h"
 #include "cli/render.h"
 #include "gpu/gpu.h"
-#include "http/http.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -208,33 +207,6 @@ static int dry_run(const struct config *cfg, bool once)
     return rc;
 }
 
-/* The HTTP server starts once the agent holds its database and NVML, and
- * stops before they close. */
-struct http_hook {
-    const struct config *cfg;
-    struct agent_live *live;
-    struct http_server *server;
-};
-
-static int start_http(void *arg, struct gp_err *err)
-{
-    struct http_hook *h = arg;
-    int rc = http_server_start(h->cfg, h->live, &h->server, err);
-    if (rc == 0) {
-        log_info("http", "serving on %s", http_server_url(h->server));
-        printf("gpulse: dashboard at %s\n", http_server_url(h->server));
-        fflush(stdout);
-    }
-    return rc;
-}
-
-static void stop_http(void *arg)
-{
-    struct http_hook *h = arg;
-    http_server_stop(h->server);
-    h->server = NULL;
-}
-
 int cli_agent_main(int argc, char **argv)
 {
     struct agent_args a;
@@ -273,21 +245,14 @@ int cli_agent_main(int argc, char **argv)
     if (a.dry_run) {
         return dry_run(&cfg, a.once);
     }
-    bool serve = !a.once && strcmp(cfg.http_listen, "off") != 0;
-    struct http_hook hook = { .cfg = &cfg, .live = agent_live_new(cfg.interval_ms) };
     struct agent_options opts = {
         .cfg = &cfg,
         .once = a.once,
         .stop = &stop_requested,
         .reopen = &reopen_requested,
-        .live = hook.live,
-        .on_ready = serve ? start_http : NULL,
-        .on_stop = serve ? stop_http : NULL,
-        .hook_arg = &hook,
+        .announce = stdout,
     };
     rc = agent_run(&opts, &err);
-    stop_http(&hook);
-    agent_live_free(hook.live);
     if (rc != 0) {
         log_error("agent", "%s", err.msg);
         if (cfg.log_file[0]) {

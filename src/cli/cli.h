@@ -8,7 +8,7 @@
 
 #include "store/store.h"
 #include "util/common.h"
-#include "util/config.h"
+#include "config/config.h"
 
 /* `gpulse now`: the current state of every GPU. Returns an exit code. */
 int cli_now_main(int argc, char **argv);

@@ -15,9 +15,6 @@
 #include "util/timeparse.h"
 #include "util/xalloc.h"
 
-#define MINUTE_MS 60000LL
-#define HOUR_MS   3600000LL
-#define DAY_MS    86400000LL
 /* --around TIME: the samples this close to TIME on either side. */
 #define AROUND_MS 30000LL
 
@@ -225,7 +222,7 @@ int cli_history_main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     int64_t now = clock_realtime_ms();
-    struct store_history_query q = { .from_ms = now - HOUR_MS, .to_ms = now + 1 };
+    struct store_history_query q = { .from_ms = now - CLOCK_HOUR_MS, .to_ms = now + 1 };
     const char *default_metrics = "utilization_gpu_pct,memory_used_bytes,temperature_c,power_mw";
     int rc = parse_metrics(default_metrics, &q);
     enum step step = STEP_AUTO;
@@ -321,12 +318,12 @@ int cli_history_main(int argc, char **argv)
     if (step == STEP_AUTO) {
         /* The coarsest step that still gives the asked number of points. */
         int64_t range = q.to_ms - q.from_ms;
-        step = range / DAY_MS >= (int64_t)points      ? STEP_DAY
-               : range / HOUR_MS >= (int64_t)points   ? STEP_HOUR
-               : range / MINUTE_MS >= (int64_t)points ? STEP_MINUTE
-                                                      : STEP_RAW;
+        step = range / CLOCK_DAY_MS >= (int64_t)points      ? STEP_DAY
+               : range / CLOCK_HOUR_MS >= (int64_t)points   ? STEP_HOUR
+               : range / CLOCK_MINUTE_MS >= (int64_t)points ? STEP_MINUTE
+                                                            : STEP_RAW;
     }
-    static const int64_t widths[] = { 0, 0, MINUTE_MS, HOUR_MS, 0 };
+    static const int64_t widths[] = { 0, 0, CLOCK_MINUTE_MS, CLOCK_HOUR_MS, 0 };
     q.step_ms = widths[step];
     q.local_days = step == STEP_DAY;
 

@@ -1,4 +1,4 @@
-#include "util/config.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -3,8 +3,8 @@
  * the GPU Monitor tool (collection.*, database.file, logging.*, server.*)
  * are both accepted. An unknown key, a wrong type or an out-of-range value
  * is an error that names the key. */
-#ifndef GPULSE_UTIL_CONFIG_H
-#define GPULSE_UTIL_CONFIG_H
+#ifndef GPULSE_CONFIG_CONFIG_H
+#define GPULSE_CONFIG_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>

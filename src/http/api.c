@@ -17,10 +17,6 @@
 #include "util/text.h"
 #include "util/xalloc.h"
 
-#define MINUTE_MS 60000LL
-#define HOUR_MS   (60 * MINUTE_MS)
-#define DAY_MS    (24 * HOUR_MS)
-
 /* Every endpoint here takes no parameter unless it lists some. */
 static const char *const no_params[] = { NULL };
 
@@ -198,9 +194,21 @@ void http_api_metrics(struct http_request *req, struct http_reply *reply)
 
 /* Bucket widths, finest first; past the last, whole local days. */
 static const int64_t steps_ms[] = {
-    2000,           5000,          10000,         15000,          30000,
-    MINUTE_MS,      2 * MINUTE_MS, 5 * MINUTE_MS, 10 * MINUTE_MS, 15 * MINUTE_MS,
-    30 * MINUTE_MS, HOUR_MS,       2 * HOUR_MS,   3 * HOUR_MS,    6 * HOUR_MS,
+    2000,
+    5000,
+    10000,
+    15000,
+    30000,
+    CLOCK_MINUTE_MS,
+    2 * CLOCK_MINUTE_MS,
+    5 * CLOCK_MINUTE_MS,
+    10 * CLOCK_MINUTE_MS,
+    15 * CLOCK_MINUTE_MS,
+    30 * CLOCK_MINUTE_MS,
+    CLOCK_HOUR_MS,
+    2 * CLOCK_HOUR_MS,
+    3 * CLOCK_HOUR_MS,
+    6 * CLOCK_HOUR_MS,
 };
 
 static int parse_metrics(const char *list, struct store_history_query *q, struct http_reply *reply)
@@ -303,7 +311,7 @@ void http_api_history(struct http_request *req, struct http_reply *reply)
     int64_t points = 0;
     const char *metrics = http_param(req, "metrics");
     if (http_param_gpu(req, reply, "gpu", &q.gpu) != 0 ||
-        http_param_time(req, reply, "from", now, now - HOUR_MS, &q.from_ms) != 0 ||
+        http_param_time(req, reply, "from", now, now - CLOCK_HOUR_MS, &q.from_ms) != 0 ||
         http_param_time(req, reply, "to", now, now, &q.to_ms) != 0 ||
         http_param_int(req, reply, "points", 1, 10000, 1000, &points) != 0 ||
         parse_metrics(metrics ? metrics
@@ -319,7 +327,7 @@ void http_api_history(struct http_request *req, struct http_reply *reply)
         return;
     }
     int64_t range = q.to_ms - q.from_ms;
-    if (range > 100LL * 365 * DAY_MS) {
+    if (range > 100LL * 365 * CLOCK_DAY_MS) {
         http_reply_error(reply, 400, "from", "the range is longer than 100 years");
         return;
     }
@@ -340,7 +348,7 @@ void http_api_history(struct http_request *req, struct http_reply *reply)
             snprintf(res_buf, sizeof(res_buf), "%llds", (long long)(q.step_ms / 1000));
         } else {
             q.local_days = true;
-            int64_t days = range / DAY_MS + 1;
+            int64_t days = range / CLOCK_DAY_MS + 1;
             merge = (size_t)((days + points - 1) / points);
             snprintf(res_buf, sizeof(res_buf), "%zud", merge);
         }
@@ -352,7 +360,7 @@ void http_api_history(struct http_request *req, struct http_reply *reply)
     char key[320] = "";
     uint64_t version = agent_live_data_version(srv->live);
     if (q.step_ms > 0 || q.local_days) {
-        int64_t width = q.local_days ? DAY_MS : q.step_ms;
+        int64_t width = q.local_days ? CLOCK_DAY_MS : q.step_ms;
         if (q.local_days) {
             q.from_ms = clock_local_day_start(q.from_ms);
         } else {

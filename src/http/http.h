@@ -6,7 +6,7 @@
 
 #include "agent/live.h"
 #include "util/common.h"
-#include "util/config.h"
+#include "config/config.h"
 
 struct http_server;
 

@@ -11,7 +11,7 @@
 
 #include "agent/live.h"
 #include "store/store.h"
-#include "util/config.h"
+#include "config/config.h"
 #include "util/dynbuf.h"
 
 /* Read-only database connections, one per worker thread at most. */

@@ -13,7 +13,6 @@
 #include "util/clock.h"
 #include "util/xalloc.h"
 
-#define MINUTE_MS 60000LL
 /* The longest local day (25 h, at the end of DST) in minutes, with room. */
 #define DAY_MINUTES_MAX 1560
 
@@ -109,7 +108,7 @@ static int compute_day(struct store *s, sqlite3_stmt *minutes, const struct gpu_
             struct store_agg m;
             store_agg_read(&m, minutes, 0, slots, 1);
             double pct = 0;
-            int64_t i = (m.t - day) / MINUTE_MS;
+            int64_t i = (m.t - day) / CLOCK_MINUTE_MS;
             if (!minute_util(&m, util_slot, &pct) || i < 0 || i >= DAY_MINUTES_MAX) {
                 continue;
             }

@@ -10,12 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/clock.h"
+
 /* The fields of the samples table, each rolled up (store_sample_field). */
 #define STORE_AGG_FIELDS 28
 
 /* Energy counter deltas across a gap longer than this are not assigned:
  * the host was probably down, and when the energy was used is unknown. */
-#define STORE_ENERGY_MAX_GAP_MS (3600LL * 1000)
+#define STORE_ENERGY_MAX_GAP_MS CLOCK_HOUR_MS
 
 struct store_metric_agg {
     int64_t n; /* samples that had the metric */

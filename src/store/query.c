@@ -129,9 +129,6 @@ void store_process_rows_free(struct store_process_row *rows, size_t n)
     free(rows);
 }
 
-#define MINUTE_MS 60000LL
-#define HOUR_MS   3600000LL
-
 /* A history query in progress: one GPU at a time, buckets filled in time
  * order as the sources (rollups, then finer rollups, then raw samples)
  * deliver periods. */
@@ -261,7 +258,7 @@ static int read_level(struct store *s, struct history_run *h, int64_t gpu_id, in
     /* Days hand over to hours where a day starts on the hour (every zone
      * but the half-hour ones), else to minutes. */
     int finer = level == STORE_LEVEL_MINUTE ? LEVEL_RAW : STORE_LEVEL_MINUTE;
-    if (level == STORE_LEVEL_DAY && from % HOUR_MS == 0 && through[STORE_LEVEL_HOUR] > from) {
+    if (level == STORE_LEVEL_DAY && from % CLOCK_HOUR_MS == 0 && through[STORE_LEVEL_HOUR] > from) {
         finer = STORE_LEVEL_HOUR;
     }
     return rc == SQLITE_OK ? read_level(s, h, gpu_id, finer, from, to, through) : rc;
@@ -282,9 +279,9 @@ int store_query_history(struct store *s, const struct store_history_query *q,
     int level = LEVEL_RAW;
     if (q->local_days) {
         level = STORE_LEVEL_DAY;
-    } else if (q->step_ms > 0 && q->step_ms % HOUR_MS == 0) {
+    } else if (q->step_ms > 0 && q->step_ms % CLOCK_HOUR_MS == 0) {
         level = STORE_LEVEL_HOUR;
-    } else if (q->step_ms > 0 && q->step_ms % MINUTE_MS == 0) {
+    } else if (q->step_ms > 0 && q->step_ms % CLOCK_MINUTE_MS == 0) {
         level = STORE_LEVEL_MINUTE;
     }
     int64_t from = q->step_ms > 0 || q->local_days ? bucket_of(q, q->from_ms) : q->from_ms;

@@ -10,12 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "store/store_int.h"
 #include "util/clock.h"
-#include "util/config.h"
 
-#define HOUR_MS (3600LL * 1000)
-#define DAY_MS  (24 * HOUR_MS)
 /* Pages returned to the file system per incremental-vacuum statement. */
 #define VACUUM_PAGES 256
 
@@ -41,7 +39,7 @@ static const struct table_rule rules[] = {
     { .table = "samples",
       .kind = BY_GPU_TIME,
       .limit_offset = LIMIT(samples_ms),
-      .chunk_ms = HOUR_MS,
+      .chunk_ms = CLOCK_HOUR_MS,
       .guard_levels = 1U << STORE_LEVEL_MINUTE },
     { .table = "process_samples",
       .kind = BY_SQL,
@@ -52,16 +50,16 @@ static const struct table_rule rules[] = {
     { .table = "rollup_minute",
       .kind = BY_KEY,
       .limit_offset = LIMIT(minute_ms),
-      .chunk_ms = DAY_MS,
+      .chunk_ms = CLOCK_DAY_MS,
       .guard_levels = (1U << STORE_LEVEL_HOUR) | (1U << STORE_LEVEL_DAY) },
     { .table = "rollup_hour",
       .kind = BY_KEY,
       .limit_offset = LIMIT(hour_ms),
-      .chunk_ms = 30 * DAY_MS },
+      .chunk_ms = 30 * CLOCK_DAY_MS },
     { .table = "rollup_day",
       .kind = BY_KEY,
       .limit_offset = LIMIT(day_ms),
-      .chunk_ms = 3650 * DAY_MS },
+      .chunk_ms = 3650 * CLOCK_DAY_MS },
     { .table = "activity_day",
       .kind = BY_SQL,
       .limit_offset = LIMIT(day_ms),

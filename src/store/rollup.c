@@ -15,15 +15,12 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define MINUTE_MS 60000LL
-#define HOUR_MS   3600000LL
-
 static const char *const level_tables[STORE_LEVEL_COUNT] = { "rollup_minute", "rollup_hour",
                                                              "rollup_day" };
 
 int64_t store_rollup_key(int64_t gpu_id, int64_t t_ms)
 {
-    return (gpu_id << 32) | ((t_ms / MINUTE_MS) & 0xFFFFFFFFLL);
+    return (gpu_id << 32) | ((t_ms / CLOCK_MINUTE_MS) & 0xFFFFFFFFLL);
 }
 
 const char *store_level_table(enum store_level level)
@@ -40,9 +37,9 @@ int64_t store_level_start(enum store_level level, int64_t t_ms)
 {
     switch (level) {
     case STORE_LEVEL_MINUTE:
-        return floor_to(t_ms, MINUTE_MS);
+        return floor_to(t_ms, CLOCK_MINUTE_MS);
     case STORE_LEVEL_HOUR:
-        return floor_to(t_ms, HOUR_MS);
+        return floor_to(t_ms, CLOCK_HOUR_MS);
     default:
         return clock_local_day_start(t_ms);
     }
@@ -52,9 +49,9 @@ int64_t store_level_next(enum store_level level, int64_t start_ms)
 {
     switch (level) {
     case STORE_LEVEL_MINUTE:
-        return start_ms + MINUTE_MS;
+        return start_ms + CLOCK_MINUTE_MS;
     case STORE_LEVEL_HOUR:
-        return start_ms + HOUR_MS;
+        return start_ms + CLOCK_HOUR_MS;
     default:
         return clock_local_day_next(start_ms);
     }
@@ -189,7 +186,7 @@ static int build_minutes(struct store *s, int64_t gpu_id, int64_t from, int64_t 
     struct store_agg one;
     bool have = false;
     while (rc == SQLITE_OK && (rc = store_raw_reader_next(&r, &one)) == SQLITE_ROW) {
-        int64_t start = floor_to(one.t, MINUTE_MS);
+        int64_t start = floor_to(one.t, CLOCK_MINUTE_MS);
         if (have && cur.t != start) {
             rc = insert_row(s, STORE_LEVEL_MINUTE, gpu_id, &cur);
             *rows += 1;
@@ -441,8 +438,8 @@ static int rebuild_gpu(struct store *s, int64_t gpu_id, struct store_rebuild_res
     /* Minutes from raw samples, an hour of them per transaction. */
     for (int64_t a = any ? first_whole(STORE_LEVEL_MINUTE, t0) : INT64_MAX;
          rc == SQLITE_OK && a < through[STORE_LEVEL_MINUTE];) {
-        int64_t b =
-            min64(store_level_start(STORE_LEVEL_HOUR, a) + HOUR_MS, through[STORE_LEVEL_MINUTE]);
+        int64_t b = min64(store_level_start(STORE_LEVEL_HOUR, a) + CLOCK_HOUR_MS,
+                          through[STORE_LEVEL_MINUTE]);
         rc = begin(s);
         if (rc == SQLITE_OK) {
             rc = end(s, build_minutes(s, gpu_id, a, b, &out->minutes));
@@ -462,8 +459,8 @@ static int rebuild_gpu(struct store *s, int64_t gpu_id, struct store_rebuild_res
             *day_to = max64(*day_to, through[level]);
         }
         while (rc == SQLITE_OK && a < through[level]) {
-            int64_t b =
-                level == STORE_LEVEL_HOUR ? a + 24 * HOUR_MS : store_level_next(STORE_LEVEL_DAY, a);
+            int64_t b = level == STORE_LEVEL_HOUR ? a + 24 * CLOCK_HOUR_MS
+                                                  : store_level_next(STORE_LEVEL_DAY, a);
             b = min64(b, through[level]);
             rc = begin(s);
             if (rc == SQLITE_OK) {

@@ -7,6 +7,14 @@
 #include <stdint.h>
 #include <time.h>
 
+/* Fixed lengths of time in milliseconds. A local day is not always
+ * CLOCK_DAY_MS long (DST): cut days with clock_local_day_start(). */
+#define CLOCK_SECOND_MS 1000LL
+#define CLOCK_MINUTE_MS (60 * CLOCK_SECOND_MS)
+#define CLOCK_HOUR_MS   (60 * CLOCK_MINUTE_MS)
+#define CLOCK_DAY_MS    (24 * CLOCK_HOUR_MS)
+#define CLOCK_WEEK_MS   (7 * CLOCK_DAY_MS)
+
 /* Unix epoch milliseconds (CLOCK_REALTIME): what is stored and shown. */
 int64_t clock_realtime_ms(void);
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "gp_cmocka.h"
-#include "util/config.h"
+#include "config/config.h"
 
 static int parse(struct config *cfg, const char *json, struct gp_err *err)
 {
