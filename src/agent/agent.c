@@ -212,10 +212,7 @@ static void record_versions(struct store *s, const struct gpu_system *sys)
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     char cuda[32] = "";
-    if (sys->has_cuda_version) {
-        snprintf(cuda, sizeof(cuda), "%d.%d", sys->cuda_version / 1000,
-                 (sys->cuda_version % 1000) / 10);
-    }
+    gpu_cuda_version_format(sys, cuda, sizeof(cuda));
     const char *const pairs[][2] = {
         { "host", host },
         { "driver_version", sys->driver_version },

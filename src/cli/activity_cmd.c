@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "cli/render.h"
+#include "report/now.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/strparse.h"
@@ -106,7 +106,7 @@ static int print_json(const struct store_activity_row *rows, size_t n,
         (json_int_t)sum->current_streak, "longest_streak", (json_int_t)sum->longest_streak,
         "active_minutes", (json_int_t)sum->active_minutes, "active_gpu_minutes",
         (json_int_t)sum->active_gpu_minutes);
-    int rc = json_dumpf(root, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    int rc = json_dumpf(root, stdout, REPORT_JSON_FLAGS);
     json_decref(root);
     return rc == 0 && putchar('\n') != EOF ? 0 : -1;
 }
@@ -146,7 +146,7 @@ int cli_activity_main(int argc, char **argv)
     };
     uint64_t weeks = 4;
     const char *gpu = NULL;
-    enum cli_format format = CLI_FORMAT_TABLE;
+    enum report_format format = REPORT_FORMAT_TABLE;
     struct cli_db_args da = { 0 };
     optind = 1;
     opterr = 0;
@@ -220,9 +220,9 @@ int cli_activity_main(int argc, char **argv)
     store_activity_summarize(own, nown, from, today, &sum);
     free(own);
     rc = 0;
-    if (format == CLI_FORMAT_JSON) {
+    if (format == REPORT_FORMAT_JSON) {
         rc = print_json(rows, n, &sum, cfg.activity_threshold_pct);
-    } else if (format == CLI_FORMAT_CSV) {
+    } else if (format == REPORT_FORMAT_CSV) {
         print_csv(rows, n);
     } else {
         cli_activity_print_table(rows, n, gpu && strcmp(gpu, "all") == 0);

@@ -10,8 +10,8 @@
 
 #include "agent/agent.h"
 #include "cli/cli.h"
-#include "cli/render.h"
 #include "gpu/gpu.h"
+#include "report/now.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -184,14 +184,14 @@ static int dry_run(const struct config *cfg, bool once)
     }
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
-    struct cli_render_opts ropts = { .host = host };
+    struct report_now_opts ropts = { .host = host };
     struct gpu_snapshot snap = { 0 };
     int rc = GP_EXIT_OK;
     struct clock_schedule schedule;
     clock_schedule_init(&schedule, cfg->interval_ms);
     while (!stop_requested) {
         gpu_session_read(s, &snap);
-        if (cli_render_json(stdout, &snap, &ropts) != 0 || fflush(stdout) != 0) {
+        if (report_now_write_json(stdout, &snap, &ropts) != 0 || fflush(stdout) != 0) {
             rc = cli_fail("cannot write to standard output");
             break;
         }

@@ -6,9 +6,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config/config.h"
+#include "report/format.h"
 #include "store/store.h"
 #include "util/common.h"
-#include "config/config.h"
 
 /* `gpulse now`: the current state of every GPU. Returns an exit code. */
 int cli_now_main(int argc, char **argv);
@@ -80,5 +81,9 @@ int cli_fail(const char *fmt, ...) GP_PRINTF(1, 2);
 
 /* Prints activity rows as the activity command's table. */
 void cli_activity_print_table(const struct store_activity_row *rows, size_t n, bool show_gpu);
+
+/* Parses a --format / --output-format value. Returns 0, or GP_EXIT_USAGE
+ * after saying what is wrong (cmd names the command in the message). */
+int cli_parse_format(const char *cmd, const char *arg, enum report_format *out);
 
 #endif

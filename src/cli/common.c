@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/render.h"
+#include "report/now.h"
 #include "util/clock.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -105,12 +105,12 @@ int cli_db_open(const char *cmd, const struct cli_db_args *a, enum store_mode mo
     return 0;
 }
 
-int cli_parse_format(const char *cmd, const char *arg, enum cli_format *out)
+int cli_parse_format(const char *cmd, const char *arg, enum report_format *out)
 {
     static const char *const names[] = { "table", "json", "csv" };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (strcmp(arg, names[i]) == 0) {
-            *out = (enum cli_format)i;
+            *out = (enum report_format)i;
             return 0;
         }
     }

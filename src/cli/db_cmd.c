@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/render.h"
+#include "report/now.h"
 #include "store/store.h"
 #include "util/clock.h"
 
@@ -38,7 +38,7 @@ static void print_time(const char *label, int64_t ms)
 {
     char buf[40] = "-";
     if (ms > 0) {
-        cli_format_time_ms(ms, buf, sizeof(buf));
+        report_format_time_ms(ms, buf, sizeof(buf));
     }
     printf(" %s %-24s", label, buf);
 }

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "cli/render.h"
+#include "report/now.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/strparse.h"
@@ -125,7 +125,7 @@ static int print_json(const struct store_history_query *q, enum step step,
     for (size_t i = 0; i < n; i++) {
         const struct store_history_row *r = &rows[i];
         char when[40];
-        cli_format_time_ms(r->t_ms, when, sizeof(when));
+        report_format_time_ms(r->t_ms, when, sizeof(when));
         json_t *o = json_object();
         json_object_set_new(o, "gpu", json_integer(r->gpu_index));
         json_object_set_new(o, "time", json_string(when));
@@ -151,7 +151,7 @@ static int print_json(const struct store_history_query *q, enum step step,
     }
     json_t *root = json_pack("{s:s, s:s, s:o}", "schema", "gpulse.history.v1", "step",
                              step_names[step], "rows", arr);
-    int rc = json_dumpf(root, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    int rc = json_dumpf(root, stdout, REPORT_JSON_FLAGS);
     json_decref(root);
     return rc == 0 && putchar('\n') != EOF ? 0 : -1;
 }
@@ -172,7 +172,7 @@ static void print_csv(const struct store_history_query *q, enum step step,
     for (size_t i = 0; i < n; i++) {
         const struct store_history_row *r = &rows[i];
         char when[40];
-        cli_format_time_ms(r->t_ms, when, sizeof(when));
+        report_format_time_ms(r->t_ms, when, sizeof(when));
         printf("%d,%s,%lld,", r->gpu_index, when, (long long)r->count);
         if (r->has_busy) {
             printf("%.2f", r->busy_pct);
@@ -227,7 +227,7 @@ int cli_history_main(int argc, char **argv)
     int rc = parse_metrics(default_metrics, &q);
     enum step step = STEP_AUTO;
     uint64_t points = 1000;
-    enum cli_format format = CLI_FORMAT_TABLE;
+    enum report_format format = REPORT_FORMAT_TABLE;
     struct cli_db_args da = { 0 };
     optind = 1;
     opterr = 0;
@@ -336,9 +336,9 @@ int cli_history_main(int argc, char **argv)
         return cli_fail("%s", err.msg);
     }
     rc = 0;
-    if (format == CLI_FORMAT_JSON) {
+    if (format == REPORT_FORMAT_JSON) {
         rc = print_json(&q, step, rows, n);
-    } else if (format == CLI_FORMAT_CSV) {
+    } else if (format == REPORT_FORMAT_CSV) {
         print_csv(&q, step, rows, n);
     } else {
         print_table(&q, rows, n);

@@ -1,5 +1,7 @@
 /* `gpulse now`: read every GPU once (or every N seconds with --watch) and
  * print it as a table, JSON or CSV. */
+#include "report/now.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -11,14 +13,13 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/render.h"
 #include "gpu/gpu.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/strparse.h"
 
 struct now_args {
-    enum cli_format format;
+    enum report_format format;
     bool csv_processes;
     uint64_t watch_ms; /* 0: read once */
     const char *nvml_lib;
@@ -176,7 +177,7 @@ static int parse_args(int argc, char **argv, struct now_args *a, bool *help)
     if (optind < argc) {
         return cli_usage_error("now", "unexpected argument '%s'", argv[optind]);
     }
-    if (a->csv_processes && a->format != CLI_FORMAT_CSV) {
+    if (a->csv_processes && a->format != REPORT_FORMAT_CSV) {
         return cli_usage_error("now", "--processes applies to --format csv (the table and JSON "
                                       "always list processes)");
     }
@@ -193,25 +194,25 @@ static unsigned terminal_width(void)
 }
 
 static int render(const struct now_args *a, const struct gpu_snapshot *snap,
-                  struct cli_render_opts *ropts, bool refresh_in_place)
+                  struct report_now_opts *ropts, bool refresh_in_place)
 {
     switch (a->format) {
-    case CLI_FORMAT_JSON:
-        if (cli_render_json(stdout, snap, ropts) != 0) {
+    case REPORT_FORMAT_JSON:
+        if (report_now_write_json(stdout, snap, ropts) != 0) {
             return cli_fail("cannot write JSON to standard output");
         }
         break;
-    case CLI_FORMAT_CSV:
-        cli_render_csv(stdout, snap, ropts);
+    case REPORT_FORMAT_CSV:
+        report_now_csv(stdout, snap, ropts);
         ropts->csv_header = false;
         break;
-    case CLI_FORMAT_TABLE:
+    case REPORT_FORMAT_TABLE:
     default:
         if (refresh_in_place) {
             fputs("\033[H\033[2J", stdout); /* home, clear screen */
         }
         ropts->width = isatty(STDOUT_FILENO) ? terminal_width() : 160;
-        cli_render_table(stdout, snap, ropts);
+        report_now_table(stdout, snap, ropts);
         break;
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -257,7 +258,7 @@ int cli_now_main(int argc, char **argv)
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     bool tty = isatty(STDOUT_FILENO);
-    struct cli_render_opts ropts = {
+    struct report_now_opts ropts = {
         .color = a.color == 1 || (a.color == -1 && tty && !getenv("NO_COLOR")),
         .csv_processes = a.csv_processes,
         .csv_header = true,
@@ -276,7 +277,7 @@ int cli_now_main(int argc, char **argv)
     clock_schedule_init(&schedule, a.watch_ms ? a.watch_ms : 1);
     do {
         gpu_session_read(session, &snap);
-        rc = render(&a, &snap, &ropts, a.watch_ms && tty && a.format == CLI_FORMAT_TABLE);
+        rc = render(&a, &snap, &ropts, a.watch_ms && tty && a.format == REPORT_FORMAT_TABLE);
         if (rc || !a.watch_ms) {
             break;
         }

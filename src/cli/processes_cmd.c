@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "cli/render.h"
+#include "report/now.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/strparse.h"
@@ -74,7 +74,7 @@ static void memory_text(int64_t bytes, bool has, char *buf, size_t size)
     if (!has) {
         snprintf(buf, size, "N/A");
     } else {
-        cli_format_bytes((uint64_t)bytes, buf, size);
+        report_format_bytes((uint64_t)bytes, buf, size);
     }
 }
 
@@ -107,19 +107,19 @@ static int print_json(const struct store_process_row *rows, size_t n)
     for (size_t i = 0; i < n; i++) {
         const struct store_process_row *r = &rows[i];
         char first[40], last[40], start[40];
-        cli_format_time_ms(r->first_seen_ms, first, sizeof(first));
-        cli_format_time_ms(r->last_seen_ms, last, sizeof(last));
-        cli_format_time_ms(r->start_time_ms, start, sizeof(start));
+        report_format_time_ms(r->first_seen_ms, first, sizeof(first));
+        report_format_time_ms(r->last_seen_ms, last, sizeof(last));
+        report_format_time_ms(r->start_time_ms, start, sizeof(start));
         json_t *o = json_object();
         json_object_set_new(o, "gpu_index", json_integer(r->gpu_index));
-        json_object_set_new(o, "gpu_uuid", cli_json_text(r->gpu_uuid));
+        json_object_set_new(o, "gpu_uuid", report_json_text(r->gpu_uuid));
         json_object_set_new(o, "pid", json_integer(r->pid));
-        json_object_set_new(o, "type", json_string(cli_process_type(r->type_mask)));
-        json_object_set_new(o, "user", cli_json_text(r->user));
+        json_object_set_new(o, "type", json_string(report_process_type(r->type_mask)));
+        json_object_set_new(o, "user", report_json_text(r->user));
         json_object_set_new(o, "uid", r->has_uid ? json_integer(r->uid) : json_null());
-        json_object_set_new(o, "command", cli_json_text(r->command));
-        json_object_set_new(o, "cmdline", cli_json_text(r->cmdline));
-        json_object_set_new(o, "container", cli_json_text(r->container));
+        json_object_set_new(o, "command", report_json_text(r->command));
+        json_object_set_new(o, "cmdline", report_json_text(r->cmdline));
+        json_object_set_new(o, "container", report_json_text(r->container));
         json_object_set_new(o, "start_time",
                             r->start_time_ms > 0 ? json_string(start) : json_null());
         json_object_set_new(o, "first_seen", json_string(first));
@@ -135,7 +135,7 @@ static int print_json(const struct store_process_row *rows, size_t n)
         json_array_append_new(arr, o);
     }
     json_t *root = json_pack("{s:s, s:o}", "schema", "gpulse.processes.v1", "processes", arr);
-    int rc = json_dumpf(root, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    int rc = json_dumpf(root, stdout, REPORT_JSON_FLAGS);
     json_decref(root);
     return rc == 0 && putchar('\n') != EOF ? 0 : -1;
 }
@@ -148,26 +148,26 @@ static void print_csv(const struct store_process_row *rows, size_t n)
     for (size_t i = 0; i < n; i++) {
         const struct store_process_row *r = &rows[i];
         char first[40], last[40];
-        cli_format_time_ms(r->first_seen_ms, first, sizeof(first));
-        cli_format_time_ms(r->last_seen_ms, last, sizeof(last));
+        report_format_time_ms(r->first_seen_ms, first, sizeof(first));
+        report_format_time_ms(r->last_seen_ms, last, sizeof(last));
         printf("%d", r->gpu_index);
-        cli_csv_field(stdout, r->gpu_uuid ? r->gpu_uuid : "", false);
-        printf(",%u,%s", r->pid, cli_process_type(r->type_mask));
-        cli_csv_field(stdout, r->user ? r->user : "", false);
+        report_csv_field(stdout, r->gpu_uuid ? r->gpu_uuid : "", false);
+        printf(",%u,%s", r->pid, report_process_type(r->type_mask));
+        report_csv_field(stdout, r->user ? r->user : "", false);
         if (r->has_uid) {
             printf(",%u", r->uid);
         } else {
             printf(",");
         }
-        cli_csv_field(stdout, r->command ? r->command : "", false);
-        cli_csv_field(stdout, r->container ? r->container : "", false);
+        report_csv_field(stdout, r->command ? r->command : "", false);
+        report_csv_field(stdout, r->container ? r->container : "", false);
         printf(",%s,%s,%.3f,%.3f,", first, last, r->gpu_seconds, r->sm_seconds);
         if (r->has_memory) {
             printf("%" PRId64 ",%.0f", r->memory_max_bytes, r->memory_avg_bytes);
         } else {
             printf(",");
         }
-        cli_csv_field(stdout, r->cmdline ? r->cmdline : "", false);
+        report_csv_field(stdout, r->cmdline ? r->cmdline : "", false);
         fputs("\r\n", stdout);
     }
 }
@@ -198,7 +198,7 @@ int cli_processes_main(int argc, char **argv)
     struct cli_db_args da = { 0 };
     struct store_process_filter filter = { .limit = 50 };
     bool active = false;
-    enum cli_format format = CLI_FORMAT_TABLE;
+    enum report_format format = REPORT_FORMAT_TABLE;
     int64_t now_ms = clock_realtime_ms();
     optind = 1;
     opterr = 0;
@@ -284,9 +284,9 @@ int cli_processes_main(int argc, char **argv)
     if (rc != 0) {
         return cli_fail("%s", err.msg);
     }
-    if (format == CLI_FORMAT_JSON) {
+    if (format == REPORT_FORMAT_JSON) {
         rc = print_json(rows, n);
-    } else if (format == CLI_FORMAT_CSV) {
+    } else if (format == REPORT_FORMAT_CSV) {
         print_csv(rows, n);
     } else {
         print_table(rows, n);

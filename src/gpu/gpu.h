@@ -133,6 +133,11 @@ void gpu_snapshot_fini(struct gpu_snapshot *snap);
 /* Busy time as a percentage of the window; false when unknown. */
 bool gpu_busy_pct(const struct gpu_busy *b, double *pct);
 
+/* The system's CUDA driver version as nvidia-smi shows it ("12.4"), or ""
+ * when the driver did not give it. NVML encodes it as 1000 * major +
+ * 10 * minor (nvmlSystemGetCudaDriverVersion_v2). size >= 16. */
+void gpu_cuda_version_format(const struct gpu_system *sys, char *buf, size_t size);
+
 /* "samples", "polled" or "none". */
 const char *gpu_busy_source_name(enum gpu_busy_source src);
 

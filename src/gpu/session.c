@@ -1,5 +1,6 @@
 /* The gpu facade: one session per process, reading every GPU through the
  * back end and attributing processes through /proc. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -106,6 +107,15 @@ void gpu_snapshot_fini(struct gpu_snapshot *snap)
     }
     free(snap->gpus);
     *snap = (struct gpu_snapshot){ 0 };
+}
+
+void gpu_cuda_version_format(const struct gpu_system *sys, char *buf, size_t size)
+{
+    if (!sys->has_cuda_version) {
+        snprintf(buf, size, "%s", "");
+        return;
+    }
+    snprintf(buf, size, "%d.%d", sys->cuda_version / 1000, (sys->cuda_version % 1000) / 10);
 }
 
 bool gpu_busy_pct(const struct gpu_busy *b, double *pct)

@@ -7,11 +7,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "cli/render.h"
 #include "gpu/fields.h"
 #include "http/http_int.h"
 #include "http/metrics.h"
 #include "http/svg.h"
+#include "report/now.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/text.h"
@@ -56,7 +56,7 @@ void http_api_health(struct http_request *req, struct http_reply *reply)
     }
     bool ok = json_array_size(failing) == 0;
     json_t *sampler = json_pack(
-        "{s:o, s:o, s:f, s:I, s:I}", "last_sample", cli_json_time(f ? f->snap.time_ms : 0),
+        "{s:o, s:o, s:f, s:I, s:I}", "last_sample", report_json_time(f ? f->snap.time_ms : 0),
         "last_sample_age_s", f ? json_real((double)age / 1000.0) : json_null(), "interval_s",
         (double)srv->cfg->interval_ms / 1000.0, "ticks", (json_int_t)(f ? f->counters.ticks : 0),
         "missed_ticks", (json_int_t)(f ? f->counters.missed_ticks : 0));
@@ -64,11 +64,11 @@ void http_api_health(struct http_request *req, struct http_reply *reply)
                              !f        ? "starting"
                              : nvml_ok ? "ok"
                                        : "all GPUs lost",
-                             "library", cli_json_text(f ? f->snap.system.lib_path : ""));
-    json_t *db =
-        json_pack("{s:s, s:o, s:o, s:o}", "state", st.failing ? "failing" : "ok", "path",
-                  cli_json_text(srv->cfg->database), "last_write", cli_json_time(st.last_ok_ms),
-                  "error", st.failing ? cli_json_text(st.error) : json_null());
+                             "library", report_json_text(f ? f->snap.system.lib_path : ""));
+    json_t *db = json_pack("{s:s, s:o, s:o, s:o}", "state", st.failing ? "failing" : "ok", "path",
+                           report_json_text(srv->cfg->database), "last_write",
+                           report_json_time(st.last_ok_ms), "error",
+                           st.failing ? report_json_text(st.error) : json_null());
     json_t *root =
         json_pack("{s:s, s:o, s:o, s:o, s:o, s:{s:I, s:I}, s:{s:I}}", "status",
                   ok ? "ok" : "failing", "failing", failing, "sampler", sampler, "nvml", nvml,
@@ -94,40 +94,38 @@ void http_api_info(struct http_request *req, struct http_reply *reply)
     }
     const struct gpu_system *sys = &f->snap.system;
     char cuda[32] = "";
-    if (sys->has_cuda_version) {
-        snprintf(cuda, sizeof(cuda), "%d.%d", sys->cuda_version / 1000,
-                 (sys->cuda_version % 1000) / 10);
-    }
+    gpu_cuda_version_format(sys, cuda, sizeof(cuda));
     json_t *gpus = json_array();
     for (size_t i = 0; i < f->snap.gpu_count; i++) {
         const struct gpu_reading *r = &f->snap.gpus[i];
         const struct gpu_values *v = &r->values;
-        json_t *g = json_pack("{s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:s}", "index", (int)r->id.index,
-                              "uuid", cli_json_text(r->id.uuid), "name", cli_json_text(r->id.name),
-                              "serial", cli_json_text(r->id.serial), "pci_bus_id",
-                              cli_json_text(r->id.pci_bus_id), "memory_total_bytes",
-                              gpu_values_has(v, GPU_FIELD_MEM_TOTAL_BYTES)
-                                  ? json_integer(v->v[GPU_FIELD_MEM_TOTAL_BYTES])
-                                  : json_null(),
-                              "power_limit_mw",
-                              gpu_values_has(v, GPU_FIELD_POWER_LIMIT_MW)
-                                  ? json_integer(v->v[GPU_FIELD_POWER_LIMIT_MW])
-                                  : json_null(),
-                              "state", r->state == GPU_STATE_LOST ? "lost" : "ok");
+        json_t *g =
+            json_pack("{s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:s}", "index", (int)r->id.index, "uuid",
+                      report_json_text(r->id.uuid), "name", report_json_text(r->id.name), "serial",
+                      report_json_text(r->id.serial), "pci_bus_id",
+                      report_json_text(r->id.pci_bus_id), "memory_total_bytes",
+                      gpu_values_has(v, GPU_FIELD_MEM_TOTAL_BYTES)
+                          ? json_integer(v->v[GPU_FIELD_MEM_TOTAL_BYTES])
+                          : json_null(),
+                      "power_limit_mw",
+                      gpu_values_has(v, GPU_FIELD_POWER_LIMIT_MW)
+                          ? json_integer(v->v[GPU_FIELD_POWER_LIMIT_MW])
+                          : json_null(),
+                      "state", r->state == GPU_STATE_LOST ? "lost" : "ok");
         json_array_append_new(gpus, g);
     }
     int64_t now = clock_realtime_ms();
     json_t *root = json_pack(
         "{s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:f, s:f, s:o, s:f, s:o, s:o}", "schema",
-        "gpulse.info.v1", "host", cli_json_text(srv->host), "gpulse_version", GPULSE_VERSION,
-        "driver_version", cli_json_text(sys->driver_version), "cuda_version", cli_json_text(cuda),
-        "nvml_version", cli_json_text(sys->nvml_version), "nvml_library",
-        cli_json_text(sys->lib_path), "agent_start", cli_json_time(f->agent_start_ms), "uptime_s",
-        (double)(now - f->agent_start_ms) / 1000.0, "interval_s",
+        "gpulse.info.v1", "host", report_json_text(srv->host), "gpulse_version", GPULSE_VERSION,
+        "driver_version", report_json_text(sys->driver_version), "cuda_version",
+        report_json_text(cuda), "nvml_version", report_json_text(sys->nvml_version), "nvml_library",
+        report_json_text(sys->lib_path), "agent_start", report_json_time(f->agent_start_ms),
+        "uptime_s", (double)(now - f->agent_start_ms) / 1000.0, "interval_s",
         (double)srv->cfg->interval_ms / 1000.0, "timezone",
-        cli_json_text(srv->cfg->timezone[0] ? srv->cfg->timezone : getenv("TZ")),
+        report_json_text(srv->cfg->timezone[0] ? srv->cfg->timezone : getenv("TZ")),
         "activity_threshold_pct", srv->cfg->activity_threshold_pct, "database",
-        cli_json_text(srv->cfg->database), "gpus", gpus);
+        report_json_text(srv->cfg->database), "gpus", gpus);
     agent_live_release(f);
     http_reply_json(reply, root);
 }
@@ -136,11 +134,11 @@ void http_api_info(struct http_request *req, struct http_reply *reply)
 
 static int build_now(struct http_server *srv, const struct agent_live_frame *f, struct dynbuf *body)
 {
-    struct cli_render_opts ro = { .host = srv->host };
-    json_t *root = cli_snapshot_json(&f->snap, &ro);
-    json_object_set_new(root, "agent_start", cli_json_time(f->agent_start_ms));
+    struct report_now_opts ro = { .host = srv->host };
+    json_t *root = report_now_json(&f->snap, &ro);
+    json_object_set_new(root, "agent_start", report_json_time(f->agent_start_ms));
     json_object_set_new(root, "interval_s", json_real((double)f->interval_ms / 1000.0));
-    char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    char *text = json_dumps(root, REPORT_JSON_FLAGS);
     json_decref(root);
     int rc = text ? dynbuf_adds(body, text) : -ENOMEM;
     rc = rc ? rc : dynbuf_adds(body, "\n");
@@ -554,18 +552,18 @@ void http_api_processes(struct http_request *req, struct http_reply *reply)
         const struct gpu_process *lp = live_process(f, r);
         json_t *o = json_object();
         json_object_set_new(o, "gpu", json_integer(r->gpu_index));
-        json_object_set_new(o, "gpu_uuid", cli_json_text(r->gpu_uuid));
+        json_object_set_new(o, "gpu_uuid", report_json_text(r->gpu_uuid));
         json_object_set_new(o, "pid", json_integer(r->pid));
-        json_object_set_new(o, "user", cli_json_text(r->user));
+        json_object_set_new(o, "user", report_json_text(r->user));
         json_object_set_new(o, "uid", r->has_uid ? json_integer(r->uid) : json_null());
-        json_object_set_new(o, "command", cli_json_text(r->command));
-        json_object_set_new(o, "cmdline", cli_json_text(r->cmdline));
-        json_object_set_new(o, "container", cli_json_text(r->container));
-        json_object_set_new(o, "type", json_string(cli_process_type(r->type_mask)));
+        json_object_set_new(o, "command", report_json_text(r->command));
+        json_object_set_new(o, "cmdline", report_json_text(r->cmdline));
+        json_object_set_new(o, "container", report_json_text(r->container));
+        json_object_set_new(o, "type", json_string(report_process_type(r->type_mask)));
         json_object_set_new(o, "active", json_boolean(lp != NULL));
-        json_object_set_new(o, "start_time", cli_json_time(r->start_time_ms));
-        json_object_set_new(o, "first_seen", cli_json_time(r->first_seen_ms));
-        json_object_set_new(o, "last_seen", cli_json_time(r->last_seen_ms));
+        json_object_set_new(o, "start_time", report_json_time(r->start_time_ms));
+        json_object_set_new(o, "first_seen", report_json_time(r->first_seen_ms));
+        json_object_set_new(o, "last_seen", report_json_time(r->last_seen_ms));
         json_object_set_new(o, "first_seen_ms", json_integer(r->first_seen_ms));
         json_object_set_new(o, "last_seen_ms", json_integer(r->last_seen_ms));
         json_object_set_new(o, "lifetime_s",
@@ -645,9 +643,9 @@ void http_api_users(struct http_request *req, struct http_reply *reply)
         struct store_user_usage *rows = NULL;
         size_t n = 0;
         rc = store_query_user_usage(s, starts[p], now + 1, &rows, &n, &err);
-        json_object_set_new(
-            periods, names[p],
-            json_pack("{s:o, s:o}", "from", cli_json_time(starts[p]), "to", cli_json_time(now)));
+        json_object_set_new(periods, names[p],
+                            json_pack("{s:o, s:o}", "from", report_json_time(starts[p]), "to",
+                                      report_json_time(now)));
         for (size_t i = 0; rc == 0 && i < n; i++) {
             char clean[3 * 256 + 1]; /* jansson keys must be valid UTF-8 */
             text_sanitize(clean, sizeof(clean), rows[i].user, false);

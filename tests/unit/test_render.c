@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/render.h"
 #include "gp_cmocka.h"
+#include "report/now.h"
 
 static struct gpu_process proc = {
     .pid = 77,
@@ -47,11 +47,11 @@ static char *render_to_string(int json, bool processes)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    struct cli_render_opts opts = { .host = "h", .csv_header = true, .csv_processes = processes };
+    struct report_now_opts opts = { .host = "h", .csv_header = true, .csv_processes = processes };
     if (json) {
-        assert_int_equal(cli_render_json(f, &snap, &opts), 0);
+        assert_int_equal(report_now_write_json(f, &snap, &opts), 0);
     } else {
-        cli_render_csv(f, &snap, &opts);
+        report_now_csv(f, &snap, &opts);
     }
     fclose(f);
     return buf;

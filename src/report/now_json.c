@@ -5,56 +5,18 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/render.h"
+#include "report/now.h"
 #include "util/text.h"
 #include "util/xalloc.h"
 
 #define JSON_SCHEMA "gpulse.now.v1"
-
-json_t *cli_json_text(const char *s)
-{
-    if (!s || !*s) {
-        return json_null();
-    }
-    size_t size = strlen(s) * 3 + 1;
-    char *clean = xmalloc(size);
-    json_t *v = json_string(text_sanitize(clean, size, s, false));
-    free(clean);
-    return v;
-}
-
-const char *cli_process_type(unsigned type_mask)
-{
-    static const char *const names[8] = { "?", "C", "G", "C+G", "M", "C+M", "G+M", "C+G+M" };
-    return names[type_mask & 7U];
-}
-
-void cli_format_time_ms(int64_t ms, char *buf, size_t size)
-{
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm = { 0 };
-    gmtime_r(&secs, &tm);
-    char base[32] = { 0 };
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, size, "%s.%03dZ", base, (int)(ms % 1000));
-}
-
-json_t *cli_json_time(int64_t ms)
-{
-    if (ms <= 0) {
-        return json_null();
-    }
-    char buf[40];
-    cli_format_time_ms(ms, buf, sizeof(buf));
-    return json_string(buf);
-}
 
 static json_t *process_json(const struct gpu_process *p)
 {
     json_t *o = json_object();
     const struct proc_info *pi = &p->proc;
     json_object_set_new(o, "pid", json_integer(p->pid));
-    json_object_set_new(o, "type", json_string(cli_process_type(p->type_mask)));
+    json_object_set_new(o, "type", json_string(report_process_type(p->type_mask)));
     json_object_set_new(o, "used_memory_bytes",
                         p->has_used_memory ? json_integer((json_int_t)p->used_memory_bytes)
                                            : json_null());
@@ -65,22 +27,22 @@ static json_t *process_json(const struct gpu_process *p)
                         p->has_utilization ? json_integer(p->encoder_pct) : json_null());
     json_object_set_new(o, "decoder_pct",
                         p->has_utilization ? json_integer(p->decoder_pct) : json_null());
-    json_object_set_new(o, "user", pi->has_uid ? cli_json_text(pi->user) : json_null());
+    json_object_set_new(o, "user", pi->has_uid ? report_json_text(pi->user) : json_null());
     json_object_set_new(o, "uid", pi->has_uid ? json_integer(pi->uid) : json_null());
-    json_object_set_new(o, "command", cli_json_text(pi->comm));
-    json_object_set_new(o, "cmdline", cli_json_text(pi->cmdline));
-    json_object_set_new(o, "start_time", cli_json_time(pi->start_time_ms));
+    json_object_set_new(o, "command", report_json_text(pi->comm));
+    json_object_set_new(o, "cmdline", report_json_text(pi->cmdline));
+    json_object_set_new(o, "start_time", report_json_time(pi->start_time_ms));
     json_object_set_new(o, "start_time_ms",
                         pi->start_time_ms > 0 ? json_integer(pi->start_time_ms) : json_null());
     if (proc_container_is_set(&pi->container)) {
         const struct proc_container *c = &pi->container;
         char label[96];
         proc_container_label(c, label, sizeof(label));
-        json_object_set_new(o, "container",
-                            json_pack("{s:o, s:o, s:o, s:o, s:o}", "runtime",
-                                      cli_json_text(c->runtime), "id", cli_json_text(c->id),
-                                      "pod_uid", cli_json_text(c->pod_uid), "slurm_job",
-                                      cli_json_text(c->slurm_job), "label", cli_json_text(label)));
+        json_object_set_new(
+            o, "container",
+            json_pack("{s:o, s:o, s:o, s:o, s:o}", "runtime", report_json_text(c->runtime), "id",
+                      report_json_text(c->id), "pod_uid", report_json_text(c->pod_uid), "slurm_job",
+                      report_json_text(c->slurm_job), "label", report_json_text(label)));
     } else {
         json_object_set_new(o, "container", json_null());
     }
@@ -108,10 +70,10 @@ static json_t *gpu_json(const struct gpu_reading *r)
     json_t *o = json_object();
     const struct gpu_identity *id = &r->id;
     json_object_set_new(o, "index", json_integer(id->index));
-    json_object_set_new(o, "uuid", cli_json_text(id->uuid));
-    json_object_set_new(o, "name", cli_json_text(id->name));
-    json_object_set_new(o, "serial", cli_json_text(id->serial));
-    json_object_set_new(o, "pci_bus_id", cli_json_text(id->pci_bus_id));
+    json_object_set_new(o, "uuid", report_json_text(id->uuid));
+    json_object_set_new(o, "name", report_json_text(id->name));
+    json_object_set_new(o, "serial", report_json_text(id->serial));
+    json_object_set_new(o, "pci_bus_id", report_json_text(id->pci_bus_id));
     if (id->has_pci_device_id) {
         char hex[16];
         snprintf(hex, sizeof(hex), "0x%08X", id->pci_device_id);
@@ -123,7 +85,7 @@ static json_t *gpu_json(const struct gpu_reading *r)
     json_object_set_new(o, "mig_enabled",
                         id->has_mig_mode ? json_boolean(id->mig_enabled) : json_null());
     json_object_set_new(o, "state", json_string(r->state == GPU_STATE_LOST ? "lost" : "ok"));
-    json_object_set_new(o, "error", cli_json_text(r->error));
+    json_object_set_new(o, "error", report_json_text(r->error));
 
     double pct = 0;
     bool has_pct = gpu_busy_pct(&r->busy, &pct);
@@ -151,24 +113,20 @@ static json_t *gpu_json(const struct gpu_reading *r)
     return o;
 }
 
-json_t *cli_snapshot_json(const struct gpu_snapshot *snap, const struct cli_render_opts *opts)
+json_t *report_now_json(const struct gpu_snapshot *snap, const struct report_now_opts *opts)
 {
     const struct gpu_system *sys = &snap->system;
     json_t *root = json_object();
     json_object_set_new(root, "schema", json_string(JSON_SCHEMA));
-    json_object_set_new(root, "time", cli_json_time(snap->time_ms));
+    json_object_set_new(root, "time", report_json_time(snap->time_ms));
     json_object_set_new(root, "time_ms", json_integer(snap->time_ms));
-    json_object_set_new(root, "host", cli_json_text(opts->host));
+    json_object_set_new(root, "host", report_json_text(opts->host));
     json_object_set_new(root, "read_duration_us", json_integer((json_int_t)snap->read_duration_us));
-    json_object_set_new(root, "driver_version", cli_json_text(sys->driver_version));
-    json_object_set_new(root, "nvml_version", cli_json_text(sys->nvml_version));
-    if (sys->has_cuda_version) {
-        char v[32];
-        snprintf(v, sizeof(v), "%d.%d", sys->cuda_version / 1000, (sys->cuda_version % 1000) / 10);
-        json_object_set_new(root, "cuda_version", json_string(v));
-    } else {
-        json_object_set_new(root, "cuda_version", json_null());
-    }
+    json_object_set_new(root, "driver_version", report_json_text(sys->driver_version));
+    json_object_set_new(root, "nvml_version", report_json_text(sys->nvml_version));
+    char cuda[32];
+    gpu_cuda_version_format(sys, cuda, sizeof(cuda));
+    json_object_set_new(root, "cuda_version", report_json_text(cuda));
     json_t *gpus = json_array();
     for (size_t i = 0; i < snap->gpu_count; i++) {
         json_array_append_new(gpus, gpu_json(&snap->gpus[i]));
@@ -177,10 +135,11 @@ json_t *cli_snapshot_json(const struct gpu_snapshot *snap, const struct cli_rend
     return root;
 }
 
-int cli_render_json(FILE *out, const struct gpu_snapshot *snap, const struct cli_render_opts *opts)
+int report_now_write_json(FILE *out, const struct gpu_snapshot *snap,
+                          const struct report_now_opts *opts)
 {
-    json_t *root = cli_snapshot_json(snap, opts);
-    int rc = json_dumpf(root, out, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 ? 0 : -EIO;
+    json_t *root = report_now_json(snap, opts);
+    int rc = json_dumpf(root, out, REPORT_JSON_FLAGS) == 0 ? 0 : -EIO;
     if (rc == 0 && fputc('\n', out) == EOF) {
         rc = -EIO;
     }

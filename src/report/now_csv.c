@@ -2,29 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/render.h"
+#include "report/now.h"
 #include "util/text.h"
-
-void cli_csv_field(FILE *out, const char *raw, bool first)
-{
-    if (!first) {
-        fputc(',', out);
-    }
-    char s[4096];
-    text_sanitize(s, sizeof(s), raw, false);
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"') {
-            fputc('"', out);
-        }
-        fputc(*p, out);
-    }
-    fputc('"', out);
-}
 
 static void csv_int(FILE *out, bool present, int64_t v)
 {
@@ -47,18 +26,18 @@ static void gpu_rows(FILE *out, const struct gpu_snapshot *snap, const char *tim
 {
     for (size_t i = 0; i < snap->gpu_count; i++) {
         const struct gpu_reading *r = &snap->gpus[i];
-        cli_csv_field(out, time, true);
+        report_csv_field(out, time, true);
         fprintf(out, ",%u", r->id.index);
-        cli_csv_field(out, r->id.uuid, false);
-        cli_csv_field(out, r->id.name, false);
-        cli_csv_field(out, r->id.pci_bus_id, false);
-        cli_csv_field(out, r->state == GPU_STATE_LOST ? "lost" : "ok", false);
+        report_csv_field(out, r->id.uuid, false);
+        report_csv_field(out, r->id.name, false);
+        report_csv_field(out, r->id.pci_bus_id, false);
+        report_csv_field(out, r->state == GPU_STATE_LOST ? "lost" : "ok", false);
         double pct = 0;
         fputc(',', out);
         if (gpu_busy_pct(&r->busy, &pct)) {
             fprintf(out, "%.1f", pct);
         }
-        cli_csv_field(out, gpu_busy_source_name(r->busy.source), false);
+        report_csv_field(out, gpu_busy_source_name(r->busy.source), false);
         for (int f = 0; f < GPU_FIELD_COUNT; f++) {
             csv_int(out, gpu_values_has(&r->values, (enum gpu_field)f), r->values.v[f]);
         }
@@ -84,33 +63,33 @@ static void process_rows(FILE *out, const struct gpu_snapshot *snap, const char 
             proc_container_label(&pi->container, label, sizeof(label));
             char start[40] = "";
             if (pi->start_time_ms > 0) {
-                cli_format_time_ms(pi->start_time_ms, start, sizeof(start));
+                report_format_time_ms(pi->start_time_ms, start, sizeof(start));
             }
-            cli_csv_field(out, time, true);
+            report_csv_field(out, time, true);
             fprintf(out, ",%u", r->id.index);
-            cli_csv_field(out, r->id.uuid, false);
+            report_csv_field(out, r->id.uuid, false);
             fprintf(out, ",%u", p->pid);
-            cli_csv_field(out, cli_process_type(p->type_mask), false);
-            cli_csv_field(out, pi->has_uid ? pi->user : "", false);
+            report_csv_field(out, report_process_type(p->type_mask), false);
+            report_csv_field(out, pi->has_uid ? pi->user : "", false);
             csv_int(out, pi->has_uid, pi->uid);
-            cli_csv_field(out, pi->comm, false);
-            cli_csv_field(out, label, false);
+            report_csv_field(out, pi->comm, false);
+            report_csv_field(out, label, false);
             csv_int(out, p->has_used_memory, (int64_t)p->used_memory_bytes);
             csv_int(out, p->has_utilization, p->sm_pct);
             csv_int(out, p->has_utilization, p->memory_pct);
             csv_int(out, p->has_utilization, p->encoder_pct);
             csv_int(out, p->has_utilization, p->decoder_pct);
-            cli_csv_field(out, start, false);
-            cli_csv_field(out, pi->cmdline, false);
+            report_csv_field(out, start, false);
+            report_csv_field(out, pi->cmdline, false);
             fputs("\r\n", out);
         }
     }
 }
 
-void cli_render_csv(FILE *out, const struct gpu_snapshot *snap, const struct cli_render_opts *opts)
+void report_now_csv(FILE *out, const struct gpu_snapshot *snap, const struct report_now_opts *opts)
 {
     char time[40];
-    cli_format_time_ms(snap->time_ms, time, sizeof(time));
+    report_format_time_ms(snap->time_ms, time, sizeof(time));
     if (opts->csv_processes) {
         if (opts->csv_header) {
             process_header(out);

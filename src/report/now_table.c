@@ -3,7 +3,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/render.h"
+#include "report/now.h"
 #include "util/text.h"
 
 #define C_RESET  "\033[0m"
@@ -35,16 +35,6 @@ static void paint(const struct painter *p, const char *color, const char *text)
     }
 }
 
-void cli_format_bytes(uint64_t bytes, char *buf, size_t size)
-{
-    double gib = (double)bytes / (1024.0 * 1024.0 * 1024.0);
-    if (gib >= 1.0) {
-        snprintf(buf, size, "%.1f GiB", gib);
-    } else {
-        snprintf(buf, size, "%.0f MiB", (double)bytes / (1024.0 * 1024.0));
-    }
-}
-
 static bool has(const struct gpu_reading *r, enum gpu_field f)
 {
     return gpu_values_has(&r->values, f);
@@ -56,7 +46,7 @@ static int64_t val(const struct gpu_reading *r, enum gpu_field f)
 }
 
 static void header(const struct painter *p, const struct gpu_snapshot *snap,
-                   const struct cli_render_opts *opts)
+                   const struct report_now_opts *opts)
 {
     time_t secs = (time_t)(snap->time_ms / 1000);
     struct tm tm = { 0 };
@@ -66,11 +56,9 @@ static void header(const struct painter *p, const struct gpu_snapshot *snap,
     const struct gpu_system *s = &snap->system;
     paint(p, C_BOLD, opts->host && *opts->host ? opts->host : "localhost");
     fprintf(p->out, "  %s  driver %s", when, s->driver_version[0] ? s->driver_version : "N/A");
-    if (s->has_cuda_version) {
-        fprintf(p->out, "  CUDA %d.%d", s->cuda_version / 1000, (s->cuda_version % 1000) / 10);
-    } else {
-        fputs("  CUDA N/A", p->out);
-    }
+    char cuda[32];
+    gpu_cuda_version_format(s, cuda, sizeof(cuda));
+    fprintf(p->out, "  CUDA %s", cuda[0] ? cuda : "N/A");
     fprintf(p->out, "  %zu GPU%s\n", snap->gpu_count, snap->gpu_count == 1 ? "" : "s");
 }
 
@@ -123,8 +111,8 @@ static void gpu_line(const struct painter *p, const struct gpu_reading *r, int n
         char total[32];
         uint64_t u = (uint64_t)val(r, GPU_FIELD_MEM_USED_BYTES);
         uint64_t t = (uint64_t)val(r, GPU_FIELD_MEM_TOTAL_BYTES);
-        cli_format_bytes(u, used, sizeof(used));
-        cli_format_bytes(t, total, sizeof(total));
+        report_format_bytes(u, used, sizeof(used));
+        report_format_bytes(t, total, sizeof(total));
         snprintf(buf, sizeof(buf), "%9s / %-9s", used, total);
         paint(p, t > 0 && (double)u >= MEM_FULL_FRACTION * (double)t ? C_RED : C_YELLOW, buf);
     } else {
@@ -172,7 +160,7 @@ static void process_line(const struct painter *p, const struct gpu_process *proc
     const struct proc_info *pi = &proc->proc;
     char mem[32] = "N/A";
     if (proc->has_used_memory) {
-        cli_format_bytes(proc->used_memory_bytes, mem, sizeof(mem));
+        report_format_bytes(proc->used_memory_bytes, mem, sizeof(mem));
     }
     fprintf(p->out, "    %8u ", proc->pid);
     char user[80];
@@ -180,7 +168,7 @@ static void process_line(const struct painter *p, const struct gpu_process *proc
     text_sanitize(clean, sizeof(clean), pi->has_uid ? pi->user : "?", true);
     snprintf(user, sizeof(user), "%-10.64s", clean);
     paint(p, C_BOLD, user);
-    fprintf(p->out, " %-3s %9s", cli_process_type(proc->type_mask), mem);
+    fprintf(p->out, " %-3s %9s", report_process_type(proc->type_mask), mem);
     if (proc->has_utilization) {
         fprintf(p->out, "  SM %3u%%", proc->sm_pct);
     } else {
@@ -204,8 +192,8 @@ static void process_line(const struct painter *p, const struct gpu_process *proc
     fprintf(p->out, "  %s\n", text_sanitize(clean, cut, cmd, true));
 }
 
-void cli_render_table(FILE *out, const struct gpu_snapshot *snap,
-                      const struct cli_render_opts *opts)
+void report_now_table(FILE *out, const struct gpu_snapshot *snap,
+                      const struct report_now_opts *opts)
 {
     struct painter p = { .out = out, .color = opts->color };
     header(&p, snap, opts);

@@ -1,0 +1,57 @@
+/* Formatting shared by every resource's output: JSON values from host
+ * text and times, CSV fields, human units for tables. */
+#ifndef GPULSE_REPORT_FORMAT_H
+#define GPULSE_REPORT_FORMAT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* The output formats of the commands that print data. */
+enum report_format {
+    REPORT_FORMAT_TABLE,
+    REPORT_FORMAT_JSON,
+    REPORT_FORMAT_CSV,
+};
+
+/* How every resource's JSON is written: compact, keys in the order built,
+ * and reals with 15 significant digits so that a value rounded by
+ * report_json_real prints as rounded (0.1, not 0.10000000000000001). */
+#define REPORT_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+
+/* Decimals that mean something, for report_json_real. */
+#define REPORT_DECIMALS_PCT     2 /* a percentage: 76.05 */
+#define REPORT_DECIMALS_SECONDS 3 /* a duration in s: ms resolution */
+
+/* v rounded to decimals places as a JSON real, or null when v is not a
+ * finite number. Caller owns the result. */
+json_t *report_json_real(double v, int decimals);
+
+/* Text from the host as a JSON string (null when empty): made valid UTF-8,
+ * invalid bytes becoming U+FFFD, since jansson refuses anything else.
+ * Caller owns the result. */
+json_t *report_json_text(const char *text);
+
+/* Writes one CSV field, preceded by a comma unless first: made valid UTF-8
+ * and quoted (RFC 4180) when it holds a comma, quote or line break. */
+void report_csv_field(FILE *out, const char *text, bool first);
+
+/* "52.5 GiB" or "412 MiB". */
+void report_format_bytes(uint64_t bytes, char *buf, size_t size);
+
+/* Milliwatts for people: "412 W", "12.5 W" under 100 W. */
+void report_format_watts(int64_t mw, char *buf, size_t size);
+
+/* "C", "G", "C+G", "M"... for a process's type mask (gpu.h GPU_PROC_*). */
+const char *report_process_type(unsigned type_mask);
+
+/* A Unix time in ms as a JSON string "2026-11-22T10:00:00.123Z", or null
+ * when it is 0 or less (unknown). Caller owns the result. */
+json_t *report_json_time(int64_t ms);
+
+/* Formats a Unix time in ms as "2026-11-22T10:00:00.123Z". */
+void report_format_time_ms(int64_t ms, char *buf, size_t size);
+
+#endif
