@@ -53,8 +53,10 @@ struct gpu_values {
 _Static_assert(GPU_FIELD_COUNT <= 64, "validity bits fit one uint64_t");
 
 struct gpu_field_info {
-    const char *key;  /* output name: "utilization_gpu_pct", "power_mw", ... */
-    const char *help; /* one line for humans */
+    const char *key;   /* output name: "utilization_gpu_pct", "power_mw", ... */
+    const char *label; /* a table's column heading: "Power" */
+    const char *unit;  /* of the stored value: "mW", "%", "bytes", "MHz", "C", "" */
+    const char *help;  /* one line for humans */
 };
 
 /* Metadata for f; f must be < GPU_FIELD_COUNT. */
