@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config/config.h"
 #include "report/format.h"
@@ -48,12 +49,18 @@ struct cli_db_args {
     const char *database; /* --database PATH; NULL: the configuration's */
 };
 
-/* getopt_long value for --set, and the long options of cli_db_args. */
+/* getopt_long value for --set, and the long options of cli_config_args
+ * and of cli_db_args. */
 #define CLI_OPT_SET 0x1000
-#define CLI_DB_LONGOPTS                                                                          \
-    { "config", required_argument, NULL, 'c' }, { "set", required_argument, NULL, CLI_OPT_SET }, \
-    {                                                                                            \
-        "database", required_argument, NULL, 'd'                                                 \
+#define CLI_CONFIG_LONGOPTS                         \
+    { "config", required_argument, NULL, 'c' },     \
+    {                                               \
+        "set", required_argument, NULL, CLI_OPT_SET \
+    }
+#define CLI_DB_LONGOPTS                          \
+    CLI_CONFIG_LONGOPTS,                         \
+    {                                            \
+        "database", required_argument, NULL, 'd' \
     }
 
 /* Takes opt if it is one of CLI_DB_LONGOPTS: sets *handled and returns 0,
@@ -81,6 +88,33 @@ int cli_fail(const char *fmt, ...) GP_PRINTF(1, 2);
 
 /* Prints activity rows as the activity command's table. */
 void cli_activity_print_table(const struct store_activity_row *rows, size_t n, bool show_gpu);
+
+/* One command's options, read the same way by every command: getopt_long
+ * over the command's own table, with --help, a missing value, an unknown
+ * option and unexpected operands answered here. Set config to take
+ * -c/--config and --set (CLI_CONFIG_LONGOPTS), database as well to take
+ * -d/--database (CLI_DB_LONGOPTS); shortopts must list their letters. */
+struct cli_opts {
+    const char *cmd; /* "processes": named in every message */
+    int argc;
+    char **argv;
+    const char *shortopts;          /* getopt's, starting with ':' */
+    const struct option *longopts;  /* ends with a zeroed entry */
+    void (*usage)(FILE *out);       /* what --help prints */
+    struct cli_config_args *config; /* NULL: the command takes no --config/--set */
+    const char **database;          /* NULL: the command takes no --database */
+    int max_operands;               /* operands allowed after the options */
+    int exit_code;                  /* once cli_opts_next returned -1 */
+    bool started;
+};
+
+/* The next option the command handles itself (getopt's value, optarg
+ * set); 0 when the options are done and at most max_operands operands
+ * follow (the first at argv[optind]); -1 when the command must stop with
+ * p->exit_code: GP_EXIT_OK after printing --help, GP_EXIT_USAGE after
+ * saying on stderr what was wrong (an unknown option, a missing value, an
+ * unexpected operand, a bad --set). */
+int cli_opts_next(struct cli_opts *p);
 
 /* Parses a --format / --output-format value. Returns 0, or GP_EXIT_USAGE
  * after saying what is wrong (cmd names the command in the message). */

@@ -116,3 +116,65 @@ int cli_parse_format(const char *cmd, const char *arg, enum report_format *out)
     }
     return cli_usage_error(cmd, "--format: '%s' is not one of table, json, csv", arg);
 }
+
+/* Takes the options every configurable command shares; true when opt was
+ * one of them (p->exit_code is set when it was wrong). */
+static bool take_shared_option(struct cli_opts *p, int opt)
+{
+    if (p->config && opt == 'c') {
+        p->config->path = optarg;
+        return true;
+    }
+    if (p->config && opt == CLI_OPT_SET) {
+        p->exit_code = cli_config_add_set(p->cmd, p->config, optarg);
+        return true;
+    }
+    if (p->database && opt == 'd') {
+        *p->database = optarg;
+        return true;
+    }
+    return false;
+}
+
+int cli_opts_next(struct cli_opts *p)
+{
+    if (!p->started) {
+        optind = 1;
+        opterr = 0; /* the messages are ours */
+        p->started = true;
+        p->exit_code = GP_EXIT_OK;
+    }
+    for (;;) {
+        int opt = getopt_long(p->argc, p->argv, p->shortopts, p->longopts, NULL);
+        if (opt == -1) {
+            break;
+        }
+        if (take_shared_option(p, opt)) {
+            if (p->exit_code != GP_EXIT_OK) {
+                return -1;
+            }
+            continue;
+        }
+        switch (opt) {
+        case 'h':
+            p->usage(stdout);
+            p->exit_code = GP_EXIT_OK;
+            return -1;
+        case ':':
+            p->exit_code =
+                cli_usage_error(p->cmd, "option '%s' needs a value", p->argv[optind - 1]);
+            return -1;
+        case '?':
+            p->exit_code = cli_usage_error(p->cmd, "unknown option '%s'", p->argv[optind - 1]);
+            return -1;
+        default:
+            return opt;
+        }
+    }
+    if (p->argc - optind > p->max_operands) {
+        p->exit_code =
+            cli_usage_error(p->cmd, "unexpected argument '%s'", p->argv[optind + p->max_operands]);
+        return -1;
+    }
+    return 0;
+}

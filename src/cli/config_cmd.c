@@ -24,40 +24,23 @@ static void usage(FILE *out)
 
 int cli_config_main(int argc, char **argv)
 {
-    enum {
-        OPT_SET = 256
-    };
     static const struct option longopts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "set", required_argument, NULL, OPT_SET },
+        CLI_CONFIG_LONGOPTS,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     struct cli_config_args ca = { 0 };
-    optind = 1;
-    opterr = 0;
-    int opt = 0;
-    while ((opt = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            ca.path = optarg;
-            break;
-        case OPT_SET:
-            if (cli_config_add_set("config", &ca, optarg) != 0) {
-                return GP_EXIT_USAGE;
-            }
-            break;
-        case 'h':
-            usage(stdout);
-            return GP_EXIT_OK;
-        case ':':
-            return cli_usage_error("config", "option '%s' needs a value", argv[optind - 1]);
-        default:
-            return cli_usage_error("config", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) {
-        return cli_usage_error("config", "unexpected argument '%s'", argv[optind]);
+    struct cli_opts p = { .cmd = "config",
+                          .argc = argc,
+                          .argv = argv,
+                          .shortopts = ":c:h",
+                          .longopts = longopts,
+                          .usage = usage,
+                          .config = &ca };
+    /* All of config's options are the shared ones: anything but 0 is --help
+     * or a mistake, already answered. */
+    if (cli_opts_next(&p) != 0) {
+        return p.exit_code;
     }
     struct config cfg;
     int rc = cli_config_load("config", &ca, &cfg);

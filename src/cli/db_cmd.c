@@ -144,27 +144,19 @@ int cli_db_main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     struct cli_db_args da = { 0 };
-    optind = 1;
-    opterr = 0;
-    int opt = 0;
-    while ((opt = getopt_long(argc, argv, ":c:d:h", longopts, NULL)) != -1) {
-        bool handled = false;
-        int rc = cli_db_option("db", opt, optarg, &da, &handled);
-        if (rc || handled) {
-            if (rc) {
-                return rc;
-            }
-            continue;
-        }
-        switch (opt) {
-        case 'h':
-            usage(stdout);
-            return GP_EXIT_OK;
-        case ':':
-            return cli_usage_error("db", "option '%s' needs a value", argv[optind - 1]);
-        default:
-            return cli_usage_error("db", "unknown option '%s'", argv[optind - 1]);
-        }
+    struct cli_opts p = { .cmd = "db",
+                          .argc = argc,
+                          .argv = argv,
+                          .shortopts = ":c:d:h",
+                          .longopts = longopts,
+                          .usage = usage,
+                          .config = &da.config,
+                          .database = &da.database,
+                          .max_operands = 1 };
+    /* All of db's options are the shared ones: anything but 0 is --help or a
+     * mistake, already answered. */
+    if (cli_opts_next(&p) != 0) {
+        return p.exit_code;
     }
     if (optind >= argc) {
         return cli_usage_error("db", "say what to do: info, check, prune or rebuild");
@@ -173,9 +165,6 @@ int cli_db_main(int argc, char **argv)
     if (strcmp(action, "info") != 0 && strcmp(action, "check") != 0 &&
         strcmp(action, "prune") != 0 && strcmp(action, "rebuild") != 0) {
         return cli_usage_error("db", "'%s' is not one of info, check, prune, rebuild", action);
-    }
-    if (optind + 1 < argc) {
-        return cli_usage_error("db", "unexpected argument '%s'", argv[optind + 1]);
     }
     bool writes = strcmp(action, "prune") == 0 || strcmp(action, "rebuild") == 0;
     struct config cfg;
