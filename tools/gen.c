@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "scenario.h"
 #include "store/store.h"
 #include "util/clock.h"
-#include "config/config.h"
 #include "util/strparse.h"
 #include "util/timeparse.h"
 #include "util/xalloc.h"

@@ -5,8 +5,8 @@
 #define GPULSE_HTTP_HTTP_H
 
 #include "agent/live.h"
-#include "util/common.h"
 #include "config/config.h"
+#include "util/common.h"
 
 struct http_server;
 

@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 #include "agent/live.h"
-#include "store/store.h"
 #include "config/config.h"
+#include "store/store.h"
 #include "util/dynbuf.h"
 
 /* Read-only database connections, one per worker thread at most. */

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gp_cmocka.h"
 #include "config/config.h"
+#include "gp_cmocka.h"
 
 static int parse(struct config *cfg, const char *json, struct gp_err *err)
 {
