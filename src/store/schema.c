@@ -62,9 +62,9 @@ static const char schema_v1[] =
  * 32 bits, the period's start in minutes since the epoch in the low ones
  * (store_rollup_key), which keeps a GPU's periods together in time order
  * without a second index. After (key, gpu), each rollup table has the
- * period's totals and then <field>_n, _sum, _min and _max for each field
- * stored in samples then, in samples' column order (store/agg.c reads and
- * writes them by name). */
+ * period's totals, then <field>_n, _sum, _min and _max for each field that
+ * samples had at version 2, in its column order (store/agg.c reads and
+ * writes them by name, so a later step may append columns). */
 #define ROLLUP_V2_COLUMNS                                                                \
     "t INTEGER, count INTEGER, lost INTEGER, busy_us INTEGER, window_us INTEGER"         \
     ", energy_mj INTEGER"                                                                \
