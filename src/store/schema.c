@@ -2,12 +2,9 @@
  * transaction; PRAGMA user_version records the version reached. */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "store/agg.h"
 #include "store/store_int.h"
-#include "util/xalloc.h"
 
 /* Version 1. Times are Unix epoch milliseconds (UTC). Absent metrics are
  * NULL. samples' columns carry the names of the fields in gpu/fields.c
@@ -64,49 +61,127 @@ static const char schema_v1[] =
  * pages would hold whole rows), so its rowid is the key: GPU id in the high
  * 32 bits, the period's start in minutes since the epoch in the low ones
  * (store_rollup_key), which keeps a GPU's periods together in time order
- * without a second index. */
-static int schema_v2(char *sql, size_t size)
-{
-    char cols[8192];
-    if (store_agg_columns(cols, sizeof(cols), store_agg_all_slots, STORE_AGG_FIELDS, true) == 0) {
-        return -1;
-    }
-    int n = 0;
-    static const char *const tables[] = { "rollup_minute", "rollup_hour", "rollup_day" };
-    for (size_t i = 0; i < GP_ARRAY_LEN(tables); i++) {
-        n += snprintf(sql + n, size - (size_t)n,
-                      "CREATE TABLE %s (key INTEGER PRIMARY KEY, gpu INTEGER NOT NULL, %s);",
-                      tables[i], cols);
-        if (n < 0 || (size_t)n >= size) {
-            return -1;
-        }
-    }
-    n += snprintf(sql + n, size - (size_t)n, "%s",
-                  /* Each GPU's rollups are final for periods that start before
-                   * through (per level: 0 minute, 1 hour, 2 day). */
-                  "CREATE TABLE rollup_state (gpu INTEGER NOT NULL, level INTEGER NOT NULL,"
-                  "  through INTEGER NOT NULL, PRIMARY KEY (gpu, level)) WITHOUT ROWID;"
-                  /* gpu 0 is the machine: a minute is active when any GPU is. */
-                  "CREATE TABLE activity_day (gpu INTEGER NOT NULL, day INTEGER NOT NULL,"
-                  "  date TEXT NOT NULL, minutes INTEGER NOT NULL,"
-                  "  active_minutes INTEGER NOT NULL, active_gpu_minutes INTEGER NOT NULL,"
-                  "  peak_pct REAL, avg_pct REAL, threshold_pct REAL NOT NULL,"
-                  "  PRIMARY KEY (gpu, day)) WITHOUT ROWID;");
-    return n > 0 && (size_t)n < size ? 0 : -1;
-}
+ * without a second index. After (key, gpu), each rollup table has the
+ * period's totals, then <field>_n, _sum, _min and _max for each field that
+ * samples had at version 2, in its column order (store/agg.c reads and
+ * writes them by name, so a later step may append columns). */
+#define ROLLUP_V2_COLUMNS                                                                \
+    "t INTEGER, count INTEGER, lost INTEGER, busy_us INTEGER, window_us INTEGER"         \
+    ", energy_mj INTEGER"                                                                \
+    ", utilization_gpu_pct_n INTEGER, utilization_gpu_pct_sum INTEGER"                   \
+    ", utilization_gpu_pct_min INTEGER, utilization_gpu_pct_max INTEGER"                 \
+    ", utilization_memory_pct_n INTEGER, utilization_memory_pct_sum INTEGER"             \
+    ", utilization_memory_pct_min INTEGER, utilization_memory_pct_max INTEGER"           \
+    ", utilization_encoder_pct_n INTEGER, utilization_encoder_pct_sum INTEGER"           \
+    ", utilization_encoder_pct_min INTEGER, utilization_encoder_pct_max INTEGER"         \
+    ", utilization_decoder_pct_n INTEGER, utilization_decoder_pct_sum INTEGER"           \
+    ", utilization_decoder_pct_min INTEGER, utilization_decoder_pct_max INTEGER"         \
+    ", memory_used_bytes_n INTEGER, memory_used_bytes_sum INTEGER"                       \
+    ", memory_used_bytes_min INTEGER, memory_used_bytes_max INTEGER"                     \
+    ", memory_free_bytes_n INTEGER, memory_free_bytes_sum INTEGER"                       \
+    ", memory_free_bytes_min INTEGER, memory_free_bytes_max INTEGER"                     \
+    ", memory_reserved_bytes_n INTEGER, memory_reserved_bytes_sum INTEGER"               \
+    ", memory_reserved_bytes_min INTEGER, memory_reserved_bytes_max INTEGER"             \
+    ", temperature_c_n INTEGER, temperature_c_sum INTEGER"                               \
+    ", temperature_c_min INTEGER, temperature_c_max INTEGER"                             \
+    ", fan_pct_n INTEGER, fan_pct_sum INTEGER"                                           \
+    ", fan_pct_min INTEGER, fan_pct_max INTEGER"                                         \
+    ", power_mw_n INTEGER, power_mw_sum INTEGER"                                         \
+    ", power_mw_min INTEGER, power_mw_max INTEGER"                                       \
+    ", power_limit_mw_n INTEGER, power_limit_mw_sum INTEGER"                             \
+    ", power_limit_mw_min INTEGER, power_limit_mw_max INTEGER"                           \
+    ", energy_mj_n INTEGER, energy_mj_sum INTEGER"                                       \
+    ", energy_mj_min INTEGER, energy_mj_max INTEGER"                                     \
+    ", clock_sm_mhz_n INTEGER, clock_sm_mhz_sum INTEGER"                                 \
+    ", clock_sm_mhz_min INTEGER, clock_sm_mhz_max INTEGER"                               \
+    ", clock_graphics_mhz_n INTEGER, clock_graphics_mhz_sum INTEGER"                     \
+    ", clock_graphics_mhz_min INTEGER, clock_graphics_mhz_max INTEGER"                   \
+    ", clock_memory_mhz_n INTEGER, clock_memory_mhz_sum INTEGER"                         \
+    ", clock_memory_mhz_min INTEGER, clock_memory_mhz_max INTEGER"                       \
+    ", pstate_n INTEGER, pstate_sum INTEGER"                                             \
+    ", pstate_min INTEGER, pstate_max INTEGER"                                           \
+    ", clock_event_reasons_n INTEGER, clock_event_reasons_sum INTEGER"                   \
+    ", clock_event_reasons_min INTEGER, clock_event_reasons_max INTEGER"                 \
+    ", pcie_tx_kbps_n INTEGER, pcie_tx_kbps_sum INTEGER"                                 \
+    ", pcie_tx_kbps_min INTEGER, pcie_tx_kbps_max INTEGER"                               \
+    ", pcie_rx_kbps_n INTEGER, pcie_rx_kbps_sum INTEGER"                                 \
+    ", pcie_rx_kbps_min INTEGER, pcie_rx_kbps_max INTEGER"                               \
+    ", ecc_enabled_n INTEGER, ecc_enabled_sum INTEGER"                                   \
+    ", ecc_enabled_min INTEGER, ecc_enabled_max INTEGER"                                 \
+    ", ecc_corrected_volatile_n INTEGER, ecc_corrected_volatile_sum INTEGER"             \
+    ", ecc_corrected_volatile_min INTEGER, ecc_corrected_volatile_max INTEGER"           \
+    ", ecc_uncorrected_volatile_n INTEGER, ecc_uncorrected_volatile_sum INTEGER"         \
+    ", ecc_uncorrected_volatile_min INTEGER, ecc_uncorrected_volatile_max INTEGER"       \
+    ", ecc_corrected_aggregate_n INTEGER, ecc_corrected_aggregate_sum INTEGER"           \
+    ", ecc_corrected_aggregate_min INTEGER, ecc_corrected_aggregate_max INTEGER"         \
+    ", ecc_uncorrected_aggregate_n INTEGER, ecc_uncorrected_aggregate_sum INTEGER"       \
+    ", ecc_uncorrected_aggregate_min INTEGER, ecc_uncorrected_aggregate_max INTEGER"     \
+    ", remapped_rows_correctable_n INTEGER, remapped_rows_correctable_sum INTEGER"       \
+    ", remapped_rows_correctable_min INTEGER, remapped_rows_correctable_max INTEGER"     \
+    ", remapped_rows_uncorrectable_n INTEGER, remapped_rows_uncorrectable_sum INTEGER"   \
+    ", remapped_rows_uncorrectable_min INTEGER, remapped_rows_uncorrectable_max INTEGER" \
+    ", remapped_rows_pending_n INTEGER, remapped_rows_pending_sum INTEGER"               \
+    ", remapped_rows_pending_min INTEGER, remapped_rows_pending_max INTEGER"             \
+    ", remapped_rows_failure_n INTEGER, remapped_rows_failure_sum INTEGER"               \
+    ", remapped_rows_failure_min INTEGER, remapped_rows_failure_max INTEGER"
 
-/* The SQL that takes a database from version to - 1 to version to. */
-static int migration_sql(int to, char *sql, size_t size)
+static const char schema_v2_minute[] =
+    "CREATE TABLE rollup_minute (key INTEGER PRIMARY KEY, gpu INTEGER NOT NULL, " ROLLUP_V2_COLUMNS
+    ");";
+static const char schema_v2_hour[] =
+    "CREATE TABLE rollup_hour (key INTEGER PRIMARY KEY, gpu INTEGER NOT NULL, " ROLLUP_V2_COLUMNS
+    ");";
+static const char schema_v2_day[] =
+    "CREATE TABLE rollup_day (key INTEGER PRIMARY KEY, gpu INTEGER NOT NULL, " ROLLUP_V2_COLUMNS
+    ");";
+static const char schema_v2_state[] =
+    /* Each GPU's rollups are final for periods that start before through
+     * (per level: 0 minute, 1 hour, 2 day). */
+    "CREATE TABLE rollup_state (gpu INTEGER NOT NULL, level INTEGER NOT NULL,"
+    "  through INTEGER NOT NULL, PRIMARY KEY (gpu, level)) WITHOUT ROWID;"
+    /* gpu 0 is the machine: a minute is active when any GPU is. */
+    "CREATE TABLE activity_day (gpu INTEGER NOT NULL, day INTEGER NOT NULL,"
+    "  date TEXT NOT NULL, minutes INTEGER NOT NULL,"
+    "  active_minutes INTEGER NOT NULL, active_gpu_minutes INTEGER NOT NULL,"
+    "  peak_pct REAL, avg_pct REAL, threshold_pct REAL NOT NULL,"
+    "  PRIMARY KEY (gpu, day)) WITHOUT ROWID;";
+
+/* A step's SQL in up to this many parts, run in order in one transaction
+ * (C guarantees string literals up to 4095 bytes only). */
+#define MIGRATION_PARTS 4
+
+/* The migrations, in order: migrations[v - 1] takes a database from version
+ * v - 1 to version v. The rule: a released migration is never edited (not
+ * even to add a column), since the files that ran it keep what it made and
+ * would then differ from fresh ones; a later version only adds a step at
+ * the end, frozen SQL text such as ALTER TABLE ... ADD COLUMN, and raises
+ * STORE_SCHEMA_VERSION. Nothing here depends on the live field list:
+ * tests/unit/test_schema.c checks that a migrated file equals a fresh one
+ * and that the tables have a column for every stored field. */
+static const char *const migrations[][MIGRATION_PARTS] = {
+    { schema_v1 },
+    { schema_v2_minute, schema_v2_hour, schema_v2_day, schema_v2_state },
+};
+
+_Static_assert(GP_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
+               "one migration per schema version");
+
+/* Runs the step to version to in its own transaction, with the version. */
+static int migrate_to(struct store *s, int to, char **msg)
 {
-    switch (to) {
-    case 1:
-        snprintf(sql, size, "%s", schema_v1);
-        return 0;
-    case 2:
-        return schema_v2(sql, size);
-    default:
-        return -1;
+    char set_version[64];
+    snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", to);
+    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, msg);
+    for (size_t i = 0; i < MIGRATION_PARTS && migrations[to - 1][i] && rc == SQLITE_OK; i++) {
+        rc = sqlite3_exec(s->db, migrations[to - 1][i], NULL, NULL, msg);
     }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(s->db, set_version, NULL, NULL, msg);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, msg);
+    }
+    return rc;
 }
 
 int store_schema_version(struct store *s, int *version, struct gp_err *err)
@@ -169,38 +244,18 @@ int store_schema_migrate(struct store *s, struct gp_err *err)
     if (rc) {
         return rc;
     }
-    const size_t sql_size = 32768;
-    char *sql = xmalloc(sql_size);
     s->migrated_from = version;
     for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
-        if (migration_sql(v + 1, sql, sql_size) != 0) {
-            free(sql);
-            return gp_err_set(err, -EIO, "internal error: no migration to schema version %d",
-                              v + 1);
-        }
-        char set_version[64];
-        snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", v + 1);
         char *msg = NULL;
-        rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
-        if (rc == SQLITE_OK) {
-            rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
-        }
-        if (rc == SQLITE_OK) {
-            rc = sqlite3_exec(s->db, set_version, NULL, NULL, &msg);
-        }
-        if (rc == SQLITE_OK) {
-            rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg);
-        }
+        rc = migrate_to(s, v + 1, &msg);
         if (rc != SQLITE_OK) {
             int e = gp_err_set(err, store_errno(rc),
                                "cannot migrate database '%s' to schema version %d: %s", s->path,
                                v + 1, msg ? msg : sqlite3_errmsg(s->db));
             sqlite3_free(msg);
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-            free(sql);
             return e;
         }
     }
-    free(sql);
     return 0;
 }
