@@ -79,8 +79,9 @@ static int cached(struct store *s, enum store_rollup_stmt which, sqlite3_stmt **
         store_agg_columns(cols, sizeof(cols), store_agg_all_slots, STORE_AGG_FIELDS, false);
         n = snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO %s (key, gpu, %s) VALUES (?1, ?2",
                      level_tables[which - ROLLUP_STMT_INSERT_MINUTE], cols);
-        for (int i = 0; i < 6 + 4 * STORE_AGG_FIELDS; i++) {
-            n += snprintf(sql + n, sizeof(sql) - (size_t)n, ", ?%d", i + 3);
+        size_t ncols = store_agg_column_count(store_agg_all_slots, STORE_AGG_FIELDS);
+        for (size_t i = 0; i < ncols; i++) {
+            n += snprintf(sql + n, sizeof(sql) - (size_t)n, ", ?%zu", i + 3);
         }
         snprintf(sql + n, sizeof(sql) - (size_t)n, ")");
         break;

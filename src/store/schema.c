@@ -95,6 +95,14 @@ static int schema_v2(char *sql, size_t size)
     return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
+/* Version 3: the OR of the clock-event reason bits per period (a bit mask
+ * has no meaningful average). Periods rolled up before it have NULL: not
+ * known, until `gpulse db rebuild` recomputes them from raw samples. */
+static const char schema_v3[] =
+    "ALTER TABLE rollup_minute ADD COLUMN clock_event_reasons_or INTEGER;"
+    "ALTER TABLE rollup_hour ADD COLUMN clock_event_reasons_or INTEGER;"
+    "ALTER TABLE rollup_day ADD COLUMN clock_event_reasons_or INTEGER;";
+
 /* The SQL that takes a database from version to - 1 to version to. */
 static int migration_sql(int to, char *sql, size_t size)
 {
@@ -104,6 +112,9 @@ static int migration_sql(int to, char *sql, size_t size)
         return 0;
     case 2:
         return schema_v2(sql, size);
+    case 3:
+        snprintf(sql, size, "%s", schema_v3);
+        return 0;
     default:
         return -1;
     }
