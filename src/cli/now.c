@@ -51,7 +51,7 @@ static void usage(FILE *out)
           "                          interrupted; json prints one document per line,\n"
           "                          csv one header\n"
           "      --pcie              also read PCIe throughput (the driver spends 20 ms\n"
-          "                          per direction and GPU measuring it)\n"
+          "                          per direction and GPU measuring it; key: pcie)\n"
           "      --color WHEN        auto (default), always or never\n"
           "      --no-color          the same as --color never\n"
           "      --nvml-lib PATH     the NVML library to load (default: the nvml_lib\n"
@@ -243,13 +243,17 @@ int cli_now_main(int argc, char **argv)
     if (a.verbose) {
         log_threshold = a.verbose > 1 ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
     }
-    struct gpu_options opts = {
-        .nvml_lib = a.nvml_lib ? a.nvml_lib : cfg.nvml_lib,
-        .proc_root = a.proc_root ? a.proc_root : cfg.proc_root,
-        .read_pcie = a.pcie,
-        .read_processes = true,
-    };
     struct gp_err err = { 0 };
+    const char *flags[][2] = { { "nvml_lib", a.nvml_lib },
+                               { "proc_root", a.proc_root },
+                               { "pcie", a.pcie ? "true" : NULL } };
+    for (size_t i = 0; i < GP_ARRAY_LEN(flags); i++) {
+        if (flags[i][1] && config_set(&cfg, flags[i][0], flags[i][1], &err) != 0) {
+            return cli_usage_error("now", "%s", err.msg);
+        }
+    }
+    struct gpu_options opts;
+    gpu_options_from_config(&cfg, &opts);
     struct gpu_session *session = NULL;
     if (gpu_session_open(&opts, &session, &err) != 0) {
         return cli_fail("%s", err.msg);
