@@ -159,10 +159,11 @@ void store_user_usage_free(struct store_user_usage *rows, size_t n);
 /* One row of a history query: a raw sample, or a bucket's aggregates. What
  * sums a metric up depends on its kind (gpu_field_info(f)->kind):
  * GAUGE: avg, min, max. COUNTER: max is the last reading and delta the
- * growth in the bucket (counters only grow within a driver load, so the
- * last reading is the maximum and the growth maximum - minimum; a driver
- * reload inside the bucket makes both too low). FLAGS: bits, the OR of
- * every mask read. avg, min and max are filled for every kind. */
+ * growth between the bucket's first and last readings (counters only grow
+ * within a driver load, so these are the maximum and maximum - minimum; a
+ * driver reload inside the bucket, which restarts the volatile counters,
+ * spoils both). FLAGS: bits, the OR of every mask read. avg, min and max
+ * are filled for every kind. */
 struct store_history_row {
     int gpu_index;
     int64_t t_ms;  /* the sample time, or the bucket's start */
