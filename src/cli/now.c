@@ -69,6 +69,19 @@ static void usage(FILE *out)
           out);
 }
 
+/* --color: auto (-1), always (1) or never (0). */
+static int parse_color(const char *text, int *color)
+{
+    static const char *const names[] = { "never", "always", "auto" };
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *color = i < 2 ? i : -1;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static int parse_args(int argc, char **argv, struct now_args *a, bool *help)
 {
     enum {
@@ -142,13 +155,7 @@ static int parse_args(int argc, char **argv, struct now_args *a, bool *help)
             a->pcie = true;
             break;
         case OPT_COLOR:
-            if (strcmp(optarg, "auto") == 0) {
-                a->color = -1;
-            } else if (strcmp(optarg, "always") == 0) {
-                a->color = 1;
-            } else if (strcmp(optarg, "never") == 0) {
-                a->color = 0;
-            } else {
+            if (parse_color(optarg, &a->color) != 0) {
                 return cli_usage_error("now", "--color: '%s' is not one of auto, always, never",
                                        optarg);
             }
@@ -221,6 +228,21 @@ static int render(const struct now_args *a, const struct gpu_snapshot *snap,
     return GP_EXIT_OK;
 }
 
+/* The flags that are configuration keys, over the file and --set. */
+static int apply_reading_flags(const struct now_args *a, struct config *cfg)
+{
+    const char *flags[][2] = { { "nvml_lib", a->nvml_lib },
+                               { "proc_root", a->proc_root },
+                               { "pcie", a->pcie ? "true" : NULL } };
+    for (size_t i = 0; i < GP_ARRAY_LEN(flags); i++) {
+        struct gp_err err = { 0 };
+        if (flags[i][1] && config_set(cfg, flags[i][0], flags[i][1], &err) != 0) {
+            return cli_usage_error("now", "%s", err.msg);
+        }
+    }
+    return 0;
+}
+
 int cli_now_main(int argc, char **argv)
 {
     struct now_args a;
@@ -243,15 +265,11 @@ int cli_now_main(int argc, char **argv)
     if (a.verbose) {
         log_threshold = a.verbose > 1 ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
     }
-    struct gp_err err = { 0 };
-    const char *flags[][2] = { { "nvml_lib", a.nvml_lib },
-                               { "proc_root", a.proc_root },
-                               { "pcie", a.pcie ? "true" : NULL } };
-    for (size_t i = 0; i < GP_ARRAY_LEN(flags); i++) {
-        if (flags[i][1] && config_set(&cfg, flags[i][0], flags[i][1], &err) != 0) {
-            return cli_usage_error("now", "%s", err.msg);
-        }
+    rc = apply_reading_flags(&a, &cfg);
+    if (rc) {
+        return rc;
     }
+    struct gp_err err = { 0 };
     struct gpu_options opts;
     gpu_options_from_config(&cfg, &opts);
     struct gpu_session *session = NULL;
