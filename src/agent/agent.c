@@ -278,11 +278,8 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
     if (rc) {
         goto out;
     }
-    struct gpu_options gopts = {
-        .nvml_lib = cfg->nvml_lib,
-        .proc_root = cfg->proc_root,
-        .read_processes = true,
-    };
+    struct gpu_options gopts;
+    gpu_options_from_config(cfg, &gopts);
     rc = gpu_session_open(&gopts, &session, err);
     if (rc) {
         goto out;

@@ -50,6 +50,8 @@ static void usage(FILE *out)
           "                           without touching the database\n"
           "      --nvml-lib PATH      the NVML library (key: nvml_lib)\n"
           "      --proc-root PATH     the host's /proc (key: proc_root)\n"
+          "      --pcie               also read PCIe throughput (key: pcie; the driver\n"
+          "                           spends 20 ms per direction and GPU measuring it)\n"
           "      --log-level LEVEL    debug, info, warning, error, critical (key: log.level)\n"
           "      --log-file PATH      log to PATH instead of standard error (key: log.file)\n"
           "  -v, --verbose            the same as --log-level info (twice: debug)\n"
@@ -92,6 +94,7 @@ static int parse_args(int argc, char **argv, struct agent_args *a, bool *help)
         OPT_LOG_LEVEL,
         OPT_LOG_FILE,
         OPT_LISTEN,
+        OPT_PCIE,
     };
     static const struct option longopts[] = {
         { "config", required_argument, NULL, 'c' },
@@ -106,6 +109,7 @@ static int parse_args(int argc, char **argv, struct agent_args *a, bool *help)
         { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
         { "log-file", required_argument, NULL, OPT_LOG_FILE },
         { "listen", required_argument, NULL, OPT_LISTEN },
+        { "pcie", no_argument, NULL, OPT_PCIE },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -147,6 +151,9 @@ static int parse_args(int argc, char **argv, struct agent_args *a, bool *help)
         case OPT_LISTEN:
             rc = flag_set(a, "http.listen", optarg);
             break;
+        case OPT_PCIE:
+            rc = flag_set(a, "pcie", "true");
+            break;
         case OPT_ONCE:
             a->once = true;
             break;
@@ -174,9 +181,8 @@ static int parse_args(int argc, char **argv, struct agent_args *a, bool *help)
 /* --dry-run: what would be stored, printed instead, on the same schedule. */
 static int dry_run(const struct config *cfg, bool once)
 {
-    struct gpu_options gopts = { .nvml_lib = cfg->nvml_lib,
-                                 .proc_root = cfg->proc_root,
-                                 .read_processes = true };
+    struct gpu_options gopts;
+    gpu_options_from_config(cfg, &gopts);
     struct gpu_session *s = NULL;
     struct gp_err err = { 0 };
     if (gpu_session_open(&gopts, &s, &err) != 0) {

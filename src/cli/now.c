@@ -51,7 +51,7 @@ static void usage(FILE *out)
           "                          interrupted; json prints one document per line,\n"
           "                          csv one header\n"
           "      --pcie              also read PCIe throughput (the driver spends 20 ms\n"
-          "                          per direction and GPU measuring it)\n"
+          "                          per direction and GPU measuring it; key: pcie)\n"
           "      --color WHEN        auto (default), always or never\n"
           "      --no-color          the same as --color never\n"
           "      --nvml-lib PATH     the NVML library to load (default: the nvml_lib\n"
@@ -67,6 +67,19 @@ static void usage(FILE *out)
           "Absent metrics (not supported by the GPU) show as N/A, null or an empty field.\n"
           "Exit status: 0 ok, 1 no NVML or no GPU, 2 bad arguments.\n",
           out);
+}
+
+/* --color: auto (-1), always (1) or never (0). */
+static int parse_color(const char *text, int *color)
+{
+    static const char *const names[] = { "never", "always", "auto" };
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *color = i < 2 ? i : -1;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 static int parse_args(int argc, char **argv, struct now_args *a, bool *help)
@@ -142,13 +155,7 @@ static int parse_args(int argc, char **argv, struct now_args *a, bool *help)
             a->pcie = true;
             break;
         case OPT_COLOR:
-            if (strcmp(optarg, "auto") == 0) {
-                a->color = -1;
-            } else if (strcmp(optarg, "always") == 0) {
-                a->color = 1;
-            } else if (strcmp(optarg, "never") == 0) {
-                a->color = 0;
-            } else {
+            if (parse_color(optarg, &a->color) != 0) {
                 return cli_usage_error("now", "--color: '%s' is not one of auto, always, never",
                                        optarg);
             }
@@ -221,6 +228,21 @@ static int render(const struct now_args *a, const struct gpu_snapshot *snap,
     return GP_EXIT_OK;
 }
 
+/* The flags that are configuration keys, over the file and --set. */
+static int apply_reading_flags(const struct now_args *a, struct config *cfg)
+{
+    const char *flags[][2] = { { "nvml_lib", a->nvml_lib },
+                               { "proc_root", a->proc_root },
+                               { "pcie", a->pcie ? "true" : NULL } };
+    for (size_t i = 0; i < GP_ARRAY_LEN(flags); i++) {
+        struct gp_err err = { 0 };
+        if (flags[i][1] && config_set(cfg, flags[i][0], flags[i][1], &err) != 0) {
+            return cli_usage_error("now", "%s", err.msg);
+        }
+    }
+    return 0;
+}
+
 int cli_now_main(int argc, char **argv)
 {
     struct now_args a;
@@ -243,13 +265,13 @@ int cli_now_main(int argc, char **argv)
     if (a.verbose) {
         log_threshold = a.verbose > 1 ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
     }
-    struct gpu_options opts = {
-        .nvml_lib = a.nvml_lib ? a.nvml_lib : cfg.nvml_lib,
-        .proc_root = a.proc_root ? a.proc_root : cfg.proc_root,
-        .read_pcie = a.pcie,
-        .read_processes = true,
-    };
+    rc = apply_reading_flags(&a, &cfg);
+    if (rc) {
+        return rc;
+    }
     struct gp_err err = { 0 };
+    struct gpu_options opts;
+    gpu_options_from_config(&cfg, &opts);
     struct gpu_session *session = NULL;
     if (gpu_session_open(&opts, &session, &err) != 0) {
         return cli_fail("%s", err.msg);

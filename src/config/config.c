@@ -20,6 +20,7 @@ enum key_type {
     KEY_TIMEZONE,  /* an IANA zone name the host knows, or "" */
     KEY_LOG_LEVEL, /* debug, info, warning, error, critical */
     KEY_LISTEN,    /* "HOST:PORT", or "off" */
+    KEY_BOOL,      /* true or false */
 };
 
 struct key_spec {
@@ -73,6 +74,7 @@ static const struct key_spec keys[] = {
     TEXT("log.file", log_file, KEY_STRING),
     TEXT("nvml_lib", nvml_lib, KEY_STRING),
     TEXT("proc_root", proc_root, KEY_STRING),
+    { .name = "pcie", .type = KEY_BOOL, .offset = AT(pcie) },
     TEXT("http.listen", http_listen, KEY_LISTEN),
     TEXT("hub.url", server_url, KEY_STRING),
     TEXT("hub.contract_number", contract_number, KEY_STRING),
@@ -149,6 +151,35 @@ static void describe_range(const struct key_spec *k, char *buf, size_t size)
     snprintf(buf, size, "must be a duration between %s and %s (e.g. \"1s\", \"30d\")", lo, hi);
 }
 
+/* A number of seconds or hours (GPU Monitor's keys), stored as ms. */
+static int set_units(char *dst, const struct key_spec *k, const char *text, const char *source,
+                     struct gp_err *err)
+{
+    double unit = k->type == KEY_SECONDS ? 1000.0 : 3600000.0;
+    double v = 0;
+    if (strparse_double(text, (double)k->min_ms / unit, (double)k->max_ms / unit, &v) != 0) {
+        char why[128];
+        snprintf(why, sizeof(why), "must be a number of %s between %g and %g",
+                 k->type == KEY_SECONDS ? "seconds" : "hours", (double)k->min_ms / unit,
+                 (double)k->max_ms / unit);
+        return bad(err, source, k, why);
+    }
+    uint64_t ms = (uint64_t)(v * unit + 0.5);
+    memcpy(dst, &ms, sizeof(ms));
+    return 0;
+}
+
+static int set_bool(char *dst, const struct key_spec *k, const char *text, const char *source,
+                    struct gp_err *err)
+{
+    bool on = strcmp(text, "true") == 0;
+    if (!on && strcmp(text, "false") != 0) {
+        return bad(err, source, k, "must be true or false");
+    }
+    memcpy(dst, &on, sizeof(on));
+    return 0;
+}
+
 /* Stores a value given as text, as on the command line. */
 static int set_text(struct config *cfg, const struct key_spec *k, const char *text,
                     const char *source, struct gp_err *err)
@@ -175,19 +206,8 @@ static int set_text(struct config *cfg, const struct key_spec *k, const char *te
         return 0;
     }
     case KEY_SECONDS:
-    case KEY_HOURS: {
-        double unit = k->type == KEY_SECONDS ? 1000.0 : 3600000.0;
-        double v = 0;
-        if (strparse_double(text, (double)k->min_ms / unit, (double)k->max_ms / unit, &v) != 0) {
-            snprintf(why, sizeof(why), "must be a number of %s between %g and %g",
-                     k->type == KEY_SECONDS ? "seconds" : "hours", (double)k->min_ms / unit,
-                     (double)k->max_ms / unit);
-            return bad(err, source, k, why);
-        }
-        uint64_t ms = (uint64_t)(v * unit + 0.5);
-        memcpy(dst, &ms, sizeof(ms));
-        return 0;
-    }
+    case KEY_HOURS:
+        return set_units(dst, k, text, source, err);
     case KEY_PERCENT: {
         double v = 0;
         if (strparse_double(text, 0.0, 100.0, &v) != 0) {
@@ -204,6 +224,8 @@ static int set_text(struct config *cfg, const struct key_spec *k, const char *te
         memcpy(dst, &level, sizeof(level));
         return 0;
     }
+    case KEY_BOOL:
+        return set_bool(dst, k, text, source, err);
     case KEY_LISTEN:
         if (strcmp(text, "off") != 0) {
             struct netaddr addr;
@@ -271,6 +293,11 @@ static int set_json(struct config *cfg, const struct key_spec *k, json_t *v, con
         }
         snprintf(text, sizeof(text), "%.17g", json_number_value(v));
         return set_text(cfg, k, text, source, err);
+    case KEY_BOOL:
+        if (!json_is_boolean(v)) {
+            return bad(err, source, k, "must be true or false");
+        }
+        return set_text(cfg, k, json_is_true(v) ? "true" : "false", source, err);
     case KEY_LOG_LEVEL:
     case KEY_TIMEZONE:
     case KEY_LISTEN:
@@ -401,6 +428,7 @@ int config_write_json(const struct config *cfg, FILE *out)
         uint64_t ms = 0;
         double d = 0;
         enum log_level level = LOG_LEVEL_WARNING;
+        bool on = false;
         switch (k->type) {
         case KEY_DURATION:
         case KEY_RETENTION:
@@ -415,6 +443,10 @@ int config_write_json(const struct config *cfg, FILE *out)
         case KEY_PERCENT:
             memcpy(&d, src, sizeof(d));
             v = json_real(d);
+            break;
+        case KEY_BOOL:
+            memcpy(&on, src, sizeof(on));
+            v = json_boolean(on);
             break;
         case KEY_LOG_LEVEL:
             memcpy(&level, src, sizeof(level));

@@ -36,6 +36,7 @@ struct config {
     char log_file[512];               /* "" = standard error */
     char nvml_lib[512];               /* "" = $GPULSE_NVML_LIB, else libnvidia-ml.so.1 */
     char proc_root[256];              /* the host's /proc */
+    bool pcie;                        /* read PCIe throughput (the driver spends 2 x 20 ms a GPU) */
     char http_listen[80];             /* "HOST:PORT" of the HTTP server, "off": none */
     uint64_t aggregation_interval_ms; /* push period to the hub */
     char server_url[512];             /* the hub; "" = no pushing */

@@ -1,7 +1,8 @@
 /* The numeric per-GPU metrics gpulse reads, one enum slot each with a
- * validity bit, so an unsupported metric is absent rather than 0. The table
- * in fields.c gives each its output key, so JSON, CSV and (later) storage
- * name a metric the same way. */
+ * validity bit, so an unsupported metric is absent rather than 0. Every
+ * field is declared once, in fields.def; the enum, the metadata table and
+ * (in store/ and http/) the stored columns, rollup slots and /metrics
+ * series are derived from that list. */
 #ifndef GPULSE_GPU_FIELDS_H
 #define GPULSE_GPU_FIELDS_H
 
@@ -9,39 +10,32 @@
 #include <stdint.h>
 
 enum gpu_field {
-    GPU_FIELD_UTIL_GPU_PCT,
-    GPU_FIELD_UTIL_MEM_PCT,
-    GPU_FIELD_UTIL_ENC_PCT,
-    GPU_FIELD_UTIL_DEC_PCT,
-    GPU_FIELD_MEM_TOTAL_BYTES,
-    GPU_FIELD_MEM_USED_BYTES,
-    GPU_FIELD_MEM_FREE_BYTES,
-    GPU_FIELD_MEM_RESERVED_BYTES,
-    GPU_FIELD_TEMP_C,
-    GPU_FIELD_FAN_PCT,
-    GPU_FIELD_POWER_MW,
-    GPU_FIELD_POWER_LIMIT_MW,
-    GPU_FIELD_ENERGY_MJ,
-    GPU_FIELD_CLOCK_SM_MHZ,
-    GPU_FIELD_CLOCK_GRAPHICS_MHZ,
-    GPU_FIELD_CLOCK_MEM_MHZ,
-    GPU_FIELD_CLOCK_SM_MAX_MHZ,
-    GPU_FIELD_CLOCK_GRAPHICS_MAX_MHZ,
-    GPU_FIELD_CLOCK_MEM_MAX_MHZ,
-    GPU_FIELD_PSTATE,
-    GPU_FIELD_CLOCK_REASONS,
-    GPU_FIELD_PCIE_TX_KBPS,
-    GPU_FIELD_PCIE_RX_KBPS,
-    GPU_FIELD_ECC_ENABLED,
-    GPU_FIELD_ECC_CORRECTED_VOLATILE,
-    GPU_FIELD_ECC_UNCORRECTED_VOLATILE,
-    GPU_FIELD_ECC_CORRECTED_AGGREGATE,
-    GPU_FIELD_ECC_UNCORRECTED_AGGREGATE,
-    GPU_FIELD_REMAPPED_ROWS_CORRECTABLE,
-    GPU_FIELD_REMAPPED_ROWS_UNCORRECTABLE,
-    GPU_FIELD_REMAPPED_ROWS_PENDING,
-    GPU_FIELD_REMAPPED_ROWS_FAILURE,
+#define GPU_FIELD(name, key, label, unit, help, storage, kind, metric) GPU_FIELD_##name,
+#include "gpu/fields.def"
+#undef GPU_FIELD
     GPU_FIELD_COUNT
+};
+
+/* Where a field is kept (fields.def: storage). */
+enum gpu_field_storage {
+    GPU_STORAGE_SAMPLE,   /* a column of every sample, rolled up */
+    GPU_STORAGE_IDENTITY, /* with the GPU's identity, not per sample */
+};
+
+/* How a period of readings is summed up (fields.def: kind). */
+enum gpu_field_kind {
+    GPU_KIND_GAUGE,   /* a level: average, minimum, maximum */
+    GPU_KIND_COUNTER, /* grows within a driver load: last (= max) and growth (max - min) */
+    GPU_KIND_FLAGS,   /* a bit mask: the OR of the masks read */
+};
+
+/* The fields stored per sample (storage SAMPLE). */
+enum {
+    GPU_FIELD_SAMPLE_COUNT = 0
+#define GPU_FIELD(name, key, label, unit, help, storage, kind, metric) \
+    +(GPU_STORAGE_##storage == GPU_STORAGE_SAMPLE)
+#include "gpu/fields.def"
+#undef GPU_FIELD
 };
 
 /* A set of field values, each present only when its bit is set. */
@@ -52,11 +46,21 @@ struct gpu_values {
 
 _Static_assert(GPU_FIELD_COUNT <= 64, "validity bits fit one uint64_t");
 
+/* A field's Prometheus series; name NULL when it has none. */
+struct gpu_field_metric {
+    const char *name; /* "DCGM_FI_DEV_GPU_UTIL", "gpulse_gpu_ecc_enabled" */
+    const char *help;
+    double divisor; /* the series' value is the field's / divisor (mW -> W: 1000) */
+};
+
 struct gpu_field_info {
-    const char *key;   /* output name: "utilization_gpu_pct", "power_mw", ... */
+    const char *key;   /* output name and stored column: "utilization_gpu_pct", "power_mw" */
     const char *label; /* a table's column heading: "Power" */
-    const char *unit;  /* of the stored value: "mW", "%", "bytes", "MHz", "C", "" */
+    const char *unit;  /* of the value: "mW", "%", "bytes", "MHz", "C", "" */
     const char *help;  /* one line for humans */
+    enum gpu_field_storage storage;
+    enum gpu_field_kind kind;
+    struct gpu_field_metric metric;
 };
 
 /* Metadata for f; f must be < GPU_FIELD_COUNT. */

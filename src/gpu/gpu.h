@@ -97,11 +97,20 @@ struct gpu_snapshot {
 };
 
 struct gpu_options {
-    const char *nvml_lib;  /* NULL: $GPULSE_NVML_LIB, else libnvidia-ml.so.1 */
+    const char *nvml_lib;  /* NULL or "": $GPULSE_NVML_LIB, else libnvidia-ml.so.1 */
     const char *proc_root; /* NULL: /proc */
     bool read_pcie;        /* PCIe throughput costs 2 x 20 ms per GPU in the driver */
     bool read_processes;   /* list processes and attribute them */
 };
+
+struct config;
+
+/* The reading options the configuration asks for, the same for the agent,
+ * `gpulse now` and the agent's --dry-run: the library (key nvml_lib), the
+ * host's /proc (proc_root), PCIe throughput (pcie), and processes, always.
+ * out borrows cfg's strings: cfg must outlive every use of out, and the
+ * session opened with it. */
+void gpu_options_from_config(const struct config *cfg, struct gpu_options *out);
 
 struct gpu_session;
 

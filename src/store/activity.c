@@ -174,7 +174,7 @@ static int compute_days(struct store *s, int64_t day_from, int64_t day_to,
     if (rc == SQLITE_OK) {
         char cols[512];
         const size_t slot = (size_t)store_sample_slot(GPU_FIELD_UTIL_GPU_PCT);
-        store_agg_columns(cols, sizeof(cols), &slot, 1, false);
+        store_agg_columns(cols, sizeof(cols), &slot, 1);
         char sql[700];
         snprintf(sql, sizeof(sql),
                  "SELECT %s FROM rollup_minute WHERE key >= ?1 AND key < ?2 ORDER BY key", cols);

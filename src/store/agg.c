@@ -6,46 +6,48 @@
 
 #include "store/store.h"
 
-/* Fields stored per sample, in the samples table's column order after (gpu,
- * t, lost, busy_us, window_us), and rolled up in the same order. Identity-
- * like fields (memory total, maximum clocks) live in the gpus table. */
-static const enum gpu_field sample_fields[] = {
-    GPU_FIELD_UTIL_GPU_PCT,
-    GPU_FIELD_UTIL_MEM_PCT,
-    GPU_FIELD_UTIL_ENC_PCT,
-    GPU_FIELD_UTIL_DEC_PCT,
-    GPU_FIELD_MEM_USED_BYTES,
-    GPU_FIELD_MEM_FREE_BYTES,
-    GPU_FIELD_MEM_RESERVED_BYTES,
-    GPU_FIELD_TEMP_C,
-    GPU_FIELD_FAN_PCT,
-    GPU_FIELD_POWER_MW,
-    GPU_FIELD_POWER_LIMIT_MW,
-    GPU_FIELD_ENERGY_MJ,
-    GPU_FIELD_CLOCK_SM_MHZ,
-    GPU_FIELD_CLOCK_GRAPHICS_MHZ,
-    GPU_FIELD_CLOCK_MEM_MHZ,
-    GPU_FIELD_PSTATE,
-    GPU_FIELD_CLOCK_REASONS,
-    GPU_FIELD_PCIE_TX_KBPS,
-    GPU_FIELD_PCIE_RX_KBPS,
-    GPU_FIELD_ECC_ENABLED,
-    GPU_FIELD_ECC_CORRECTED_VOLATILE,
-    GPU_FIELD_ECC_UNCORRECTED_VOLATILE,
-    GPU_FIELD_ECC_CORRECTED_AGGREGATE,
-    GPU_FIELD_ECC_UNCORRECTED_AGGREGATE,
-    GPU_FIELD_REMAPPED_ROWS_CORRECTABLE,
-    GPU_FIELD_REMAPPED_ROWS_UNCORRECTABLE,
-    GPU_FIELD_REMAPPED_ROWS_PENDING,
-    GPU_FIELD_REMAPPED_ROWS_FAILURE,
+/* The fields fields.def stores per SAMPLE, in its order: the samples
+ * table's column order after (gpu, t, lost, busy_us, window_us), and the
+ * rollup slots. Identity-like fields (memory total, maximum clocks) live
+ * in the gpus table. */
+#define GPU_FIELD(name, key, label, unit, help, storage, kind, metric) AGG_##storage(name)
+
+/* Each stored field's slot: STORE_SLOT_<NAME>. */
+#define AGG_SAMPLE(name) STORE_SLOT_##name,
+#define AGG_IDENTITY(name)
+enum store_slot {
+#include "gpu/fields.def"
+    STORE_SLOT_COUNT
 };
+#undef AGG_SAMPLE
+#undef AGG_IDENTITY
 
-_Static_assert(GP_ARRAY_LEN(sample_fields) == STORE_AGG_FIELDS, "one slot per stored field");
+_Static_assert((int)STORE_SLOT_COUNT == (int)STORE_AGG_FIELDS, "one slot per stored field");
 
+#define AGG_SAMPLE(name) [STORE_SLOT_##name] = GPU_FIELD_##name,
+#define AGG_IDENTITY(name)
+static const enum gpu_field sample_fields[STORE_AGG_FIELDS] = {
+#include "gpu/fields.def"
+};
+#undef AGG_SAMPLE
+#undef AGG_IDENTITY
+
+#define AGG_SAMPLE(name)   [GPU_FIELD_##name] = STORE_SLOT_##name,
+#define AGG_IDENTITY(name) [GPU_FIELD_##name] = -1,
+static const int field_slots[GPU_FIELD_COUNT] = {
+#include "gpu/fields.def"
+};
+#undef AGG_SAMPLE
+#undef AGG_IDENTITY
+
+#define AGG_SAMPLE(name) STORE_SLOT_##name,
+#define AGG_IDENTITY(name)
 const size_t store_agg_all_slots[STORE_AGG_FIELDS] = {
-    0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13,
-    14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27,
+#include "gpu/fields.def"
 };
+#undef AGG_SAMPLE
+#undef AGG_IDENTITY
+#undef GPU_FIELD
 
 size_t store_sample_field_count(void)
 {
@@ -59,12 +61,12 @@ enum gpu_field store_sample_field(size_t i)
 
 int store_sample_slot(enum gpu_field f)
 {
-    for (size_t i = 0; i < STORE_AGG_FIELDS; i++) {
-        if (sample_fields[i] == f) {
-            return (int)i;
-        }
-    }
-    return -1;
+    return (unsigned)f < GPU_FIELD_COUNT ? field_slots[f] : -1;
+}
+
+static bool slot_is_flags(size_t slot)
+{
+    return gpu_field_info(sample_fields[slot])->kind == GPU_KIND_FLAGS;
 }
 
 void store_agg_init(struct store_agg *a, int64_t t)
@@ -97,6 +99,8 @@ void store_agg_merge(struct store_agg *a, const struct store_agg *o)
         dst->sum += src->sum;
         dst->min = src->min < dst->min ? src->min : dst->min;
         dst->max = src->max > dst->max ? src->max : dst->max;
+        dst->bits |= src->bits;
+        dst->bits_known = dst->bits_known && src->bits_known;
     }
 }
 
@@ -109,18 +113,30 @@ bool store_energy_delta(int64_t prev_t, int64_t prev_mj, int64_t t, int64_t mj, 
     return true;
 }
 
-size_t store_agg_columns(char *buf, size_t size, const size_t *slots, size_t nslots,
-                         bool with_types)
+size_t store_agg_columns(char *buf, size_t size, const size_t *slots, size_t nslots)
 {
-    const char *i64 = with_types ? " INTEGER" : "";
-    int n = snprintf(buf, size, "t%s, count%s, lost%s, busy_us%s, window_us%s, energy_mj%s", i64,
-                     i64, i64, i64, i64, i64);
+    int n = snprintf(buf, size, "t, count, lost, busy_us, window_us, energy_mj");
     for (size_t i = 0; i < nslots && n > 0 && (size_t)n < size; i++) {
         const char *k = gpu_field_info(sample_fields[slots[i]])->key;
-        n += snprintf(buf + n, size - (size_t)n, ", %s_n%s, %s_sum%s, %s_min%s, %s_max%s", k, i64,
-                      k, i64, k, i64, k, i64);
+        n += snprintf(buf + n, size - (size_t)n, ", %s_n, %s_sum, %s_min, %s_max", k, k, k, k);
+    }
+    /* Schema 3: the OR of a flag field's masks. */
+    for (size_t i = 0; i < nslots && n > 0 && (size_t)n < size; i++) {
+        if (slot_is_flags(slots[i])) {
+            n += snprintf(buf + n, size - (size_t)n, ", %s_or",
+                          gpu_field_info(sample_fields[slots[i]])->key);
+        }
     }
     return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+size_t store_agg_column_count(const size_t *slots, size_t nslots)
+{
+    size_t n = 6 + 4 * nslots;
+    for (size_t i = 0; i < nslots; i++) {
+        n += slot_is_flags(slots[i]);
+    }
+    return n;
 }
 
 static int64_t column_i64(sqlite3_stmt *st, int col, bool *has)
@@ -140,6 +156,7 @@ void store_agg_read(struct store_agg *a, sqlite3_stmt *st, int col, const size_t
     a->window_us = sqlite3_column_int64(st, col + 4);
     a->energy_mj = column_i64(st, col + 5, &has);
     a->has_energy = has;
+    int c_or = col + 6 + (int)nslots * 4;
     for (size_t i = 0; i < nslots; i++) {
         int c = col + 6 + (int)i * 4;
         struct store_metric_agg *m = &a->m[slots[i]];
@@ -148,6 +165,14 @@ void store_agg_read(struct store_agg *a, sqlite3_stmt *st, int col, const size_t
             m->sum = sqlite3_column_int64(st, c + 1);
             m->min = sqlite3_column_int64(st, c + 2);
             m->max = sqlite3_column_int64(st, c + 3);
+        }
+        if (!slot_is_flags(slots[i])) {
+            continue;
+        }
+        m->bits = (uint64_t)column_i64(st, c_or++, &m->bits_known);
+        if (!m->bits_known && m->n > 0 && m->min == m->max) {
+            m->bits = (uint64_t)m->min; /* one mask all period long */
+            m->bits_known = true;
         }
     }
 }
@@ -164,6 +189,7 @@ void store_agg_bind(sqlite3_stmt *st, int first, const struct store_agg *a)
     } else {
         sqlite3_bind_null(st, first + 5);
     }
+    int p_or = first + 6 + STORE_AGG_FIELDS * 4;
     for (size_t i = 0; i < STORE_AGG_FIELDS; i++) {
         int p = first + 6 + (int)i * 4;
         const struct store_metric_agg *m = &a->m[i];
@@ -176,6 +202,14 @@ void store_agg_bind(sqlite3_stmt *st, int first, const struct store_agg *a)
             sqlite3_bind_null(st, p + 1);
             sqlite3_bind_null(st, p + 2);
             sqlite3_bind_null(st, p + 3);
+        }
+        if (!slot_is_flags(i)) {
+            continue;
+        }
+        if (m->n > 0 && m->bits_known) {
+            sqlite3_bind_int64(st, p_or++, (int64_t)m->bits);
+        } else {
+            sqlite3_bind_null(st, p_or++);
         }
     }
 }
@@ -252,7 +286,9 @@ int store_raw_reader_next(struct store_raw_reader *r, struct store_agg *a)
             continue;
         }
         int64_t v = sqlite3_column_int64(st, 5 + (int)i);
-        a->m[r->slots[i]] = (struct store_metric_agg){ .n = 1, .sum = v, .min = v, .max = v };
+        a->m[r->slots[i]] = (struct store_metric_agg){
+            .n = 1, .sum = v, .min = v, .max = v, .bits = (uint64_t)v, .bits_known = true
+        };
     }
     return SQLITE_ROW;
 }

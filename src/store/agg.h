@@ -1,7 +1,10 @@
 /* Aggregates of samples over a period, private to the store: what a rollup
  * row holds, built from raw samples or merged from finer rollups, and what
  * a history query returns per bucket. Sums are kept (not averages) so that
- * merging minutes into hours and hours into days is exact. */
+ * merging minutes into hours and hours into days is exact. Every field has
+ * a count, sum, minimum and maximum; a counter's last reading is its
+ * maximum and its growth maximum - minimum (counters only grow within a
+ * driver load); a flag field also keeps the OR of its masks (schema 3). */
 #ifndef GPULSE_STORE_AGG_H
 #define GPULSE_STORE_AGG_H
 
@@ -10,10 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gpu/fields.h"
 #include "util/clock.h"
 
-/* The fields of the samples table, each rolled up (store_sample_field). */
-#define STORE_AGG_FIELDS 28
+/* The fields of the samples table, each rolled up (store_sample_field):
+ * those fields.def stores per SAMPLE. */
+#define STORE_AGG_FIELDS GPU_FIELD_SAMPLE_COUNT
 
 /* Energy counter deltas across a gap longer than this are not assigned:
  * the host was probably down, and when the energy was used is unknown. */
@@ -24,6 +29,8 @@ struct store_metric_agg {
     int64_t sum;
     int64_t min;
     int64_t max;
+    uint64_t bits;   /* flag fields: the OR of the masks read */
+    bool bits_known; /* false: part of the period was rolled up before schema 3 */
 };
 
 struct store_agg {
@@ -49,21 +56,27 @@ void store_agg_merge(struct store_agg *a, const struct store_agg *other);
  * or the readings go back in time. */
 bool store_energy_delta(int64_t prev_t, int64_t prev_mj, int64_t t, int64_t mj, int64_t *delta);
 
-/* The columns every rollup table has after (gpu), in order:
- * "t, count, lost, busy_us, window_us, energy_mj, <key>_n, <key>_sum,
- * <key>_min, <key>_max, ..." for the given field slots. with_types adds
- * each column's declared type (for CREATE TABLE). Returns the length
- * written, or 0 when it does not fit. */
-size_t store_agg_columns(char *buf, size_t size, const size_t *slots, size_t nslots,
-                         bool with_types);
+/* The columns of a rollup row after (key, gpu), in order: "t, count, lost,
+ * busy_us, window_us, energy_mj, <key>_n, <key>_sum, <key>_min, <key>_max,
+ * ..." for the given field slots (schema 2), then "<key>_or" for each flag
+ * field among them (schema 3). The tables themselves are frozen SQL in
+ * schema.c; tests/unit/test_schema.c holds the two together. Returns the
+ * length written, or 0 when it does not fit. */
+size_t store_agg_columns(char *buf, size_t size, const size_t *slots, size_t nslots);
+
+/* How many columns store_agg_columns lists. */
+size_t store_agg_column_count(const size_t *slots, size_t nslots);
 
 /* Reads a row selected with store_agg_columns' list, starting at column
- * col, into a (only the given slots are read). */
+ * col, into a (only the given slots are read). A flag field's OR that is
+ * NULL (a period rolled up before schema 3) is unknown, unless every mask
+ * in the period was the same (min = max). */
 void store_agg_read(struct store_agg *a, sqlite3_stmt *st, int col, const size_t *slots,
                     size_t nslots);
 
 /* Binds a's values to a statement whose parameters follow
- * store_agg_columns' list for every slot, starting at parameter first. */
+ * store_agg_columns' list for every slot, starting at parameter first. A
+ * flag field's OR is NULL when it is not known. */
 void store_agg_bind(sqlite3_stmt *st, int first, const struct store_agg *a);
 
 /* Reads raw samples of one GPU in time order, one aggregate per sample,

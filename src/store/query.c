@@ -182,6 +182,11 @@ static void emit(struct history_run *h)
             r->avg[i] = (double)m->sum / (double)m->n;
             r->min[i] = (double)m->min;
             r->max[i] = (double)m->max;
+            r->delta[i] = (double)(m->max - m->min);
+        }
+        if (m->n > 0 && gpu_field_info(h->q->metrics[i])->kind == GPU_KIND_FLAGS) {
+            r->has_bits[i] = m->bits_known;
+            r->bits[i] = m->bits;
         }
     }
     h->have = false;
@@ -233,9 +238,9 @@ static int read_level(struct store *s, struct history_run *h, int64_t gpu_id, in
     int64_t w = through[level];
     int rc = SQLITE_OK;
     if (w > from) {
-        char cols[1400];
-        store_agg_columns(cols, sizeof(cols), h->slots, h->q->metric_count, false);
-        char sql[1600];
+        char cols[4096];
+        store_agg_columns(cols, sizeof(cols), h->slots, h->q->metric_count);
+        char sql[4352];
         snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE key >= ?1 AND key < ?2 ORDER BY key",
                  cols, store_level_table((enum store_level)level));
         sqlite3_stmt *st = NULL;

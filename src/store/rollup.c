@@ -76,11 +76,12 @@ static int cached(struct store *s, enum store_rollup_stmt which, sqlite3_stmt **
     case ROLLUP_STMT_INSERT_HOUR:
     case ROLLUP_STMT_INSERT_DAY: {
         char cols[6144];
-        store_agg_columns(cols, sizeof(cols), store_agg_all_slots, STORE_AGG_FIELDS, false);
+        store_agg_columns(cols, sizeof(cols), store_agg_all_slots, STORE_AGG_FIELDS);
         n = snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO %s (key, gpu, %s) VALUES (?1, ?2",
                      level_tables[which - ROLLUP_STMT_INSERT_MINUTE], cols);
-        for (int i = 0; i < 6 + 4 * STORE_AGG_FIELDS; i++) {
-            n += snprintf(sql + n, sizeof(sql) - (size_t)n, ", ?%d", i + 3);
+        size_t ncols = store_agg_column_count(store_agg_all_slots, STORE_AGG_FIELDS);
+        for (size_t i = 0; i < ncols; i++) {
+            n += snprintf(sql + n, sizeof(sql) - (size_t)n, ", ?%zu", i + 3);
         }
         snprintf(sql + n, sizeof(sql) - (size_t)n, ")");
         break;
@@ -215,7 +216,7 @@ static int build_from_minutes(struct store *s, enum store_level level, int64_t g
     sqlite3_stmt *st = NULL;
     if (rc == SQLITE_OK) {
         char cols[6144];
-        store_agg_columns(cols, sizeof(cols), store_agg_all_slots, STORE_AGG_FIELDS, false);
+        store_agg_columns(cols, sizeof(cols), store_agg_all_slots, STORE_AGG_FIELDS);
         char sql[6400];
         snprintf(sql, sizeof(sql),
                  "SELECT %s FROM rollup_minute WHERE key >= ?1 AND key < ?2 ORDER BY key", cols);

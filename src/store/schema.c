@@ -146,6 +146,14 @@ static const char schema_v2_state[] =
     "  peak_pct REAL, avg_pct REAL, threshold_pct REAL NOT NULL,"
     "  PRIMARY KEY (gpu, day)) WITHOUT ROWID;";
 
+/* Version 3: the OR of the clock-event reason bits per period (a bit mask
+ * has no meaningful average). Periods rolled up before it have NULL: not
+ * known, until `gpulse db rebuild` recomputes them from raw samples. */
+static const char schema_v3[] =
+    "ALTER TABLE rollup_minute ADD COLUMN clock_event_reasons_or INTEGER;"
+    "ALTER TABLE rollup_hour ADD COLUMN clock_event_reasons_or INTEGER;"
+    "ALTER TABLE rollup_day ADD COLUMN clock_event_reasons_or INTEGER;";
+
 /* A step's SQL in up to this many parts, run in order in one transaction
  * (C guarantees string literals up to 4095 bytes only). */
 #define MIGRATION_PARTS 4
@@ -161,6 +169,7 @@ static const char schema_v2_state[] =
 static const char *const migrations[][MIGRATION_PARTS] = {
     { schema_v1 },
     { schema_v2_minute, schema_v2_hour, schema_v2_day, schema_v2_state },
+    { schema_v3 },
 };
 
 _Static_assert(GP_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,

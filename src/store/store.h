@@ -13,7 +13,7 @@
 
 /* The schema this gpulse writes; a database with a higher version was
  * written by a newer gpulse and is refused, untouched. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 
@@ -156,7 +156,14 @@ GP_NODISCARD int store_query_user_usage(struct store *s, int64_t from_ms, int64_
 /* Frees rows from store_query_user_usage; NULL is a no-op. */
 void store_user_usage_free(struct store_user_usage *rows, size_t n);
 
-/* One row of a history query: a raw sample, or a bucket's aggregates. */
+/* One row of a history query: a raw sample, or a bucket's aggregates. What
+ * sums a metric up depends on its kind (gpu_field_info(f)->kind):
+ * GAUGE: avg, min, max. COUNTER: max is the last reading and delta the
+ * growth between the bucket's first and last readings (counters only grow
+ * within a driver load, so these are the maximum and maximum - minimum; a
+ * driver reload inside the bucket, which restarts the volatile counters,
+ * spoils both). FLAGS: bits, the OR of every mask read. avg, min and max
+ * are filled for every kind. */
 struct store_history_row {
     int gpu_index;
     int64_t t_ms;  /* the sample time, or the bucket's start */
@@ -170,6 +177,10 @@ struct store_history_row {
     double avg[16];  /* the value for raw rows */
     double min[16];
     double max[16];
+    double delta[16];  /* max - min: a counter's growth (0 for raw rows) */
+    bool has_bits[16]; /* FLAGS: bits is known (not for periods rolled up
+                          before schema 3 whose masks differed) */
+    uint64_t bits[16]; /* FLAGS: the OR of the masks */
 };
 
 #define STORE_HISTORY_MAX_METRICS 16

@@ -211,6 +211,21 @@ class FieldsEqualTheScenario(unittest.TestCase):
         doc = now_json(SCENARIO, FROZEN)
         self.assertIsNone(gpu(doc, 0)["pcie_tx_kbps"])
 
+    def test_pcie_from_the_configuration(self):
+        doc = now_json(SCENARIO, FROZEN, ["--set", "pcie=true"])
+        self.assertEqual(gpu(doc, 0)["pcie_tx_kbps"], 123456)
+        doc = now_json(SCENARIO, FROZEN, ["--set", "pcie=false"])
+        self.assertIsNone(gpu(doc, 0)["pcie_rx_kbps"])
+        p = run(["now", "--set", "pcie=yes"], SCENARIO, FROZEN)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("key 'pcie': must be true or false", p.stderr)
+
+    def test_agent_dry_run_reads_pcie_when_asked(self):
+        for args, value in (([], None), (["--pcie"], 123456)):
+            p = run(["agent", "--dry-run", "--once"] + args, SCENARIO, FROZEN)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(gpu(json.loads(p.stdout), 0)["pcie_tx_kbps"], value)
+
 
 class OtherBuildsOfTheLibrary(unittest.TestCase):
     def test_legacy_driver_gives_the_same_readings(self):

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -123,6 +124,47 @@ class MetricsTest(unittest.TestCase):
             self.assertIsNotNone(value("gpulse_database_size_bytes"))
             self.assertIsNotNone(value("gpulse_user_memory_bytes"))
             self.assertEqual(value("gpulse_agent_missed_ticks_total"), 0)
+
+    def test_pcie_only_when_asked(self):
+        # The driver spends 20 ms per direction measuring PCIe throughput:
+        # the agent reads it with --pcie (or the key pcie) only, then serves
+        # and stores it like any field.
+        scenario = {"gpus": [{"metrics": {"pcie_tx_kbps": 123456, "pcie_rx_kbps": 654321}}]}
+        names = ("DCGM_FI_DEV_PCIE_TX_THROUGHPUT", "DCGM_FI_DEV_PCIE_RX_THROUGHPUT")
+        for args, config in (([], None), (["--pcie"], None), ([], {"pcie": True})):
+            if config is not None:
+                path = os.path.join(self.tmp, "pcie.json")
+                with open(path, "w") as f:
+                    json.dump(config, f)
+                args = ["--config", path]
+            on = args != []
+            with Agent(scenario, args=args) as agent:
+                samples, types = parse(agent.get("/metrics")[2].decode())
+                for name in names:
+                    got = [v for (n, _), v in samples.items() if n == name]
+                    self.assertEqual(got, [123456.0 if "TX" in name else 654321.0] if on else [],
+                                     (args, name))
+                    if on:
+                        self.assertEqual(types[name], "gauge")
+
+                def flushed():
+                    con = sqlite3.connect("file:%s?mode=ro" % agent.database, uri=True)
+                    try:
+                        row = con.execute("SELECT count(*), count(pcie_tx_kbps),"
+                                          " max(pcie_tx_kbps), max(pcie_rx_kbps)"
+                                          " FROM samples").fetchone()
+                    except sqlite3.Error:
+                        return None
+                    finally:
+                        con.close()
+                    return row if row[0] > 0 else None
+
+                row = agent.wait_for(flushed, timeout=15, what="a flush")
+                if on:
+                    self.assertEqual(row[1], row[0], args)
+                    self.assertEqual(row[2:], (123456, 654321))
+                else:
+                    self.assertEqual(row[1:], (0, None, None))
 
     def test_exited_processes_leave(self):
         sleeper = subprocess.Popen(["sleep", "600"])

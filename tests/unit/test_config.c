@@ -38,7 +38,7 @@ static void native_layout(void **state)
                    " \"retention\": {\"samples\": \"7d\", \"day\": \"forever\", \"hour\": \"1y\"},"
                    " \"activity_threshold_pct\": 2.5, \"timezone\": \"UTC\","
                    " \"log\": {\"level\": \"debug\", \"file\": \"/tmp/g.log\"},"
-                   " \"nvml_lib\": \"/opt/libnvidia-ml.so.1\"}",
+                   " \"nvml_lib\": \"/opt/libnvidia-ml.so.1\", \"pcie\": true}",
                    &err);
     if (rc) {
         fail_msg("%s", err.msg);
@@ -53,6 +53,7 @@ static void native_layout(void **state)
     assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
     assert_string_equal(cfg.log_file, "/tmp/g.log");
     assert_string_equal(cfg.nvml_lib, "/opt/libnvidia-ml.so.1");
+    assert_true(cfg.pcie);
     assert_string_equal(cfg.source, "test.json");
 }
 
@@ -93,6 +94,8 @@ static void errors_name_the_key(void **state)
         { "{\"interval\": true}", "key 'interval': must be a duration string" },
         { "{\"interval\": \"fast\"}", "key 'interval'" },
         { "{\"database\": 3}", "key 'database': must be a string" },
+        { "{\"pcie\": \"true\"}", "key 'pcie': must be true or false" },
+        { "{\"pcie\": 1}", "key 'pcie': must be true or false" },
         { "{\"activity_threshold_pct\": 101}", "key 'activity_threshold_pct': must be a number" },
         { "{\"log\": {\"level\": \"loud\"}}", "key 'log.level': must be one of" },
         { "{\"timezone\": \"Mars/Olympus\"}", "key 'timezone': 'Mars/Olympus' is not a time zone" },
@@ -132,6 +135,13 @@ static void overrides(void **state)
     assert_non_null(strstr(err.msg, "unknown configuration key 'nope'"));
     assert_int_equal(config_set(&cfg, "interval", "0", &err), -EINVAL);
     assert_non_null(strstr(err.msg, "key 'interval'"));
+    assert_false(cfg.pcie); /* the driver's 2 x 20 ms a GPU: off unless asked */
+    assert_int_equal(config_set(&cfg, "pcie", "true", &err), 0);
+    assert_true(cfg.pcie);
+    assert_int_equal(config_set(&cfg, "pcie", "false", &err), 0);
+    assert_false(cfg.pcie);
+    assert_int_equal(config_set(&cfg, "pcie", "yes", &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "key 'pcie': must be true or false"));
 }
 
 static void missing_file(void **state)
@@ -150,7 +160,7 @@ static void round_trip(void **state)
     struct gp_err err = { 0 };
     assert_int_equal(parse(&a,
                            "{\"interval\": \"1500ms\", \"retention\": {\"minute\": \"2w\"},"
-                           " \"log\": {\"level\": \"error\"}}",
+                           " \"log\": {\"level\": \"error\"}, \"pcie\": true}",
                            &err),
                      0);
     char *text = NULL;
@@ -167,6 +177,8 @@ static void round_trip(void **state)
     assert_int_equal(b.retention_minute_ms, 14ULL * 86400000);
     assert_int_equal(b.log_level, LOG_LEVEL_ERROR);
     assert_int_equal(b.retention_day_ms, 0);
+    assert_true(b.pcie);
+    assert_non_null(strstr(text, "\"pcie\": true"));
     free(text);
 }
 
