@@ -242,16 +242,17 @@
 
   function chartData(spec) {
     const ts = new Set();
-    for (const s of history.series) for (const t of s.t) ts.add(t);
+    // uPlot's time axis is in seconds; the API's times are in ms.
+    for (const s of history.series) for (const t of s.t_ms) ts.add(t / 1000);
     const xs = Array.from(ts).sort((a, b) => a - b);
     const index = new Map(xs.map((t, i) => [t, i]));
     const data = [xs];
     for (const s of history.series) {
       const col = new Array(xs.length).fill(null);
       const vals = s[spec.metric] || [];
-      s.t.forEach((t, i) => {
+      s.t_ms.forEach((t, i) => {
         const v = vals[i];
-        col[index.get(t)] = v === null || v === undefined ? null : spec.scale(v);
+        col[index.get(t / 1000)] = v === null || v === undefined ? null : spec.scale(v);
       });
       data.push(col);
     }
@@ -274,7 +275,7 @@
     const opts = {
       width: width, height: 220, series: series,
       // The requested range, even where data starts later; a zoom wins.
-      scales: { x: { time: true, range: (u, min, max) => (plots.get(spec.id) && plots.get(spec.id).zoomed) || !history ? [min, max] : [history.from, history.to] } },
+      scales: { x: { time: true, range: (u, min, max) => (plots.get(spec.id) && plots.get(spec.id).zoomed) || !history ? [min, max] : [history.from_ms / 1000, history.to_ms / 1000] } },
       axes: [Object.assign({}, axis), Object.assign({ size: 56, values: (u, vals) => vals.map((v) => (v === null ? '' : +v.toFixed(2))) }, axis)],
       cursor: { drag: { x: true, y: false } },
       legend: { live: true },
@@ -321,7 +322,7 @@
       '&metrics=' + CHARTS.map((c) => c.metric).join(',');
     try {
       history = await getJSON(url);
-      const step = history.step_s;
+      const step = history.step_ms / 1000;
       $('resolution').textContent = 'Resolution: ' + (history.resolution === 'raw' ? 'every sample'
         : step % 86400 === 0 ? step / 86400 + ' d' : step % 3600 === 0 ? step / 3600 + ' h'
         : step % 60 === 0 ? step / 60 + ' min' : step + ' s') + '.';

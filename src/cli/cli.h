@@ -63,6 +63,24 @@ struct cli_db_args {
         "database", required_argument, NULL, 'd' \
     }
 
+/* The end of the --help text of such a command, for those options. */
+#define CLI_RESOURCE_USAGE_END                                                        \
+    "  -f, --format FORMAT     table (default), json or csv (also --output-format)\n" \
+    "  -c, --config PATH       configuration file (see gpulse config --help)\n"       \
+    "      --set KEY=VALUE     override one configuration key\n"                      \
+    "  -d, --database PATH     the database (key: database)\n"                        \
+    "  -h, --help              show this help\n"
+
+/* The end of the long options of a command that prints a resource from the
+ * database: --format (and its alias --output-format), CLI_DB_LONGOPTS,
+ * --help and the terminating entry. */
+#define CLI_RESOURCE_LONGOPTS_END                                                                  \
+    { "format", required_argument, NULL, 'f' }, { "output-format", required_argument, NULL, 'f' }, \
+        CLI_DB_LONGOPTS, { "help", no_argument, NULL, 'h' },                                       \
+    {                                                                                              \
+        NULL, 0, NULL, 0                                                                           \
+    }
+
 /* Takes opt if it is one of CLI_DB_LONGOPTS: sets *handled and returns 0,
  * or GP_EXIT_USAGE after saying why. Other options leave *handled false. */
 int cli_db_option(const char *cmd, int opt, const char *arg, struct cli_db_args *a, bool *handled);

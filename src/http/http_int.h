@@ -119,8 +119,9 @@ int http_param_bool(struct http_request *req, struct http_reply *reply, const ch
 int http_param_gpu(struct http_request *req, struct http_reply *reply, const char *name,
                    const char **out);
 
-/* Sets reply's body to the compact JSON of v (which it takes) and its
- * content type; a body past the response cap becomes a 500. */
+/* Sets reply's body to v (which it takes) written as every resource's
+ * JSON is (REPORT_JSON_FLAGS, as the CLI writes it) and its content type;
+ * a body past the response cap becomes a 500. */
 void http_reply_json(struct http_reply *reply, json_t *v);
 
 /* Takes a read-only database connection (opening one if none is free), or

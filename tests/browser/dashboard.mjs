@@ -75,10 +75,19 @@ try {
     return n;
   });
   check(painted > 1000, `the utilization chart painted pixels (${painted})`);
+  // The history document read as the API writes it (times and step in ms).
+  const resolution = await page.locator('#resolution').textContent();
+  check(resolution === 'Resolution: 5 s.', `the 1 h range is drawn from 5 s buckets ('${resolution}')`);
+  const over = await page.locator('#chart-util .u-over').boundingBox();
+  await page.mouse.move(over.x + over.width - 3, over.y + over.height / 2);
+  const when = await page.locator('#chart-util .u-legend .u-series').first().locator('.u-value').textContent();
+  check(when.includes(String(new Date().getFullYear())), `the chart's times are this year's ('${when}')`);
   await page.click('[data-range="86400"]');
   await page.waitForFunction(() => document.querySelector('[data-range="86400"]').getAttribute('aria-pressed') === 'true');
   await page.waitForTimeout(500);
   check((await page.locator('.chart canvas').count()) === 4, 'the 24 h range redraws the charts');
+  const dayResolution = await page.locator('#resolution').textContent();
+  check(dayResolution === 'Resolution: 2 min.', `the 24 h range is drawn from 2 min buckets ('${dayResolution}')`);
 
   // The processes table: every running process, sortable, filterable.
   await page.waitForFunction((n) => document.querySelectorAll('#procs tbody tr:not(.empty)').length >= n, expect.process_count, { timeout: 15000 });

@@ -110,7 +110,10 @@ class OnceAndDryRun(AgentTest):
         r = run(["--show-collection", str(t // 1000), "--output-format", "json",
                  "--database", self.db], None)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(len(json.loads(r.stdout)["rows"]), 2)  # both GPUs' samples
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["resolution"], "raw")
+        # both GPUs' samples, the one at TIME
+        self.assertEqual([(s["gpu"], s["t_ms"]) for s in doc["series"]], [(0, [t]), (1, [t])])
         r = run(["--dry-run"], self.scenario)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(len(json.loads(r.stdout)["gpus"]), 2)
@@ -178,20 +181,35 @@ class Running(AgentTest):
             return json.loads(r.stdout)
 
         raw = history("--gpu", "0", "--step", "raw", "--metrics", "temperature_c,power_mw")
-        stored = self.query("SELECT count(*) FROM samples s JOIN gpus g ON g.id = s.gpu"
-                            " WHERE g.idx = 0")[0][0]
-        self.assertEqual(raw["step"], "raw")
-        self.assertEqual(len(raw["rows"]), stored)
-        self.assertTrue(all(r["temperature_c"] == 61 and r["power_mw"] == 250000
-                            for r in raw["rows"]))
-        self.assertEqual(history("--gpu", "GPU-none")["rows"], [])  # no such GPU
+        times = [t for (t,) in self.query("SELECT t FROM samples s JOIN gpus g ON g.id = s.gpu"
+                                          " WHERE g.idx = 0 ORDER BY t")]
+        stored = len(times)
+        self.assertEqual(raw["resolution"], "raw")
+        self.assertEqual(raw["metrics"], ["temperature_c", "power_mw"])
+        series = raw["series"][0]
+        self.assertEqual(series["t_ms"], times)
+        self.assertEqual(series["samples"], [1] * stored)
+        self.assertTrue(all(t == 61 for t in series["temperature_c"]) and
+                        all(p == 250000 for p in series["power_mw"]), series)
+        self.assertEqual(history("--gpu", "GPU-none")["series"], [])  # no such GPU
         # a day cut in the local zone: one row, 30 % busy (the square wave's duty)
         day = history("--step", "day", "--gpu", "0")
-        self.assertEqual(len(day["rows"]), 1)
-        self.assertEqual(day["rows"][0]["samples"], stored)
-        self.assertAlmostEqual(day["rows"][0]["busy_pct"], 30.0, delta=4.0)
-        self.assertEqual(day["rows"][0]["power_mw"], {"avg": 250000.0, "min": 250000.0,
-                                                      "max": 250000.0})
+        self.assertEqual(day["resolution"], "1d")
+        series = day["series"][0]
+        self.assertEqual(len(series["t_ms"]), 1)
+        self.assertEqual(series["samples"], [stored])
+        self.assertAlmostEqual(series["busy_pct"][0], 30.0, delta=4.0)
+        self.assertEqual((series["power_mw"], series["min"]["power_mw"],
+                          series["max"]["power_mw"]), ([250000], [250000], [250000]))
+        # the table: field labels and human units (the JSON keeps mW and bytes)
+        r = run(["history", "--database", self.db, "--from", "-10m", "--step", "day", "--gpu",
+                 "0", "--metrics", "power_mw,memory_used_bytes,temperature_c"], None)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        head, row = r.stdout.splitlines()
+        self.assertEqual(head.split(), ["GPU", "TIME", "SAMPLES", "BUSY", "Power", "Mem", "used",
+                                        "Temp"])
+        self.assertIn(" 250 W ", row)
+        self.assertRegex(row, r" \d+(\.\d)? (GiB|MiB) +61\.0 C$")
         for args, message in ((["--step", "week"], "--step: 'week'"),
                               (["--metrics", "watts"], "--metrics: 'watts'"),
                               (["--from", "now", "--to", "-1h"], "--from must be before --to")):

@@ -164,13 +164,20 @@ class ApiTest(unittest.TestCase):
             doc = self.agent.json("/api/v1/history?gpu=0&from=%d&to=%d&points=%d" % (
                 now - span, now, points))
             self.assertEqual(len(doc["series"]), 1)
-            n = len(doc["series"][0]["t"])
+            n = len(doc["series"][0]["t_ms"])
             self.assertLessEqual(n, points, (span, doc["resolution"]))
             # Not needlessly coarse: at least a fifth of what was asked.
             if span > 3600:
                 self.assertGreaterEqual(n, points / 5, (span, points, doc["resolution"], n))
-            for key in ("utilization_gpu_pct", "temperature_c", "busy_pct"):
+            for key in ("utilization_gpu_pct", "temperature_c", "busy_pct", "samples"):
                 self.assertEqual(len(doc["series"][0][key]), n)
+            self.assertEqual(len(doc["series"][0]["max"]["temperature_c"]), n)
+            # whole buckets (days: UTC midnights, the agent's zone) covering the range
+            self.assertLessEqual(doc["from_ms"], (now - span) * 1000)
+            self.assertGreaterEqual(doc["to_ms"], now * 1000)
+            width = DAY * 1000 if doc["resolution"].endswith("d") else doc["step_ms"]
+            for t in [doc["from_ms"], doc["to_ms"]] + doc["series"][0]["t_ms"]:
+                self.assertEqual(t % width, 0, (span, points, doc["resolution"], t))
 
     def test_year_values_come_from_the_rollups(self):
         now = int(time.time())
@@ -195,11 +202,36 @@ class ApiTest(unittest.TestCase):
         first = self.agent.json(path)
         self.assertEqual(first["resolution"], "5s")
         self.assertEqual(self.agent.json(path), first)  # the same bytes, from the cache
-        last = first["series"][0]["t"][-1]
+        last = first["series"][0]["t_ms"][-1]
         later = self.agent.wait_for(
-            lambda: (lambda d: d if d["series"][0]["t"][-1] > last else None)(
+            lambda: (lambda d: d if d["series"][0]["t_ms"][-1] > last else None)(
                 self.agent.json(path)), timeout=20, what="a newer bucket")
-        self.assertGreater(later["series"][0]["t"][-1], last)
+        self.assertGreater(later["series"][0]["t_ms"][-1], last)
+
+    def test_cli_and_api_write_the_same_document(self):
+        now = int(time.time())
+        # Past ranges, whose data no longer changes: days, merged days, hours
+        # for one GPU, and raw samples (15 minutes at a 1 s interval fit).
+        queries = ["from=%d&to=%d" % (now - 300 * DAY, now - 10 * DAY),
+                   "from=%d&to=%d&points=100&gpu=1&metrics=temperature_c,power_mw"
+                   % (now - 300 * DAY, now - 2 * DAY),
+                   "from=%d&to=%d&points=50&step=hour&gpu=0" % (now - 5 * DAY, now - 3 * DAY),
+                   "from=%d&to=%d&gpu=0&metrics=utilization_gpu_pct" % (now - 3 * DAY - 900,
+                                                                        now - 3 * DAY)]
+        resolutions = []
+        for query in queries:
+            status, _, body = self.agent.get("/api/v1/history?" + query)
+            self.assertEqual(status, 200, body)
+            args = ["history", "--database", self.db, "--format", "json", "--set", "timezone=UTC"]
+            for pair in query.split("&"):
+                key, value = pair.split("=")
+                args += ["--" + key, value]
+            p = run(args)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(json.loads(p.stdout), json.loads(body), query)
+            self.assertEqual(p.stdout.encode(), body, query)  # byte for byte
+            resolutions.append(json.loads(body)["resolution"])
+        self.assertEqual(resolutions, ["1d", "3d", "1h", "raw"])
 
     # --------------------------------------------------------- processes --
 
@@ -324,6 +356,7 @@ class ApiTest(unittest.TestCase):
             ("/api/v1/history?metrics=", "metrics"),
             ("/api/v1/history?gpu=0&gpu=1", "gpu"),
             ("/api/v1/history?colour=red", "colour"),
+            ("/api/v1/history?step=week", "step"),
             ("/api/v1/processes?active=maybe", "active"),
             ("/api/v1/processes?sort=cpu", "sort"),
             ("/api/v1/processes?limit=0", "limit"),

@@ -89,18 +89,27 @@ class Generated(Base):
             out = self.gpulse("history", "--from", str(start // 1000), "--to",
                               str((start + DAY) // 1000), "--step", step, "--gpu", "0",
                               "--metrics", "utilization_gpu_pct,power_mw", "--format", "json")
-            rows = json.loads(out.stdout)["rows"]
-            self.assertEqual(len(rows), DAY // width)
-            for r in rows:
-                t = r["time_ms"]
-                count, util, power, busy, window = self.query(
+            doc = json.loads(out.stdout)
+            self.assertEqual(doc["resolution"], {"hour": "1h", "day": "1d"}[step])
+            self.assertEqual((doc["from_ms"], doc["to_ms"], doc["step_ms"]),
+                             (start, start + DAY, width))
+            self.assertEqual([s["gpu"] for s in doc["series"]], [0])
+            series = doc["series"][0]
+            self.assertEqual(series["t_ms"], list(range(start, start + DAY, width)))
+            for k, t in enumerate(series["t_ms"]):
+                count, util, power, busy, window, pmin, pmax = self.query(
                     "SELECT count(*), avg(utilization_gpu_pct), avg(power_mw), sum(busy_us),"
-                    " sum(window_us) FROM samples s JOIN gpus g ON g.id = s.gpu"
-                    " WHERE g.idx = 0 AND t >= ? AND t < ?", t, t + width)[0]
-                self.assertEqual(r["samples"], count)
-                self.assertAlmostEqual(r["utilization_gpu_pct"]["avg"], util, places=6)
-                self.assertAlmostEqual(r["power_mw"]["avg"], power, places=3)
-                self.assertAlmostEqual(r["busy_pct"], 100.0 * busy / window, places=6)
+                    " sum(window_us), min(power_mw), max(power_mw) FROM samples s"
+                    " JOIN gpus g ON g.id = s.gpu WHERE g.idx = 0 AND t >= ? AND t < ?",
+                    t, t + width)[0]
+                self.assertEqual(series["samples"][k], count)
+                # written at the precision that means something: percentages
+                # to 2 decimals, milliwatts whole
+                self.assertAlmostEqual(series["utilization_gpu_pct"][k], util, delta=0.005)
+                self.assertAlmostEqual(series["power_mw"][k], power, delta=0.5)
+                self.assertEqual((series["min"]["power_mw"][k], series["max"]["power_mw"][k]),
+                                 (pmin, pmax))
+                self.assertAlmostEqual(series["busy_pct"][k], 100.0 * busy / window, delta=0.005)
         # energy: the counter's rise over the day, which the scenario's power ramp sets
         # (the generator's first sample is at start: no delta before it)
         e0, e1 = (self.query("SELECT energy_mj FROM samples s JOIN gpus g ON g.id = s.gpu"
@@ -109,6 +118,91 @@ class Generated(Base):
         used = self.query("SELECT energy_mj FROM rollup_day r JOIN gpus g ON g.id = r.gpu"
                           " WHERE g.idx = 0 AND r.t = ?", start)[0][0]
         self.assertEqual(used, e1 - e0)
+
+    def test_counters_and_bit_masks_are_not_averaged(self):
+        """A counter shows its last reading and its growth, the clock-event
+        reasons the OR of the masks read, in hour and day buckets alike."""
+        # power capping (0x4) for 20 minutes of each 3 hours, idle (0x1) otherwise
+        scenario = write_scenario({"gpus": [{"name": "Sim A", "metrics": {
+            "power_w": {"pattern": "ramp", "from": 100, "to": 300, "duration_s": 5000,
+                        "repeat": True},
+            "clock_event_reasons": {"pattern": "bursts", "low": 1, "high": 4,
+                                    "every_s": 10800, "length_s": 1200}}}]})
+        self.addCleanup(os.unlink, scenario)
+        self.scenario = scenario
+        start = (int(time.time() * 1000) // DAY - 2) * DAY
+        self.generate("--from", str(start // 1000), "--to", str((start + DAY) // 1000),
+                      "--interval", "30s", "--no-processes")
+        for step, width in (("hour", 3600000), ("day", DAY)):
+            doc = json.loads(self.gpulse(
+                "history", "--from", str(start // 1000), "--to", str((start + DAY) // 1000),
+                "--step", step, "--gpu", "0", "--metrics", "energy_mj,clock_event_reasons",
+                "--format", "json").stdout)
+            series = doc["series"][0]
+            self.assertNotIn("min", series)  # neither kind has an average, minimum, maximum
+            saw = set()
+            for k, t in enumerate(series["t_ms"]):
+                rows = self.query(
+                    "SELECT energy_mj, clock_event_reasons FROM samples s JOIN gpus g"
+                    " ON g.id = s.gpu WHERE g.idx = 0 AND t >= ? AND t < ?", t, t + width)
+                energy = [e for e, _ in rows]
+                mask = 0
+                for _, bits in rows:
+                    mask |= bits
+                saw.add(mask)
+                self.assertEqual(series["energy_mj"][k], max(energy), "%s %d" % (step, t))
+                self.assertEqual(series["delta"]["energy_mj"][k], max(energy) - min(energy))
+                self.assertEqual(series["clock_event_reasons"][k], mask, "%s %d" % (step, t))
+            # a day holds both reasons; so does an hour with a burst, and others only idle
+            self.assertEqual(saw, {5} if step == "day" else {1, 5})
+            csv = self.gpulse("history", "--from", str(start // 1000), "--to",
+                              str((start + DAY) // 1000), "--step", step, "--gpu", "0",
+                              "--metrics", "energy_mj,clock_event_reasons",
+                              "--format", "csv").stdout.splitlines()
+            self.assertTrue(csv[0].endswith(",energy_mj_last,energy_mj_delta,"
+                                            "clock_event_reasons_or"), csv[0])
+
+    def test_points_bound_the_answer(self):
+        start = (int(time.time() * 1000) // DAY - 2) * DAY
+        self.generate("--from", str(start // 1000), "--to", str((start + DAY) // 1000),
+                      "--interval", "10s", "--no-processes")
+        # (points, step) -> the finest resolution with at most that many rows
+        # per GPU (docs/json.md), for the whole generated day
+        cases = {(1, None): "1d", (5, None): "6h", (10, None): "3h", (24, None): "1h",
+                 (100, None): "15min", (1000, None): "2min", (24, "hour"): "1h",
+                 (1000, "minute"): "2min", (2000, "minute"): "1min", (1000, "day"): "1d",
+                 (8640, None): "10s"}
+        for (points, step), resolution in sorted(cases.items(), key=str):
+            args = ["--from", str(start // 1000), "--to", str((start + DAY) // 1000),
+                    "--points", str(points), "--metrics", "power_mw"]
+            args += ["--step", step] if step else []
+            doc = json.loads(self.gpulse("history", "--format", "json", *args).stdout)
+            self.assertEqual((doc["resolution"], doc["points"]), (resolution, points))
+            self.assertEqual([s["gpu"] for s in doc["series"]], [0, 1])
+            for s in doc["series"]:
+                self.assertLessEqual(len(s["t_ms"]), points, (points, step))
+                # every sample of the range is in exactly one bucket
+                self.assertEqual(sum(s["samples"]), self.query(
+                    "SELECT count(*) FROM samples s JOIN gpus g ON g.id = s.gpu"
+                    " WHERE g.idx = ? AND t >= ? AND t < ?", s["gpu"], start, start + DAY)[0][0])
+            # CSV and the table: one row per bucket per GPU, from the same buckets
+            rows = sum(len(s["t_ms"]) for s in doc["series"])
+            csv = self.gpulse("history", "--format", "csv", *args).stdout.splitlines()
+            self.assertEqual(csv[0], "gpu,time,samples,busy_pct,busy_seconds,energy_j,"
+                                     "power_mw_avg,power_mw_min,power_mw_max")
+            self.assertEqual(len([r for r in csv[1:] if r]), rows)
+            table = self.gpulse("history", *args).stdout.splitlines()
+            self.assertEqual(len(table), rows + 1)
+        # more samples than points, although the configured interval (1 s)
+        # says they fit: buckets all the same
+        self.generate("--from", str((start + DAY) // 1000), "--to", str((start + DAY) // 1000 + 60),
+                      "--interval", "100ms", "--no-processes")
+        doc = json.loads(self.gpulse("history", "--from", str((start + DAY) // 1000), "--to",
+                                     str((start + DAY) // 1000 + 60), "--points", "100",
+                                     "--gpu", "0", "--format", "json").stdout)
+        self.assertEqual(doc["resolution"], "2s")
+        self.assertEqual(len(doc["series"][0]["t_ms"]), 30)
+        self.assertEqual(sum(doc["series"][0]["samples"]), 600)
 
     def test_activity_counts_the_busy_minutes(self):
         start = (int(time.time() * 1000) // DAY - 3) * DAY
