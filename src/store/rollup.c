@@ -390,6 +390,80 @@ static int first_minute(struct store *s, int64_t gpu_id, int64_t *t, bool *any)
     return rc;
 }
 
+/* A GPU never rolled up (a database from schema 1): rolls up everything up
+ * to the newest sample, as the agent's next batch would, and counts the
+ * rows that made. */
+static int roll_up_all(struct store *s, int64_t gpu_id, int64_t t0,
+                       struct store_rebuild_result *out, int64_t *day_from, int64_t *day_to)
+{
+    int64_t last = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT max(t) FROM samples WHERE gpu = ?1", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, gpu_id);
+        rc = sqlite3_step(st) == SQLITE_ROW ? SQLITE_OK : SQLITE_ERROR;
+        last = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    struct gp_err err = { 0 };
+    if (rc == SQLITE_OK && (rc = begin(s)) == SQLITE_OK) {
+        rc = end(s, store_rollup_advance(s, gpu_id, t0, last, day_from, day_to, &err) == 0
+                        ? SQLITE_OK
+                        : SQLITE_ERROR);
+    }
+    static const char *const counts[] = {
+        "SELECT count(*) FROM rollup_minute WHERE key >= ?1 AND key < ?2",
+        "SELECT count(*) FROM rollup_hour WHERE key >= ?1 AND key < ?2",
+        "SELECT count(*) FROM rollup_day WHERE key >= ?1 AND key < ?2",
+    };
+    int64_t *totals[] = { &out->minutes, &out->hours, &out->days };
+    for (size_t i = 0; i < GP_ARRAY_LEN(counts) && rc == SQLITE_OK; i++) {
+        rc = sqlite3_prepare_v2(s->db, counts[i], -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, store_rollup_key(gpu_id, 0));
+            sqlite3_bind_int64(st, 2, store_rollup_key(gpu_id + 1, 0));
+            rc = sqlite3_step(st) == SQLITE_ROW ? SQLITE_OK : SQLITE_ERROR;
+            *totals[i] += sqlite3_column_int64(st, 0);
+        }
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+/* Minutes [a, through) from raw samples, an hour of them per transaction. */
+static int rebuild_minutes(struct store *s, int64_t gpu_id, int64_t a, int64_t through,
+                           int64_t *rows)
+{
+    int rc = SQLITE_OK;
+    while (rc == SQLITE_OK && a < through) {
+        int64_t b = min64(store_level_start(STORE_LEVEL_HOUR, a) + CLOCK_HOUR_MS, through);
+        rc = begin(s);
+        if (rc == SQLITE_OK) {
+            rc = end(s, build_minutes(s, gpu_id, a, b, rows));
+        }
+        a = b;
+    }
+    return rc;
+}
+
+/* Hours or days [a, through) from minutes, a day per transaction. */
+static int rebuild_from_minutes(struct store *s, enum store_level level, int64_t gpu_id, int64_t a,
+                                int64_t through, int64_t *rows)
+{
+    int rc = SQLITE_OK;
+    while (rc == SQLITE_OK && a < through) {
+        int64_t b = level == STORE_LEVEL_HOUR ? a + 24 * CLOCK_HOUR_MS
+                                              : store_level_next(STORE_LEVEL_DAY, a);
+        b = min64(b, through);
+        rc = begin(s);
+        if (rc == SQLITE_OK) {
+            rc = end(s, build_from_minutes(s, level, gpu_id, a, b, rows));
+        }
+        a = b;
+    }
+    return rc;
+}
+
 static int rebuild_gpu(struct store *s, int64_t gpu_id, struct store_rebuild_result *out,
                        int64_t *day_from, int64_t *day_to)
 {
@@ -401,56 +475,15 @@ static int rebuild_gpu(struct store *s, int64_t gpu_id, struct store_rebuild_res
         rc = first_sample(s, gpu_id, &t0, &any);
     }
     if (rc == SQLITE_OK && any && through[STORE_LEVEL_MINUTE] == 0) {
-        /* Never rolled up (a database from schema 1): roll up everything up
-         * to the newest sample, as the agent's next batch would. */
-        int64_t last = 0;
-        sqlite3_stmt *st = NULL;
-        rc = sqlite3_prepare_v2(s->db, "SELECT max(t) FROM samples WHERE gpu = ?1", -1, &st, NULL);
-        if (rc == SQLITE_OK) {
-            sqlite3_bind_int64(st, 1, gpu_id);
-            rc = sqlite3_step(st) == SQLITE_ROW ? SQLITE_OK : SQLITE_ERROR;
-            last = sqlite3_column_int64(st, 0);
-        }
-        sqlite3_finalize(st);
-        struct gp_err err = { 0 };
-        if (rc == SQLITE_OK && (rc = begin(s)) == SQLITE_OK) {
-            rc = end(s, store_rollup_advance(s, gpu_id, t0, last, day_from, day_to, &err) == 0
-                            ? SQLITE_OK
-                            : SQLITE_ERROR);
-        }
-        static const char *const counts[] = {
-            "SELECT count(*) FROM rollup_minute WHERE key >= ?1 AND key < ?2",
-            "SELECT count(*) FROM rollup_hour WHERE key >= ?1 AND key < ?2",
-            "SELECT count(*) FROM rollup_day WHERE key >= ?1 AND key < ?2",
-        };
-        int64_t *totals[] = { &out->minutes, &out->hours, &out->days };
-        for (size_t i = 0; i < GP_ARRAY_LEN(counts) && rc == SQLITE_OK; i++) {
-            rc = sqlite3_prepare_v2(s->db, counts[i], -1, &st, NULL);
-            if (rc == SQLITE_OK) {
-                sqlite3_bind_int64(st, 1, store_rollup_key(gpu_id, 0));
-                sqlite3_bind_int64(st, 2, store_rollup_key(gpu_id + 1, 0));
-                rc = sqlite3_step(st) == SQLITE_ROW ? SQLITE_OK : SQLITE_ERROR;
-                *totals[i] += sqlite3_column_int64(st, 0);
-            }
-            sqlite3_finalize(st);
-        }
-        return rc;
+        return roll_up_all(s, gpu_id, t0, out, day_from, day_to);
     }
-    /* Minutes from raw samples, an hour of them per transaction. */
-    for (int64_t a = any ? first_whole(STORE_LEVEL_MINUTE, t0) : INT64_MAX;
-         rc == SQLITE_OK && a < through[STORE_LEVEL_MINUTE];) {
-        int64_t b = min64(store_level_start(STORE_LEVEL_HOUR, a) + CLOCK_HOUR_MS,
-                          through[STORE_LEVEL_MINUTE]);
-        rc = begin(s);
-        if (rc == SQLITE_OK) {
-            rc = end(s, build_minutes(s, gpu_id, a, b, &out->minutes));
-        }
-        a = b;
+    if (rc == SQLITE_OK) {
+        rc = rebuild_minutes(s, gpu_id, any ? first_whole(STORE_LEVEL_MINUTE, t0) : INT64_MAX,
+                             through[STORE_LEVEL_MINUTE], &out->minutes);
     }
     if (rc == SQLITE_OK) {
         rc = first_minute(s, gpu_id, &t0, &any);
     }
-    /* Hours and days from minutes, a day per transaction. */
     for (enum store_level level = STORE_LEVEL_HOUR; rc == SQLITE_OK && level <= STORE_LEVEL_DAY;
          level++) {
         int64_t *count = level == STORE_LEVEL_HOUR ? &out->hours : &out->days;
@@ -459,16 +492,7 @@ static int rebuild_gpu(struct store *s, int64_t gpu_id, struct store_rebuild_res
             *day_from = *day_from ? min64(*day_from, a) : a;
             *day_to = max64(*day_to, through[level]);
         }
-        while (rc == SQLITE_OK && a < through[level]) {
-            int64_t b = level == STORE_LEVEL_HOUR ? a + 24 * CLOCK_HOUR_MS
-                                                  : store_level_next(STORE_LEVEL_DAY, a);
-            b = min64(b, through[level]);
-            rc = begin(s);
-            if (rc == SQLITE_OK) {
-                rc = end(s, build_from_minutes(s, level, gpu_id, a, b, count));
-            }
-            a = b;
-        }
+        rc = rebuild_from_minutes(s, level, gpu_id, a, through[level], count);
     }
     return rc;
 }

@@ -23,62 +23,96 @@ static bool digits(const char **p, int n, int *v)
     return true;
 }
 
+/* The fields of an ISO 8601 time as typed; a zone makes it UTC plus an
+ * offset, its absence local time. */
+struct iso_time {
+    int year, mon, day;
+    int hour, min, sec;
+    bool utc;
+    int offset_min;
+};
+
+/* "YYYY-MM-DD", the one part that is always there. */
+static bool parse_date(const char **p, struct iso_time *t)
+{
+    return digits(p, 4, &t->year) && *(*p)++ == '-' && digits(p, 2, &t->mon) && *(*p)++ == '-' &&
+           digits(p, 2, &t->day);
+}
+
+/* "Thh:mm[:ss]" or " hh:mm[:ss]", optional: a date alone is midnight. */
+static bool parse_clock(const char **p, struct iso_time *t)
+{
+    if (**p != 'T' && **p != ' ') {
+        return true;
+    }
+    (*p)++;
+    if (!digits(p, 2, &t->hour) || *(*p)++ != ':' || !digits(p, 2, &t->min)) {
+        return false;
+    }
+    if (**p != ':') {
+        return true;
+    }
+    (*p)++;
+    return digits(p, 2, &t->sec);
+}
+
+/* "Z", "+hh:mm", "+hhmm" or "-hh:mm", optional: without one the time is local. */
+static bool parse_zone(const char **p, struct iso_time *t)
+{
+    if (**p == 'Z') {
+        t->utc = true;
+        (*p)++;
+        return true;
+    }
+    if (**p != '+' && **p != '-') {
+        return true;
+    }
+    int sign = *(*p)++ == '-' ? -1 : 1;
+    int oh = 0, om = 0;
+    if (!digits(p, 2, &oh)) {
+        return false;
+    }
+    if (**p == ':') {
+        (*p)++;
+    }
+    if (!digits(p, 2, &om)) {
+        return false;
+    }
+    t->utc = true;
+    t->offset_min = sign * (oh * 60 + om);
+    return true;
+}
+
+/* Day 31 of a short month passes here and fails after mktime; second 60
+ * is a leap second. */
+static bool in_range(const struct iso_time *t)
+{
+    return t->mon >= 1 && t->mon <= 12 && t->day >= 1 && t->day <= 31 && t->hour <= 23 &&
+           t->min <= 59 && t->sec <= 60;
+}
+
 static int parse_iso(const char *s, int64_t *out_ms)
 {
-    struct tm tm = { .tm_isdst = -1 };
-    int year = 0, mon = 0, day = 0;
+    struct iso_time it = { 0 };
     const char *p = s;
-    if (!digits(&p, 4, &year) || *p++ != '-' || !digits(&p, 2, &mon) || *p++ != '-' ||
-        !digits(&p, 2, &day)) {
+    if (!parse_date(&p, &it) || !parse_clock(&p, &it) || !parse_zone(&p, &it) || *p ||
+        !in_range(&it)) {
         return -EINVAL;
     }
-    int hour = 0, min = 0, sec = 0;
-    if (*p == 'T' || *p == ' ') {
-        p++;
-        if (!digits(&p, 2, &hour) || *p++ != ':' || !digits(&p, 2, &min)) {
-            return -EINVAL;
-        }
-        if (*p == ':') {
-            p++;
-            if (!digits(&p, 2, &sec)) {
-                return -EINVAL;
-            }
-        }
-    }
-    bool utc = false;
-    int offset_min = 0;
-    if (*p == 'Z') {
-        utc = true;
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int sign = *p++ == '-' ? -1 : 1;
-        int oh = 0, om = 0;
-        if (!digits(&p, 2, &oh)) {
-            return -EINVAL;
-        }
-        if (*p == ':') {
-            p++;
-        }
-        if (!digits(&p, 2, &om)) {
-            return -EINVAL;
-        }
-        utc = true;
-        offset_min = sign * (oh * 60 + om);
-    }
-    if (*p || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) {
-        return -EINVAL;
-    }
-    tm.tm_year = year - 1900;
-    tm.tm_mon = mon - 1;
-    tm.tm_mday = day;
-    tm.tm_hour = hour;
-    tm.tm_min = min;
-    tm.tm_sec = sec;
-    time_t t = utc ? timegm(&tm) : mktime(&tm);
-    if (t == (time_t)-1 || tm.tm_mday != day) {
+    struct tm tm = {
+        .tm_isdst = -1,
+        .tm_year = it.year - 1900,
+        .tm_mon = it.mon - 1,
+        .tm_mday = it.day,
+        .tm_hour = it.hour,
+        .tm_min = it.min,
+        .tm_sec = it.sec,
+    };
+    time_t t = it.utc ? timegm(&tm) : mktime(&tm);
+    if (t == (time_t)-1 || tm.tm_mday != it.day) {
         return -EINVAL; /* 2026-02-30 and friends */
     }
-    *out_ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000;
+    *out_ms = ((int64_t)t - (int64_t)it.offset_min * 60) * 1000;
     return 0;
 }
 

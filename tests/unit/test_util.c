@@ -106,6 +106,16 @@ static void times_people_type(void **state)
     assert_int_equal(t, now);
     assert_int_equal(timeparse_ms("2026-07-01", now, &t), 0);
     assert_int_equal(t, 1782856800000LL); /* 2026-06-30T22:00:00Z */
+    /* a space for the T, no seconds, an offset with or without its colon */
+    assert_int_equal(timeparse_ms("2026-11-18 11:06Z", now, &t), 0);
+    assert_int_equal(t, now - 40000);
+    assert_int_equal(timeparse_ms("2026-11-18T13:06:40+0200", now, &t), 0);
+    assert_int_equal(t, now);
+    assert_int_equal(timeparse_ms("2026-11-18T05:36:40-05:30", now, &t), 0);
+    assert_int_equal(t, now);
+    /* a leap second is the next minute's first */
+    assert_int_equal(timeparse_ms("2026-11-18T11:05:60Z", now, &t), 0);
+    assert_int_equal(t, now - 40000);
     static const char *const bad[] = { "",
                                        "-5",
                                        "yesterday",
@@ -115,7 +125,19 @@ static void times_people_type(void **state)
                                        "2026-11-18X",
                                        "12ab",
                                        "-1x",
-                                       "2026-11-18T10:00+2" };
+                                       "2026-11-18T10:00+2",
+                                       "2026-11-18T10:00:00.5Z", /* no fractional seconds */
+                                       "2026-11-18T10",
+                                       "2026-11-18T10:60",
+                                       "2026-11-18T10:00:61",
+                                       "2026-11-18T10:00:0",
+                                       "2026-11-18T10:00Zx",
+                                       "2026-11-18T10:00+02:",
+                                       "2026-11-18T",
+                                       "2026-11-00",
+                                       "2026-00-18",
+                                       "2026-1-18",
+                                       "2026-11-18T10:00:00+0a:00" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (timeparse_ms(bad[i], now, &t) != -EINVAL) {
             fail_msg("'%s' was accepted", bad[i]);
