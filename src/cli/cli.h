@@ -79,9 +79,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) GP_PRINTF(2, 3);
 /* Prints "gpulse: message" on stderr and returns GP_EXIT_FAILURE. */
 int cli_fail(const char *fmt, ...) GP_PRINTF(1, 2);
 
-/* Prints activity rows as the activity command's table. */
-void cli_activity_print_table(const struct store_activity_row *rows, size_t n, bool show_gpu);
-
 /* Parses a --format / --output-format value. Returns 0, or GP_EXIT_USAGE
  * after saying what is wrong (cmd names the command in the message). */
 int cli_parse_format(const char *cmd, const char *arg, enum report_format *out);

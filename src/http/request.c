@@ -7,11 +7,14 @@
 #include <string.h>
 
 #include "http/http_int.h"
+#include "report/format.h"
 #include "util/log.h"
 #include "util/strparse.h"
 #include "util/text.h"
 #include "util/timeparse.h"
 #include "util/xalloc.h"
+
+const char *const http_no_params[] = { NULL };
 
 void http_reply_error(struct http_reply *reply, unsigned status, const char *parameter,
                       const char *fmt, ...)
@@ -39,7 +42,7 @@ void http_reply_error(struct http_reply *reply, unsigned status, const char *par
 
 void http_reply_json(struct http_reply *reply, json_t *v)
 {
-    char *text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    char *text = json_dumps(v, REPORT_JSON_FLAGS);
     json_decref(v);
     dynbuf_reset(&reply->body);
     reply->content_type = "application/json";
