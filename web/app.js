@@ -104,6 +104,7 @@
       $('cuda').textContent = info.cuda_version || '–';
       document.title = 'gpulse · ' + (info.host || '');
       updateUptime();
+      redrawCards(); // the temperature thresholds came with it
     } catch (e) {
       setTimeout(loadInfo, 2000);
     }
@@ -175,7 +176,9 @@
     const ml = levelOf(memPct, 90, 98); bump(ml);
     setMetric(c.mem, isLost || used === null ? null : fmtBytes(used) + ' / ' + fmtBytes(total), memPct, ml);
     const t = g.temperature_c;
-    const tl = levelOf(t, 80, 90); bump(tl);
+    // The thresholds `gpulse now` colours by, from the agent: none until known.
+    const th = info && info.temperature_thresholds_c;
+    const tl = th ? levelOf(t, th.warn, th.hot) : ''; bump(tl);
     setMetric(c.temp, isLost || t === null ? null : t + ' °C', t, tl);
     const p = g.power_mw, lim = g.power_limit_mw;
     const pPct = p !== null && lim ? (100 * p) / lim : null;
@@ -201,6 +204,14 @@
   }
 
   let nowData = null;
+  function redrawCards() {
+    if (!nowData) return;
+    for (const g of nowData.gpus) {
+      const c = cards.get(g.uuid || String(g.index));
+      if (c) updateCard(c, g);
+    }
+  }
+
   async function refreshNow() {
     try {
       nowData = await getJSON('/api/v1/now');

@@ -104,9 +104,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) GP_PRINTF(2, 3);
 /* Prints "gpulse: message" on stderr and returns GP_EXIT_FAILURE. */
 int cli_fail(const char *fmt, ...) GP_PRINTF(1, 2);
 
-/* Prints activity rows as the activity command's table. */
-void cli_activity_print_table(const struct store_activity_row *rows, size_t n, bool show_gpu);
-
 /* One command's options, read the same way by every command: getopt_long
  * over the command's own table, with --help, a missing value, an unknown
  * option and unexpected operands answered here. Set config to take

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "report/now.h"
+#include "report/activity.h"
 #include "store/store.h"
 #include "util/clock.h"
 
@@ -89,7 +89,7 @@ static int info(struct store *s)
     if (n == 0) {
         printf("none in the last 7 days\n");
     } else {
-        cli_activity_print_table(rows, n, false);
+        report_activity_table_rows(stdout, rows, n, false);
     }
     free(rows);
     return GP_EXIT_OK;

@@ -1,19 +1,14 @@
 /* `gpulse processes`: who used which GPU, from the stored process
  * lifetimes (one row per PID and start time). */
 #include <getopt.h>
-#include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
-#include "report/now.h"
+#include "report/processes.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/strparse.h"
-#include "util/text.h"
 #include "util/timeparse.h"
 
 static void usage(FILE *out)
@@ -26,9 +21,11 @@ static void usage(FILE *out)
           "      --since TIME        seen at or after TIME: 2026-11-02, 2026-11-02T14:00Z,\n"
           "                          epoch seconds, or relative (-24h, -7d)\n"
           "      --user USER         only this user's\n"
-          "      --gpu N|UUID        only this GPU's\n"
-          "      --sort KEY          gpu-time (default), sm-time, memory, first-seen,\n"
-          "                          last-seen, pid, user\n"
+          "      --gpu N|UUID|all    only this GPU's (default all)\n"
+          "  -q, --q TEXT            only those whose command, command line, user or\n"
+          "                          container holds TEXT (any case)\n"
+          "      --sort KEY          gpu_seconds (default), sm_seconds, memory,\n"
+          "                          first_seen, last_seen, pid, user\n"
           "      --limit N           at most N rows (default 50; 0: all)\n"
           "  -f, --format FORMAT     table (default), json or csv (also --output-format)\n"
           "  -c, --config PATH       configuration file (see gpulse config --help)\n"
@@ -36,140 +33,6 @@ static void usage(FILE *out)
           "  -d, --database PATH     the database (key: database)\n"
           "  -h, --help              show this help\n",
           out);
-}
-
-static const struct {
-    const char *name;
-    enum store_process_sort key;
-} sort_names[] = {
-    { "gpu-time", STORE_SORT_GPU_SECONDS },
-    { "sm-time", STORE_SORT_SM_SECONDS },
-    { "memory", STORE_SORT_MEMORY },
-    { "first-seen", STORE_SORT_FIRST_SEEN },
-    { "last-seen", STORE_SORT_LAST_SEEN },
-    { "pid", STORE_SORT_PID },
-    { "user", STORE_SORT_USER },
-};
-
-static void duration_hms(double secs, char *buf, size_t size)
-{
-    uint64_t s = (uint64_t)(secs + 0.5);
-    snprintf(buf, size, "%" PRIu64 ":%02" PRIu64 ":%02" PRIu64, s / 3600, (s / 60) % 60, s % 60);
-}
-
-static void local_time(int64_t ms, char *buf, size_t size)
-{
-    if (ms <= 0) {
-        snprintf(buf, size, "-");
-        return;
-    }
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm = { 0 };
-    localtime_r(&t, &tm);
-    strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
-static void memory_text(int64_t bytes, bool has, char *buf, size_t size)
-{
-    if (!has) {
-        snprintf(buf, size, "N/A");
-    } else {
-        report_format_bytes((uint64_t)bytes, buf, size);
-    }
-}
-
-static void print_table(const struct store_process_row *rows, size_t n)
-{
-    printf("%-4s %8s  %-10s %-16s %-22s %-19s  %-19s  %10s %10s %10s %10s\n", "GPU", "PID", "USER",
-           "COMMAND", "CONTAINER", "FIRST SEEN", "LAST SEEN", "GPU TIME", "SM TIME", "MEM MAX",
-           "MEM AVG");
-    for (size_t i = 0; i < n; i++) {
-        const struct store_process_row *r = &rows[i];
-        char user[64], cmd[64], cont[96], first[32], last[32], gpu_t[24], sm_t[24], mmax[24],
-            mavg[24];
-        text_sanitize(user, sizeof(user), r->user ? r->user : "?", true);
-        text_sanitize(cmd, 17, r->command ? r->command : "?", true);
-        text_sanitize(cont, 23, r->container ? r->container : "", true);
-        local_time(r->first_seen_ms, first, sizeof(first));
-        local_time(r->last_seen_ms, last, sizeof(last));
-        duration_hms(r->gpu_seconds, gpu_t, sizeof(gpu_t));
-        duration_hms(r->sm_seconds, sm_t, sizeof(sm_t));
-        memory_text(r->memory_max_bytes, r->has_memory, mmax, sizeof(mmax));
-        memory_text((int64_t)r->memory_avg_bytes, r->has_memory, mavg, sizeof(mavg));
-        printf("%-4d %8u  %-10.10s %-16s %-22s %-19s  %-19s  %10s %10s %10s %10s\n", r->gpu_index,
-               r->pid, user, cmd, cont, first, last, gpu_t, sm_t, mmax, mavg);
-    }
-}
-
-static int print_json(const struct store_process_row *rows, size_t n)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        const struct store_process_row *r = &rows[i];
-        char first[40], last[40], start[40];
-        report_format_time_ms(r->first_seen_ms, first, sizeof(first));
-        report_format_time_ms(r->last_seen_ms, last, sizeof(last));
-        report_format_time_ms(r->start_time_ms, start, sizeof(start));
-        json_t *o = json_object();
-        json_object_set_new(o, "gpu_index", json_integer(r->gpu_index));
-        json_object_set_new(o, "gpu_uuid", report_json_text(r->gpu_uuid));
-        json_object_set_new(o, "pid", json_integer(r->pid));
-        json_object_set_new(o, "type", json_string(report_process_type(r->type_mask)));
-        json_object_set_new(o, "user", report_json_text(r->user));
-        json_object_set_new(o, "uid", r->has_uid ? json_integer(r->uid) : json_null());
-        json_object_set_new(o, "command", report_json_text(r->command));
-        json_object_set_new(o, "cmdline", report_json_text(r->cmdline));
-        json_object_set_new(o, "container", report_json_text(r->container));
-        json_object_set_new(o, "start_time",
-                            r->start_time_ms > 0 ? json_string(start) : json_null());
-        json_object_set_new(o, "first_seen", json_string(first));
-        json_object_set_new(o, "last_seen", json_string(last));
-        json_object_set_new(o, "samples", json_integer(r->samples));
-        json_object_set_new(o, "gpu_seconds", json_real(r->gpu_seconds));
-        json_object_set_new(o, "sm_seconds", json_real(r->sm_seconds));
-        json_object_set_new(o, "memory_max_bytes",
-                            r->has_memory ? json_integer(r->memory_max_bytes) : json_null());
-        json_object_set_new(o, "memory_avg_bytes",
-                            r->has_memory ? json_integer((json_int_t)r->memory_avg_bytes)
-                                          : json_null());
-        json_array_append_new(arr, o);
-    }
-    json_t *root = json_pack("{s:s, s:o}", "schema", "gpulse.processes.v1", "processes", arr);
-    int rc = json_dumpf(root, stdout, REPORT_JSON_FLAGS);
-    json_decref(root);
-    return rc == 0 && putchar('\n') != EOF ? 0 : -1;
-}
-
-static void print_csv(const struct store_process_row *rows, size_t n)
-{
-    fputs("gpu_index,gpu_uuid,pid,type,user,uid,command,container,first_seen,last_seen,"
-          "gpu_seconds,sm_seconds,memory_max_bytes,memory_avg_bytes,cmdline\r\n",
-          stdout);
-    for (size_t i = 0; i < n; i++) {
-        const struct store_process_row *r = &rows[i];
-        char first[40], last[40];
-        report_format_time_ms(r->first_seen_ms, first, sizeof(first));
-        report_format_time_ms(r->last_seen_ms, last, sizeof(last));
-        printf("%d", r->gpu_index);
-        report_csv_field(stdout, r->gpu_uuid ? r->gpu_uuid : "", false);
-        printf(",%u,%s", r->pid, report_process_type(r->type_mask));
-        report_csv_field(stdout, r->user ? r->user : "", false);
-        if (r->has_uid) {
-            printf(",%u", r->uid);
-        } else {
-            printf(",");
-        }
-        report_csv_field(stdout, r->command ? r->command : "", false);
-        report_csv_field(stdout, r->container ? r->container : "", false);
-        printf(",%s,%s,%.3f,%.3f,", first, last, r->gpu_seconds, r->sm_seconds);
-        if (r->has_memory) {
-            printf("%" PRId64 ",%.0f", r->memory_max_bytes, r->memory_avg_bytes);
-        } else {
-            printf(",");
-        }
-        report_csv_field(stdout, r->cmdline ? r->cmdline : "", false);
-        fputs("\r\n", stdout);
-    }
 }
 
 int cli_processes_main(int argc, char **argv)
@@ -180,13 +43,14 @@ int cli_processes_main(int argc, char **argv)
         OPT_USER,
         OPT_GPU,
         OPT_SORT,
-        OPT_LIMIT
+        OPT_LIMIT,
     };
     static const struct option longopts[] = {
         { "active", no_argument, NULL, OPT_ACTIVE },
         { "since", required_argument, NULL, OPT_SINCE },
         { "user", required_argument, NULL, OPT_USER },
         { "gpu", required_argument, NULL, OPT_GPU },
+        { "q", required_argument, NULL, 'q' },
         { "sort", required_argument, NULL, OPT_SORT },
         { "limit", required_argument, NULL, OPT_LIMIT },
         { "format", required_argument, NULL, 'f' },
@@ -203,7 +67,7 @@ int cli_processes_main(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int opt = 0;
-    while ((opt = getopt_long(argc, argv, ":f:c:d:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":f:q:c:d:h", longopts, NULL)) != -1) {
         uint64_t limit = 0;
         bool known = false;
         int orc = cli_db_option("processes", opt, optarg, &da, &known);
@@ -229,20 +93,15 @@ int cli_processes_main(int argc, char **argv)
             filter.user = optarg;
             break;
         case OPT_GPU:
-            filter.gpu = optarg;
+            filter.gpu = strcmp(optarg, "all") == 0 ? NULL : optarg;
+            break;
+        case 'q':
+            filter.query = optarg;
             break;
         case OPT_SORT:
-            for (size_t i = 0; i < sizeof(sort_names) / sizeof(sort_names[0]); i++) {
-                if (strcmp(optarg, sort_names[i].name) == 0) {
-                    filter.sort = sort_names[i].key;
-                    known = true;
-                }
-            }
-            if (!known) {
-                return cli_usage_error("processes",
-                                       "--sort: '%s' is not one of gpu-time, sm-time, memory, "
-                                       "first-seen, last-seen, pid, user",
-                                       optarg);
+            if (report_processes_sort_parse(optarg, &filter.sort) != 0) {
+                return cli_usage_error("processes", "--sort: '%s' is not one of %s", optarg,
+                                       REPORT_PROCESSES_SORT_KEYS);
             }
             break;
         case OPT_LIMIT:
@@ -284,12 +143,13 @@ int cli_processes_main(int argc, char **argv)
     if (rc != 0) {
         return cli_fail("%s", err.msg);
     }
+    struct report_processes p = { .rows = rows, .count = n, .limit = filter.limit };
     if (format == REPORT_FORMAT_JSON) {
-        rc = print_json(rows, n);
+        rc = report_json_write(stdout, report_processes_json(&p));
     } else if (format == REPORT_FORMAT_CSV) {
-        print_csv(rows, n);
+        report_processes_csv(stdout, &p);
     } else {
-        print_table(rows, n);
+        report_processes_table(stdout, &p);
     }
     store_process_rows_free(rows, n);
     if (rc != 0 || fflush(stdout) != 0) {

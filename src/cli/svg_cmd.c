@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "http/svg.h"
+#include "report/activity.h"
+#include "report/svg.h"
 #include "util/clock.h"
 #include "util/strparse.h"
 
@@ -41,7 +42,7 @@ int cli_svg_main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct http_svg_options o = { .theme = HTTP_SVG_LIGHT, .weeks = HTTP_SVG_MAX_WEEKS };
+    struct report_svg_options o = { .theme = REPORT_SVG_LIGHT, .weeks = REPORT_ACTIVITY_MAX_WEEKS };
     struct cli_db_args da = { 0 };
     uint64_t weeks = 0;
     optind = 1;
@@ -57,17 +58,17 @@ int cli_svg_main(int argc, char **argv)
         switch (opt) {
         case OPT_THEME:
             if (strcmp(optarg, "light") == 0) {
-                o.theme = HTTP_SVG_LIGHT;
+                o.theme = REPORT_SVG_LIGHT;
             } else if (strcmp(optarg, "dark") == 0) {
-                o.theme = HTTP_SVG_DARK;
+                o.theme = REPORT_SVG_DARK;
             } else {
                 return cli_usage_error("svg", "--theme: '%s' is not light or dark", optarg);
             }
             break;
         case OPT_WEEKS:
-            if (strparse_u64(optarg, HTTP_SVG_MAX_WEEKS, &weeks) != 0 || weeks == 0) {
+            if (strparse_u64(optarg, REPORT_ACTIVITY_MAX_WEEKS, &weeks) != 0 || weeks == 0) {
                 return cli_usage_error("svg", "--weeks: '%s' is not a number from 1 to %d", optarg,
-                                       HTTP_SVG_MAX_WEEKS);
+                                       REPORT_ACTIVITY_MAX_WEEKS);
             }
             o.weeks = (int)weeks;
             break;
@@ -98,7 +99,7 @@ int cli_svg_main(int argc, char **argv)
     struct dynbuf out;
     dynbuf_init(&out, (size_t)16 * 1024 * 1024);
     struct gp_err err = { 0 };
-    rc = http_svg_activity(s, &o, clock_realtime_ms(), &out, &err);
+    rc = report_svg_activity(s, &o, clock_realtime_ms(), &out, &err);
     store_close(s);
     if (rc) {
         dynbuf_fini(&out);

@@ -92,6 +92,9 @@ struct http_reply {
 void http_reply_error(struct http_reply *reply, unsigned status, const char *parameter,
                       const char *fmt, ...) GP_PRINTF(4, 5);
 
+/* The allowed list of an endpoint that takes no parameter. */
+extern const char *const http_no_params[];
+
 /* Answers 400 naming the first query parameter not in allowed (a
  * NULL-terminated list) or given twice. Returns 0 when all are fine. */
 int http_check_params(struct http_request *req, struct http_reply *reply,
@@ -139,7 +142,7 @@ bool http_query_cache_get(struct http_server *srv, const char *key, uint64_t ver
 void http_query_cache_put(struct http_server *srv, const char *key, uint64_t version,
                           const struct http_reply *reply);
 
-/* -------------------------------------------------------------- api.c -- */
+/* ------------------------------------------ api.c and api_*.c, one each -- */
 
 void http_api_health(struct http_request *req, struct http_reply *reply);
 void http_api_info(struct http_request *req, struct http_reply *reply);

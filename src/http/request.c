@@ -14,6 +14,8 @@
 #include "util/timeparse.h"
 #include "util/xalloc.h"
 
+const char *const http_no_params[] = { NULL };
+
 void http_reply_error(struct http_reply *reply, unsigned status, const char *parameter,
                       const char *fmt, ...)
 {

@@ -1,6 +1,7 @@
 /* Formatting shared by every resource's JSON, CSV and table output. */
 #include "report/format.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,4 +93,23 @@ void report_format_watts(int64_t mw, char *buf, size_t size)
 {
     double w = (double)mw / 1000.0;
     snprintf(buf, size, w < 100.0 ? "%.1f W" : "%.0f W", w);
+}
+
+int report_json_write(FILE *out, json_t *root)
+{
+    int rc = json_dumpf(root, out, REPORT_JSON_FLAGS) == 0 && fputc('\n', out) != EOF ? 0 : -EIO;
+    json_decref(root);
+    return rc;
+}
+
+int report_json_append(struct dynbuf *out, json_t *root)
+{
+    char *text = json_dumps(root, REPORT_JSON_FLAGS);
+    json_decref(root);
+    if (!text) {
+        return -ENOMEM;
+    }
+    dynbuf_adds(out, text);
+    free(text);
+    return dynbuf_adds(out, "\n");
 }

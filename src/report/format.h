@@ -9,6 +9,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "util/common.h"
+#include "util/dynbuf.h"
+
 /* The output formats of the commands that print data. */
 enum report_format {
     REPORT_FORMAT_TABLE,
@@ -25,9 +28,26 @@ enum report_format {
 #define REPORT_DECIMALS_PCT     2 /* a percentage: 76.05 */
 #define REPORT_DECIMALS_SECONDS 3 /* a duration in s: ms resolution */
 
+/* Temperature colours, one pair for `gpulse now`'s table and the dashboard
+ * (which reads them from /api/v1/info). A GPU under sustained load in a
+ * well-cooled server holds 60 to 80 °C, so below 80 °C nothing is shown;
+ * from 80 °C it is running warm (yellow); from 90 °C it is close to where
+ * NVIDIA's parts begin to slow their clocks (NVML's slowdown threshold is
+ * typically 87 to 95 °C): hot (red). */
+#define REPORT_TEMP_WARN_C 80
+#define REPORT_TEMP_HOT_C  90
+
 /* v rounded to decimals places as a JSON real, or null when v is not a
  * finite number. Caller owns the result. */
 json_t *report_json_real(double v, int decimals);
+
+/* Writes root (which it takes) as one line of JSON (REPORT_JSON_FLAGS).
+ * Returns 0 or -EIO. */
+GP_NODISCARD int report_json_write(FILE *out, json_t *root);
+
+/* Appends root (which it takes) to out as one line of JSON. Returns 0, or
+ * -ENOMEM or out's error (which also sticks in out: dynbuf_error). */
+int report_json_append(struct dynbuf *out, json_t *root);
 
 /* Text from the host as a JSON string (null when empty): made valid UTF-8,
  * invalid bytes becoming U+FFFD, since jansson refuses anything else.

@@ -1,11 +1,12 @@
 /* The "now" resource: a GPU snapshot for people and programs: a table, JSON (schema in
- * docs/now-json.md) and CSV. Absent metrics are "N/A", null and an empty
+ * docs/json.md) and CSV. Absent metrics are "N/A", null and an empty
  * field respectively, never 0. */
 #ifndef GPULSE_REPORT_NOW_H
 #define GPULSE_REPORT_NOW_H
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "gpu/gpu.h"
@@ -17,6 +18,10 @@ struct report_now_opts {
     bool csv_processes; /* CSV: one row per process instead of per GPU */
     bool csv_header;    /* CSV: write the header row */
     const char *host;   /* host name shown and reported */
+    /* JSON: the agent's start and sampling period (/api/v1/now); 0 gives
+     * null (gpulse now, which has neither) */
+    int64_t agent_start_ms;
+    int64_t interval_ms;
 };
 
 /* The snapshot as a table of GPUs with their processes beneath. */

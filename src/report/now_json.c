@@ -89,7 +89,8 @@ static json_t *gpu_json(const struct gpu_reading *r)
 
     double pct = 0;
     bool has_pct = gpu_busy_pct(&r->busy, &pct);
-    json_object_set_new(o, "busy_pct", has_pct ? json_real(pct) : json_null());
+    json_object_set_new(o, "busy_pct",
+                        has_pct ? report_json_real(pct, REPORT_DECIMALS_PCT) : json_null());
     json_object_set_new(o, "busy_source", json_string(gpu_busy_source_name(r->busy.source)));
     bool has_busy = r->busy.source != GPU_BUSY_NONE;
     json_object_set_new(o, "busy_us",
@@ -127,6 +128,11 @@ json_t *report_now_json(const struct gpu_snapshot *snap, const struct report_now
     char cuda[32];
     gpu_cuda_version_format(sys, cuda, sizeof(cuda));
     json_object_set_new(root, "cuda_version", report_json_text(cuda));
+    json_object_set_new(root, "agent_start", report_json_time(opts->agent_start_ms));
+    json_object_set_new(root, "interval_s",
+                        opts->interval_ms > 0 ? report_json_real((double)opts->interval_ms / 1000.0,
+                                                                 REPORT_DECIMALS_SECONDS)
+                                              : json_null());
     json_t *gpus = json_array();
     for (size_t i = 0; i < snap->gpu_count; i++) {
         json_array_append_new(gpus, gpu_json(&snap->gpus[i]));
@@ -138,11 +144,5 @@ json_t *report_now_json(const struct gpu_snapshot *snap, const struct report_now
 int report_now_write_json(FILE *out, const struct gpu_snapshot *snap,
                           const struct report_now_opts *opts)
 {
-    json_t *root = report_now_json(snap, opts);
-    int rc = json_dumpf(root, out, REPORT_JSON_FLAGS) == 0 ? 0 : -EIO;
-    if (rc == 0 && fputc('\n', out) == EOF) {
-        rc = -EIO;
-    }
-    json_decref(root);
-    return rc;
+    return report_json_write(out, report_now_json(snap, opts));
 }

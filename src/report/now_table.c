@@ -15,9 +15,8 @@
 #define C_DIM    "\033[2m"
 
 /* Colour thresholds, chosen so that a healthy busy GPU reads green and a
- * hot or full one stands out. */
-#define TEMP_WARN_C       70
-#define TEMP_HOT_C        85
+ * hot or full one stands out (temperatures: REPORT_TEMP_*_C, shared with
+ * the dashboard). */
 #define BUSY_HIGH_PCT     80.0
 #define MEM_FULL_FRACTION 0.9
 
@@ -83,7 +82,7 @@ static void gpu_line(const struct painter *p, const struct gpu_reading *r, int n
     if (has(r, GPU_FIELD_TEMP_C)) {
         int64_t t = val(r, GPU_FIELD_TEMP_C);
         snprintf(buf, sizeof(buf), "%3" PRId64 "°C", t);
-        paint(p, t >= TEMP_HOT_C ? C_RED : t >= TEMP_WARN_C ? C_YELLOW : NULL, buf);
+        paint(p, t >= REPORT_TEMP_HOT_C ? C_RED : t >= REPORT_TEMP_WARN_C ? C_YELLOW : NULL, buf);
     } else {
         fputs("  N/A", p->out);
     }

@@ -106,17 +106,34 @@ void clock_local_date(int64_t t_ms, char *buf, size_t size)
     strftime(buf, size, "%Y-%m-%d", &tm);
 }
 
-int64_t clock_local_weeks_start(int64_t t_ms, int weeks)
+/* The local midnight of the day mday_delta days from t_ms's, or of day
+ * mday of its month when mday > 0. */
+static int64_t local_day_moved(int64_t t_ms, int mday, int mday_delta)
 {
     time_t secs = (time_t)(t_ms / 1000);
     struct tm tm = { 0 };
     localtime_r(&secs, &tm);
-    tm.tm_mday -= tm.tm_wday + 7 * (weeks - 1);
+    tm.tm_mday = (mday > 0 ? mday : tm.tm_mday) + mday_delta;
     tm.tm_hour = 12; /* noon: never inside a DST gap */
     tm.tm_min = 0;
     tm.tm_sec = 0;
     tm.tm_isdst = -1;
     return clock_local_day_start((int64_t)mktime(&tm) * 1000);
+}
+
+int64_t clock_local_weeks_start(int64_t t_ms, int weeks)
+{
+    return local_day_moved(t_ms, 0, -(clock_local_weekday(t_ms) + 7 * (weeks - 1)));
+}
+
+int64_t clock_local_monday_start(int64_t t_ms)
+{
+    return local_day_moved(t_ms, 0, -((clock_local_weekday(t_ms) + 6) % 7));
+}
+
+int64_t clock_local_month_start(int64_t t_ms)
+{
+    return local_day_moved(t_ms, 1, 0);
 }
 
 int clock_local_weekday(int64_t t_ms)

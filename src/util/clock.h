@@ -63,6 +63,13 @@ void clock_local_date(int64_t t_ms, char *buf, size_t size);
  * graph of that many weeks ending today. */
 int64_t clock_local_weeks_start(int64_t t_ms, int weeks);
 
+/* The local midnight starting the Monday-first week that holds t_ms (a
+ * calendar week, as usage per week counts it). */
+int64_t clock_local_monday_start(int64_t t_ms);
+
+/* The local midnight starting the month that holds t_ms. */
+int64_t clock_local_month_start(int64_t t_ms);
+
 /* The local day of the week of t_ms, 0 for Sunday. */
 int clock_local_weekday(int64_t t_ms);
 

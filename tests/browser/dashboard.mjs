@@ -1,7 +1,8 @@
 // Browser test of the dashboard: Debian's Chromium driven by playwright-core
 // against a running agent on the simulated GPUs.
 //   node dashboard.mjs URL EXPECT.json OUTDIR
-// EXPECT.json: {"gpus": [{"index", "name", "utilization_gpu_pct", ...}],
+// EXPECT.json: {"gpus": [{"index", "name", "utilization_gpu_pct", "temperature_c",
+//                         "temperature_level" (as the CLI's table colours it), ...}],
 //               "hostile": "<img ...>"} from the scenario the agent runs.
 // Exits 0 when every check passes; prints each failure otherwise.
 import fs from 'node:fs';
@@ -59,6 +60,15 @@ try {
       `card ${g.index} utilization ${util} is the scenario's ${g.utilization_gpu_pct} %`);
     const temp = await card.locator('.metric').nth(2).locator('.value').textContent();
     check(temp.startsWith(String(g.temperature_c)), `card ${g.index} temperature '${temp}' is ${g.temperature_c} °C`);
+    // Coloured as `gpulse now`'s table colours it (the thresholds arrive with /api/v1/info).
+    const want = 'metric' + (g.temperature_level ? ' ' + g.temperature_level : '');
+    const tempRow = card.locator('.metric').nth(2);
+    await page.waitForFunction(([i, w]) => {
+      const c = Array.from(document.querySelectorAll('.card')).find((e) => e.querySelector('.idx').textContent === '#' + i);
+      return c && c.querySelectorAll('.metric')[2].className === w;
+    }, [g.index, want], { timeout: 10000 }).catch(() => {});
+    const cls = await tempRow.getAttribute('class');
+    check(cls === want, `card ${g.index} colours ${g.temperature_c} °C as the table does ('${want}', got '${cls}')`);
   }
   const host = await page.locator('#host').textContent();
   check(host === expect.host, `the header names the host '${expect.host}' (got '${host}')`);

@@ -78,7 +78,7 @@ class OnceAndDryRun(AgentTest):
 
         rows = listing()
         self.assertEqual(len(rows), 1)
-        self.assertEqual((rows[0]["pid"], rows[0]["user"], rows[0]["container"], rows[0]["gpu_index"]),
+        self.assertEqual((rows[0]["pid"], rows[0]["user"], rows[0]["container"], rows[0]["gpu"]),
                          (4242, "nobody", "docker:4f3c9b1e2d7a", 0))
         self.assertEqual(rows[0]["memory_max_bytes"], 512 << 20)
         self.assertAlmostEqual(rows[0]["gpu_seconds"], 1.0, delta=0.01)  # one 1 s period
@@ -88,6 +88,15 @@ class OnceAndDryRun(AgentTest):
         self.assertEqual(listing("--gpu", "1"), [])
         self.assertEqual(listing("--since", "2100-01-01"), [])
         self.assertEqual(len(listing("--since", "-1h", "--active")), 1)
+        self.assertEqual(len(listing("--gpu", "all")), 1)
+        self.assertEqual(len(listing("--q", "DOCKER:4f3c")), 1)
+        self.assertEqual(listing("-q", "nothing-like-it"), [])
+        # the API's sort keys, and the CLI's older spellings for scripts
+        for key in ("gpu_seconds", "gpu-time", "sm-time", "first-seen", "last_seen", "pid"):
+            self.assertEqual(len(listing("--sort", key)), 1, key)
+        # Read from the database alone: what only the agent's tick knows is null.
+        self.assertEqual((rows[0]["active"], rows[0]["memory_now_bytes"], rows[0]["sm_pct_now"]),
+                         (None, None, None))
         r = run(["processes", "--database", self.db], None)
         self.assertIn("nobody", r.stdout)
         self.assertIn("docker:4f3c9b1e2d7a", r.stdout)

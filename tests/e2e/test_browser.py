@@ -4,16 +4,28 @@ simulated GPUs, with a process whose name is markup."""
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
 import unittest
 
-from gpulse_e2e import SOURCE_DIR, Agent
+from gpulse_e2e import SOURCE_DIR, Agent, run
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 ARTEFACTS = os.environ.get("GPULSE_ARTEFACTS",
                            os.path.join(os.environ.get("GPULSE_BUILD_DIR", "/tmp"), "artefacts"))
+
+
+def table_temperature_levels(scenario):
+    """Each GPU's temperature colour in `gpulse now`'s table, as the
+    dashboard names its levels: {index: "" | "warn" | "crit"}."""
+    p = run(["now", "--color", "always"], scenario)
+    assert p.returncode == 0, p.stderr
+    levels = {}
+    for m in re.finditer(r"^\[(\d+)\] .*?\| (?:\x1b\[(\d+)m)?\s*\d+°C", p.stdout, re.M):
+        levels[int(m.group(1))] = {None: "", "33": "warn", "31": "crit"}[m.group(2)]
+    return levels
 
 
 class DashboardTest(unittest.TestCase):
@@ -37,33 +49,56 @@ class DashboardTest(unittest.TestCase):
         chromium = shutil.which("chromium")
         self.assertIsNotNone(node, "node is needed (scripts/install-deps.sh installs it)")
         self.assertIsNotNone(chromium, "chromium is needed (scripts/install-deps.sh installs it)")
+        # Temperatures on both sides of both thresholds: the table and the
+        # cards must colour each the same.
         scenario = {
             "gpus": [
                 {"name": "NVIDIA H100 80GB HBM3", "metrics": {"utilization_gpu": 63,
-                                                              "temperature_c": 58},
+                                                              "temperature_c": 89},
                  "processes": [{"pid": self.hostile.pid, "memory_mib": 2048, "sm_pct": 40}]},
                 {"name": "NVIDIA A100 80GB PCIe", "metrics": {"utilization_gpu": 7,
                                                               "temperature_c": 41},
                  "processes": [{"pid": self.plain.pid, "memory_mib": 512, "sm_pct": 5}]},
                 {"name": "NVIDIA L4", "lost_at_s": 0},
+                {"name": "NVIDIA L40S", "metrics": {"utilization_gpu": 20, "temperature_c": 90}},
+                {"name": "NVIDIA A10", "metrics": {"utilization_gpu": 30, "temperature_c": 79}},
+                {"name": "NVIDIA T4", "metrics": {"utilization_gpu": 40, "temperature_c": 80}},
             ]
         }
         expect = {
             "gpus": [
                 {"index": 0, "name": "NVIDIA H100 80GB HBM3", "utilization_gpu_pct": 63,
-                 "utilization_tolerance": 0, "temperature_c": 58},
+                 "utilization_tolerance": 0, "temperature_c": 89},
                 {"index": 1, "name": "NVIDIA A100 80GB PCIe", "utilization_gpu_pct": 7,
                  "utilization_tolerance": 0, "temperature_c": 41},
+                {"index": 3, "name": "NVIDIA L40S", "utilization_gpu_pct": 20,
+                 "utilization_tolerance": 0, "temperature_c": 90},
+                {"index": 4, "name": "NVIDIA A10", "utilization_gpu_pct": 30,
+                 "utilization_tolerance": 0, "temperature_c": 79},
+                {"index": 5, "name": "NVIDIA T4", "utilization_gpu_pct": 40,
+                 "utilization_tolerance": 0, "temperature_c": 80},
             ],
             "process_count": 2,
             "hostile_name": HOSTILE,
-            "chart_series": 2,
+            "chart_series": 5,
             "filter_user_query": "sleep 600",
             "filter_matches": 1,
             "user": pwd.getpwuid(os.geteuid()).pw_name,
         }
+        levels = table_temperature_levels(scenario)
+        self.assertEqual([levels[g["index"]] for g in expect["gpus"]],
+                         ["warn", "", "crit", "", "warn"], levels)
+        for g in expect["gpus"]:
+            g["temperature_level"] = levels[g["index"]]
         with Agent(scenario) as agent:
-            expect["host"] = agent.json("/api/v1/info")["host"]
+            info = agent.json("/api/v1/info")
+            expect["host"] = info["host"]
+            # The dashboard colours by the thresholds the agent serves.
+            th = info["temperature_thresholds_c"]
+            for g in expect["gpus"]:
+                t = g["temperature_c"]
+                served = "crit" if t >= th["hot"] else "warn" if t >= th["warn"] else ""
+                self.assertEqual(served, g["temperature_level"], (t, th))
             lost = [g for g in agent.json("/api/v1/now")["gpus"] if g["state"] == "lost"]
             self.assertEqual(len(lost), 1)
             expect["gpus"].append({"index": 2, "name": "NVIDIA L4", "utilization_gpu_pct": 0,

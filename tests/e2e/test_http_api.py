@@ -105,6 +105,26 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(doc["gpus"][0]["memory_total_bytes"], 81559 * 1024 * 1024)
         self.assertEqual(doc["host"], socket.gethostname())
         self.assertGreaterEqual(doc["uptime_s"], 0)
+        # The thresholds gpulse now's table colours by, for the dashboard.
+        self.assertEqual(doc["temperature_thresholds_c"], {"warn": 80, "hot": 90})
+
+    def test_numbers_have_meaningful_precision(self):
+        """Percentages with at most 2 decimals, everything else at most 3
+        (seconds to the ms), never 76.000047999903998."""
+        def walk(v, key, path):
+            if isinstance(v, dict):
+                for k, x in v.items():
+                    walk(x, k, path + "." + k)
+            elif isinstance(v, list):
+                for x in v:
+                    walk(x, key, path + "[]")
+            elif isinstance(v, float):
+                decimals = 2 if key.endswith("_pct") else 3
+                self.assertEqual(v, round(v, decimals), path)
+        for path in ("/api/v1/processes?limit=1000", "/api/v1/activity?gpu=all",
+                     "/api/v1/users", "/api/v1/info", "/api/v1/now", "/health"):
+            walk(self.agent.json(path) if path != "/health" else json.loads(
+                self.agent.get(path)[2]), "", path)
 
     def test_now_is_the_latest_tick(self):
         a = self.agent.json("/api/v1/now")
@@ -413,6 +433,93 @@ class ApiTest(unittest.TestCase):
         self.assertTrue(out.startswith(b"HTTP/1.1 400") or out == b"", out[:80])
         # The agent is still fine after all of that.
         self.assertEqual(self.agent.get("/health")[0], 200)
+
+
+class CliAndApiAgree(unittest.TestCase):
+    """The same resource asked the same of the CLI and of the API is the
+    same document: one builder, one shape per schema id."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="gpulse-same-")
+        cls.db = os.path.join(cls.dir, "same.db")
+        # Three days of recurring jobs: closed lifetimes that no longer change.
+        history = {"gpus": [
+            {"metrics": {"utilization_gpu": {"pattern": "square", "high": 90, "low": 0,
+                                             "period_s": 5 * 3600, "duty": 0.4}},
+             "processes": [{"pid": 4194301, "memory_mib": 900, "sm_pct": 55,
+                            "start_s": 0, "end_s": 3600, "cycle_s": 3 * 3600}]},
+            {"metrics": {"utilization_gpu": 25},
+             "processes": [{"pid": 4194302, "memory_mib": 300, "sm_pct": 12,
+                            "start_s": 600, "end_s": 5000, "cycle_s": 4 * 3600}]},
+        ]}
+        cls.scenario = write_scenario(history)
+        p = subprocess.run([GEN, "--scenario", cls.scenario, "--database", cls.db,
+                            "--from", "-3d", "--to", "-10m", "--interval", "1m",
+                            "--timezone", "UTC"], capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        # The agent samples on, with no process running.
+        cls.agent = Agent({"gpus": [{}, {}]}, database=cls.db, env={"TZ": "UTC"}).__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.agent.__exit__(None, None, None)
+        os.unlink(cls.scenario)
+
+    def cli(self, *args):
+        p = run(list(args) + ["--database", self.db, "--format", "json"], env={"TZ": "UTC"})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)
+
+    def test_processes(self):
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 2 * DAY))
+        cases = [
+            # the API's defaults, spelled out for the CLI
+            ((), ("--sort", "last_seen", "--limit", "100")),
+            (("gpu=1", "sort=gpu_seconds", "limit=5"),
+             ("--gpu", "1", "--sort", "gpu_seconds", "--limit", "5")),
+            (("since=" + since, "q=SIM-4194301", "sort=pid", "limit=1000"),
+             ("--since", since, "--q", "SIM-4194301", "--sort", "pid", "--limit", "1000")),
+            (("sort=memory", "limit=3", "gpu=all"),
+             ("--sort", "memory", "--limit", "3", "--gpu", "all")),
+        ]
+        for params, args in cases:
+            with self.subTest(params=params):
+                api = self.agent.json("/api/v1/processes?" + "&".join(params))
+                cli = self.cli("processes", *args)
+                self.assertGreater(api["count"], 0)
+                # Only the agent knows what runs now; nothing does here.
+                self.assertEqual({p.pop("active") for p in api["processes"]}, {False})
+                self.assertEqual({p.pop("active") for p in cli["processes"]}, {None})
+                self.assertEqual(cli, api)
+        # The older CLI spelling of a sort key gives the same document.
+        self.assertEqual(self.cli("processes", "--sort", "gpu-time", "--limit", "5"),
+                         self.cli("processes", "--sort", "gpu_seconds", "--limit", "5"))
+
+    def test_activity(self):
+        for params, args in ((("weeks=2", "gpu=all"), ("--weeks", "2", "--gpu", "all")),
+                             (("weeks=53",), ("--weeks", "53")),
+                             (("weeks=1", "gpu=0"), ("--weeks", "1", "--gpu", "0"))):
+            with self.subTest(params=params):
+                # Today's minutes close as the agent runs: ask again if one closed between.
+                for _ in range(3):
+                    api = self.agent.json("/api/v1/activity?" + "&".join(params))
+                    cli = self.cli("activity", *args)
+                    if cli == api:
+                        break
+                self.assertEqual(cli, api)
+                self.assertGreater(api["summary"]["active_days"], 0)
+
+    def test_now_has_one_shape(self):
+        api = self.agent.json("/api/v1/now")
+        p = run(["now", "--format", "json"], {"gpus": [{}, {}]})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        cli = json.loads(p.stdout)
+        self.assertEqual(list(cli), list(api))
+        self.assertEqual(list(cli["gpus"][0]), list(api["gpus"][0]))
+        # What only a running agent has is null from the CLI.
+        self.assertEqual((cli["agent_start"], cli["interval_s"]), (None, None))
+        self.assertEqual(api["interval_s"], 1.0)
 
 
 class ListenTest(unittest.TestCase):

@@ -1,6 +1,6 @@
 /* The HTTP subsystem's pure parts: bounded buffers, listen addresses, the
- * metrics exposition (escaping, absent fields, lost GPUs) and the activity
- * graph's levels. The server itself is tested end to end. */
+ * metrics exposition (escaping, absent fields, lost GPUs). The server
+ * itself is tested end to end. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +9,6 @@
 #include "agent/live.h"
 #include "gp_cmocka.h"
 #include "http/metrics.h"
-#include "http/svg.h"
 #include "util/dynbuf.h"
 #include "util/netaddr.h"
 #include "util/xalloc.h"
@@ -142,25 +141,13 @@ static void test_frames_outlive_the_state(void **state)
     agent_live_release(f);
 }
 
-static void test_svg_levels(void **state)
-{
-    (void)state;
-    static const struct {
-        int64_t minutes;
-        int level;
-    } cases[] = { { 0, 0 },   { 1, 1 },   { 59, 1 },  { 60, 2 },   { 179, 2 },
-                  { 180, 3 }, { 359, 3 }, { 360, 4 }, { 1440, 4 }, { -5, 0 } };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(http_svg_level(cases[i].minutes), cases[i].level);
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dynbuf_cap),         cmocka_unit_test(test_netaddr),
-        cmocka_unit_test(test_metrics_exposition), cmocka_unit_test(test_frames_outlive_the_state),
-        cmocka_unit_test(test_svg_levels),
+        cmocka_unit_test(test_dynbuf_cap),
+        cmocka_unit_test(test_netaddr),
+        cmocka_unit_test(test_metrics_exposition),
+        cmocka_unit_test(test_frames_outlive_the_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

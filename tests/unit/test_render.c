@@ -1,6 +1,9 @@
-/* JSON and CSV output of a hand-built snapshot: absent fields are null or
- * empty (never 0), and text from the host is escaped, not trusted. */
+/* JSON and CSV output of a hand-built snapshot and hand-built process
+ * rows: absent fields are null or empty (never 0), numbers are rounded to
+ * what they mean, and text from the host is escaped, not trusted. */
+#include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,7 +11,9 @@
 #include <string.h>
 
 #include "gp_cmocka.h"
+#include "report/activity.h"
 #include "report/now.h"
+#include "report/processes.h"
 
 static struct gpu_process proc = {
     .pid = 77,
@@ -71,7 +76,12 @@ static void json_absent_is_null(void **state)
     assert_true(json_is_null(json_object_get(gpu, "serial")));
     assert_int_equal(json_integer_value(json_object_get(gpu, "temperature_c")), 0);
     assert_int_equal(json_integer_value(json_object_get(gpu, "power_mw")), 123456);
-    assert_true(json_real_value(json_object_get(gpu, "busy_pct")) > 24.9);
+    char *busy = json_dumps(json_object_get(gpu, "busy_pct"), JSON_ENCODE_ANY | REPORT_JSON_FLAGS);
+    assert_string_equal(busy, "25.0");
+    free(busy);
+    /* Only the agent knows when it started and how often it samples. */
+    assert_true(json_is_null(json_object_get(root, "agent_start")));
+    assert_true(json_is_null(json_object_get(root, "interval_s")));
     json_t *reasons = json_object_get(gpu, "clock_event_reasons_active");
     assert_int_equal(json_array_size(reasons), 2);
     assert_string_equal(json_string_value(json_array_get(reasons, 0)), "sw_power_cap");
@@ -105,11 +115,135 @@ static void csv_quotes_and_empties(void **state)
     free(text);
 }
 
+static char *dump(json_t *root)
+{
+    char *text = json_dumps(root, REPORT_JSON_FLAGS);
+    json_decref(root);
+    assert_non_null(text);
+    return text;
+}
+
+static char uuid_y[] = "GPU-y";
+static char user_bob[] = "bob";
+static char command_train[] = "train";
+static char cmdline_train[] = "train --lr=0.1,0.2";
+
+static struct store_process_row process_row = {
+    .gpu_index = 1,
+    .gpu_uuid = uuid_y,
+    .pid = 4242,
+    .type_mask = GPU_PROCESS_COMPUTE,
+    .user = user_bob,
+    .command = command_train,
+    .cmdline = cmdline_train,
+    .first_seen_ms = 1795000000000,
+    .last_seen_ms = 1795000076001,
+    .samples = 77,
+    .has_memory = true,
+    .memory_max_bytes = 2147483648,
+    .memory_avg_bytes = 1073741823.6,
+    .gpu_seconds = 76.000047999903998,
+    .sm_seconds = 38.0001,
+};
+
+static void processes_rounded_and_live(void **state)
+{
+    (void)state;
+    struct report_processes p = { .rows = &process_row, .count = 1, .limit = 0 };
+    char *text = dump(report_processes_json(&p));
+    assert_non_null(strstr(text, "\"schema\":\"gpulse.processes.v1\",\"count\":1,\"limit\":null"));
+    assert_non_null(strstr(text, "\"gpu\":1,\"gpu_uuid\":\"GPU-y\",\"pid\":4242,\"type\":\"C\""));
+    assert_non_null(strstr(text, "\"uid\":null"));
+    assert_non_null(strstr(text, "\"lifetime_s\":76.001,"));
+    assert_non_null(strstr(text, "\"gpu_seconds\":76.0,\"sm_seconds\":38.0,\"sm_pct_avg\":50.0,"));
+    assert_non_null(strstr(text, "\"memory_avg_bytes\":1073741824,"));
+    /* No agent's tick: what runs now is unknown, not "not running". */
+    assert_non_null(strstr(text, "\"active\":null,\"memory_now_bytes\":null,\"sm_pct_now\":null}"));
+    free(text);
+
+    struct report_process_live live = {
+        .running = true, .has_memory = true, .memory_bytes = 1024, .has_sm = true, .sm_pct = 7
+    };
+    p = (struct report_processes){ .rows = &process_row, .count = 1, .live = &live, .limit = 5 };
+    text = dump(report_processes_json(&p));
+    assert_non_null(strstr(text, "\"limit\":5,"));
+    assert_non_null(strstr(text, "\"active\":true,\"memory_now_bytes\":1024,\"sm_pct_now\":7}"));
+    free(text);
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    report_processes_csv(f, &p);
+    fclose(f);
+    assert_non_null(strstr(buf, "gpu_index,gpu_uuid,pid,type,user,uid,command,container,"));
+    assert_non_null(strstr(buf, "\r\n1,GPU-y,4242,C,bob,,train,,2026-11-18T11:06:40.000Z,"
+                                "2026-11-18T11:07:56.001Z,76.000,38.000,2147483648,1073741824,"
+                                "\"train --lr=0.1,0.2\"\r\n"));
+    free(buf);
+}
+
+static void processes_sort_keys(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        enum store_process_sort sort;
+    } cases[] = {
+        { "gpu_seconds", STORE_SORT_GPU_SECONDS },
+        { "gpu-time", STORE_SORT_GPU_SECONDS },
+        { "sm_seconds", STORE_SORT_SM_SECONDS },
+        { "sm-time", STORE_SORT_SM_SECONDS },
+        { "first_seen", STORE_SORT_FIRST_SEEN },
+        { "first-seen", STORE_SORT_FIRST_SEEN },
+        { "last_seen", STORE_SORT_LAST_SEEN },
+        { "last-seen", STORE_SORT_LAST_SEEN },
+        { "memory", STORE_SORT_MEMORY },
+        { "pid", STORE_SORT_PID },
+        { "user", STORE_SORT_USER },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        enum store_process_sort sort = STORE_SORT_PID;
+        assert_int_equal(report_processes_sort_parse(cases[i].name, &sort), 0);
+        assert_int_equal(sort, cases[i].sort);
+    }
+    enum store_process_sort sort = STORE_SORT_PID;
+    assert_int_equal(report_processes_sort_parse("cpu", &sort), -EINVAL);
+    assert_int_equal(report_processes_sort_parse("GPU_SECONDS", &sort), -EINVAL);
+}
+
+static void activity_levels(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t minutes;
+        int level;
+    } cases[] = { { 0, 0 },   { 1, 1 },   { 59, 1 },  { 60, 2 },   { 179, 2 },
+                  { 180, 3 }, { 359, 3 }, { 360, 4 }, { 1440, 4 }, { -5, 0 } };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(report_activity_level(cases[i].minutes), cases[i].level);
+    }
+}
+
+static void json_reals_round(void **state)
+{
+    (void)state;
+    json_t *a =
+        json_pack("[o, o, o, o]", report_json_real(76.000047999903998, 2), report_json_real(0.1, 3),
+                  report_json_real(2.34567, 3), report_json_real((double)NAN, 2));
+    char *text = dump(a);
+    assert_string_equal(text, "[76.0,0.1,2.346,null]");
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(json_absent_is_null),
         cmocka_unit_test(csv_quotes_and_empties),
+        cmocka_unit_test(processes_rounded_and_live),
+        cmocka_unit_test(processes_sort_keys),
+        cmocka_unit_test(activity_levels),
+        cmocka_unit_test(json_reals_round),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
