@@ -9,7 +9,6 @@
 #include "report/activity.h"
 #include "store/store.h"
 #include "util/clock.h"
-#include "util/strparse.h"
 
 static void usage(FILE *out)
 {
@@ -20,81 +19,65 @@ static void usage(FILE *out)
           "      --weeks N           weeks to show, Sunday-first like the activity graph\n"
           "                          (1 to 53, default 4)\n"
           "      --gpu N|UUID|all    one GPU, or every GPU and the machine (default: the\n"
-          "                          machine, where a minute is active when any GPU is)\n"
-          "  -f, --format FORMAT     table (default), json or csv (also --output-format)\n"
-          "  -c, --config PATH       configuration file (see gpulse config --help)\n"
-          "      --set KEY=VALUE     override one configuration key\n"
-          "  -d, --database PATH     the database (key: database)\n"
-          "  -h, --help              show this help\n",
+          "                          machine, where a minute is active when any GPU "
+          "is)\n" CLI_RESOURCE_USAGE_END,
           out);
+}
+
+enum {
+    OPT_WEEKS = 256,
+    OPT_GPU,
+};
+
+struct activity_args {
+    struct cli_db_args db;
+    int weeks;
+    const char *gpu; /* NULL or "all": the machine and every GPU */
+    enum report_format format;
+};
+
+/* Takes one of the command's own options into ctx (struct activity_args). */
+static int take_option(int opt, const char *arg, void *ctx)
+{
+    struct activity_args *a = ctx;
+    switch (opt) {
+    case OPT_WEEKS:
+        return cli_parse_weeks("activity", arg, &a->weeks);
+    case OPT_GPU:
+        a->gpu = arg;
+        return 0;
+    case 'f':
+        return cli_parse_format("activity", arg, &a->format);
+    default:
+        return 0;
+    }
 }
 
 int cli_activity_main(int argc, char **argv)
 {
-    enum {
-        OPT_WEEKS = 256,
-        OPT_GPU
-    };
     static const struct option longopts[] = {
         { "weeks", required_argument, NULL, OPT_WEEKS },
         { "gpu", required_argument, NULL, OPT_GPU },
-        { "format", required_argument, NULL, 'f' },
-        { "output-format", required_argument, NULL, 'f' },
-        CLI_DB_LONGOPTS,
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        CLI_RESOURCE_LONGOPTS_END,
     };
-    uint64_t weeks = 4;
-    const char *gpu = NULL;
-    enum report_format format = REPORT_FORMAT_TABLE;
-    struct cli_db_args da = { 0 };
-    optind = 1;
-    opterr = 0;
-    int opt = 0;
-    int rc = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, ":f:c:d:h", longopts, NULL)) != -1) {
-        bool handled = false;
-        rc = cli_db_option("activity", opt, optarg, &da, &handled);
-        if (rc || handled) {
-            continue;
-        }
-        switch (opt) {
-        case OPT_WEEKS:
-            if (strparse_u64(optarg, REPORT_ACTIVITY_MAX_WEEKS, &weeks) != 0 || weeks == 0) {
-                return cli_usage_error("activity", "--weeks: '%s' is not a number from 1 to %d",
-                                       optarg, REPORT_ACTIVITY_MAX_WEEKS);
-            }
-            break;
-        case OPT_GPU:
-            gpu = optarg;
-            break;
-        case 'f':
-            rc = cli_parse_format("activity", optarg, &format);
-            break;
-        case 'h':
-            usage(stdout);
-            return GP_EXIT_OK;
-        case ':':
-            return cli_usage_error("activity", "option '%s' needs a value", argv[optind - 1]);
-        default:
-            return cli_usage_error("activity", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (rc) {
-        return rc;
-    }
-    if (optind < argc) {
-        return cli_usage_error("activity", "unexpected argument '%s'", argv[optind]);
+    struct activity_args args = { .weeks = 4, .format = REPORT_FORMAT_TABLE };
+    struct cli_opts p = cli_opts_make("activity", argc, argv, ":f:c:d:h", longopts, usage);
+    p.config = &args.db.config;
+    p.database = &args.db.database;
+    p.take = take_option;
+    p.ctx = &args;
+    if (cli_opts_parse(&p) != 0) {
+        return p.exit_code;
     }
     struct config cfg;
     struct store *s = NULL;
-    rc = cli_db_open("activity", &da, STORE_READ_ONLY, &cfg, &s);
+    int rc = cli_db_open("activity", &args.db, STORE_READ_ONLY, &cfg, &s);
     if (rc) {
         return rc;
     }
     struct report_activity_query q = {
-        .gpu = gpu,
-        .weeks = (int)weeks,
+        .gpu = args.gpu,
+        .weeks = args.weeks,
         .now_ms = clock_realtime_ms(),
         .threshold_pct = cfg.activity_threshold_pct,
     };
@@ -105,14 +88,14 @@ int cli_activity_main(int argc, char **argv)
     if (rc) {
         return cli_fail("%s", err.msg);
     }
-    if (gpu && strcmp(gpu, "all") != 0 && a.count == 0) {
+    if (args.gpu && strcmp(args.gpu, "all") != 0 && a.count == 0) {
         /* Not an error when the GPU exists but was idle; say which case. */
-        fprintf(stderr, "gpulse activity: no activity recorded for GPU '%s' in these %llu weeks\n",
-                gpu, (unsigned long long)weeks);
+        fprintf(stderr, "gpulse activity: no activity recorded for GPU '%s' in these %d weeks\n",
+                args.gpu, args.weeks);
     }
-    if (format == REPORT_FORMAT_JSON) {
+    if (args.format == REPORT_FORMAT_JSON) {
         rc = report_json_write(stdout, report_activity_json(&a));
-    } else if (format == REPORT_FORMAT_CSV) {
+    } else if (args.format == REPORT_FORMAT_CSV) {
         report_activity_csv(stdout, &a);
     } else {
         report_activity_table(stdout, &a);

@@ -63,119 +63,68 @@ static void usage(FILE *out)
 }
 
 struct agent_args {
-    struct cli_config_args config;
-    const char *flag_sets[16][2]; /* flags that are configuration keys, applied last */
-    size_t flag_count;
+    struct cli_config_args config; /* --config, --set and the flags that are keys */
     bool once;
     bool dry_run;
     int verbose;
 };
 
-static int flag_set(struct agent_args *a, const char *key, const char *value)
+enum {
+    OPT_FLUSH = 256,
+    OPT_ONCE,
+    OPT_DRY_RUN,
+    OPT_LOG_FILE,
+    OPT_LISTEN,
+};
+
+/* Takes one of the agent's own options into ctx (struct agent_args); the
+ * others are configuration keys. */
+static int take_option(int opt, const char *arg, void *ctx)
 {
-    if (a->flag_count == sizeof(a->flag_sets) / sizeof(a->flag_sets[0])) {
-        return cli_usage_error("agent", "too many options");
-    }
-    a->flag_sets[a->flag_count][0] = key;
-    a->flag_sets[a->flag_count][1] = value;
-    a->flag_count++;
+    (void)arg;
+    struct agent_args *a = ctx;
+    a->once |= opt == OPT_ONCE;
+    a->dry_run |= opt == OPT_DRY_RUN;
+    a->verbose += opt == 'v';
     return 0;
 }
 
-static int parse_args(int argc, char **argv, struct agent_args *a, bool *help)
+/* Reads the options into a and the configuration into cfg. Returns 0, or
+ * -1 when the command must stop with *exit_code. */
+static int parse_args(int argc, char **argv, struct agent_args *a, struct config *cfg,
+                      int *exit_code)
 {
-    enum {
-        OPT_SET = 256,
-        OPT_FLUSH,
-        OPT_ONCE,
-        OPT_DRY_RUN,
-        OPT_NVML_LIB,
-        OPT_PROC_ROOT,
-        OPT_LOG_LEVEL,
-        OPT_LOG_FILE,
-        OPT_LISTEN,
-        OPT_PCIE,
-    };
     static const struct option longopts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "set", required_argument, NULL, OPT_SET },
+        CLI_CONFIG_LONGOPTS,
         { "database", required_argument, NULL, 'd' },
         { "interval", required_argument, NULL, 'i' },
         { "flush-interval", required_argument, NULL, OPT_FLUSH },
         { "once", no_argument, NULL, OPT_ONCE },
         { "dry-run", no_argument, NULL, OPT_DRY_RUN },
-        { "nvml-lib", required_argument, NULL, OPT_NVML_LIB },
-        { "proc-root", required_argument, NULL, OPT_PROC_ROOT },
-        { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
         { "log-file", required_argument, NULL, OPT_LOG_FILE },
         { "listen", required_argument, NULL, OPT_LISTEN },
-        { "pcie", no_argument, NULL, OPT_PCIE },
-        { "verbose", no_argument, NULL, 'v' },
+        CLI_READ_LONGOPTS,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    static const struct cli_flag_key flag_keys[] = {
+        { 'd', "--database", "database", NULL },
+        { 'i', "--interval", "interval", NULL },
+        { OPT_FLUSH, "--flush-interval", "flush_interval", NULL },
+        { OPT_LOG_FILE, "--log-file", "log.file", NULL },
+        { OPT_LISTEN, "--listen", "http.listen", NULL },
+        CLI_READ_FLAG_KEYS,
+        { 0, NULL, NULL, NULL },
+    };
     *a = (struct agent_args){ 0 };
-    optind = 1;
-    opterr = 0;
-    int opt = 0;
-    int rc = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, ":c:d:i:vh", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            a->config.path = optarg;
-            break;
-        case OPT_SET:
-            rc = cli_config_add_set("agent", &a->config, optarg);
-            break;
-        case 'd':
-            rc = flag_set(a, "database", optarg);
-            break;
-        case 'i':
-            rc = flag_set(a, "interval", optarg);
-            break;
-        case OPT_FLUSH:
-            rc = flag_set(a, "flush_interval", optarg);
-            break;
-        case OPT_NVML_LIB:
-            rc = flag_set(a, "nvml_lib", optarg);
-            break;
-        case OPT_PROC_ROOT:
-            rc = flag_set(a, "proc_root", optarg);
-            break;
-        case OPT_LOG_LEVEL:
-            rc = flag_set(a, "log.level", optarg);
-            break;
-        case OPT_LOG_FILE:
-            rc = flag_set(a, "log.file", optarg);
-            break;
-        case OPT_LISTEN:
-            rc = flag_set(a, "http.listen", optarg);
-            break;
-        case OPT_PCIE:
-            rc = flag_set(a, "pcie", "true");
-            break;
-        case OPT_ONCE:
-            a->once = true;
-            break;
-        case OPT_DRY_RUN:
-            a->dry_run = true;
-            break;
-        case 'v':
-            a->verbose++;
-            break;
-        case 'h':
-            *help = true;
-            return 0;
-        case ':':
-            return cli_usage_error("agent", "option '%s' needs a value", argv[optind - 1]);
-        default:
-            return cli_usage_error("agent", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (rc == 0 && optind < argc) {
-        return cli_usage_error("agent", "unexpected argument '%s'", argv[optind]);
-    }
-    return rc;
+    struct cli_opts p = cli_opts_make("agent", argc, argv, ":c:d:i:vh", longopts, usage);
+    p.config = &a->config;
+    p.flag_keys = flag_keys;
+    p.take = take_option;
+    p.ctx = a;
+    int stop = cli_opts_parse_config(&p, cfg, &a->verbose);
+    *exit_code = p.exit_code;
+    return stop;
 }
 
 /* --dry-run: what would be stored, printed instead, on the same schedule. */
@@ -216,26 +165,11 @@ static int dry_run(const struct config *cfg, bool once)
 int cli_agent_main(int argc, char **argv)
 {
     struct agent_args a;
-    bool help = false;
-    int rc = parse_args(argc, argv, &a, &help);
-    if (rc || help) {
-        if (help) {
-            usage(stdout);
-        }
-        return rc;
-    }
     struct config cfg;
-    rc = cli_config_load("agent", &a.config, &cfg);
-    if (rc) {
-        return rc;
+    int rc = 0;
+    if (parse_args(argc, argv, &a, &cfg, &rc) != 0) {
+        return rc; /* after --help, or a mistake said */
     }
-    for (size_t i = 0; i < a.flag_count; i++) {
-        struct gp_err err = { 0 };
-        if (config_set(&cfg, a.flag_sets[i][0], a.flag_sets[i][1], &err) != 0) {
-            return cli_usage_error("agent", "%s", err.msg);
-        }
-    }
-    log_threshold = a.verbose ? (a.verbose > 1 ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO) : cfg.log_level;
     struct gp_err err = { 0 };
     if (cfg.log_file[0] && log_open_file(cfg.log_file, &err) != 0) {
         return cli_fail("%s", err.msg);

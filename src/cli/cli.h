@@ -37,10 +37,24 @@ int cli_svg_main(int argc, char **argv);
 int cli_config_main(int argc, char **argv);
 
 /* The --config and --set options every configurable command takes. */
+/* An option that stands for a configuration key (--interval for
+ * "interval"): cli_opts_parse takes it into cli_config_args, and
+ * cli_config_load applies it after the file and every --set, so the flag
+ * wins. A table of them ends with a zeroed entry. */
+struct cli_flag_key {
+    int opt;           /* getopt's value for the option */
+    const char *name;  /* "--interval": named in messages */
+    const char *key;   /* "interval" */
+    const char *value; /* NULL: the option's argument; else this ("true") */
+};
+
 struct cli_config_args {
     const char *path;     /* --config PATH; NULL: the default places */
     const char *sets[64]; /* --set KEY=VALUE, in order */
     size_t set_count;
+    const struct cli_flag_key *flags[16]; /* flags that are keys, in order */
+    const char *flag_values[16];
+    size_t flag_count;
 };
 
 /* The options every command that reads the database takes. */
@@ -52,6 +66,28 @@ struct cli_db_args {
 /* getopt_long value for --set, and the long options of cli_config_args
  * and of cli_db_args. */
 #define CLI_OPT_SET 0x1000
+
+/* The options that choose how GPUs are read, for `now` and `agent` alike:
+ * long options and their configuration keys. */
+#define CLI_OPT_NVML_LIB  0x1001
+#define CLI_OPT_PROC_ROOT 0x1002
+#define CLI_OPT_PCIE      0x1003
+#define CLI_OPT_LOG_LEVEL 0x1004
+#define CLI_READ_LONGOPTS                                            \
+    { "nvml-lib", required_argument, NULL, CLI_OPT_NVML_LIB },       \
+        { "proc-root", required_argument, NULL, CLI_OPT_PROC_ROOT }, \
+        { "pcie", no_argument, NULL, CLI_OPT_PCIE },                 \
+        { "log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL }, \
+    {                                                                \
+        "verbose", no_argument, NULL, 'v'                            \
+    }
+#define CLI_READ_FLAG_KEYS                                       \
+    { CLI_OPT_NVML_LIB, "--nvml-lib", "nvml_lib", NULL },        \
+        { CLI_OPT_PROC_ROOT, "--proc-root", "proc_root", NULL }, \
+        { CLI_OPT_PCIE, "--pcie", "pcie", "true" },              \
+    {                                                            \
+        CLI_OPT_LOG_LEVEL, "--log-level", "log.level", NULL      \
+    }
 #define CLI_CONFIG_LONGOPTS                         \
     { "config", required_argument, NULL, 'c' },     \
     {                                               \
@@ -61,6 +97,12 @@ struct cli_db_args {
     CLI_CONFIG_LONGOPTS,                         \
     {                                            \
         "database", required_argument, NULL, 'd' \
+    }
+/* CLI_DB_LONGOPTS, --help and the terminating entry: a table's end. */
+#define CLI_DB_LONGOPTS_END                              \
+    CLI_DB_LONGOPTS, { "help", no_argument, NULL, 'h' }, \
+    {                                                    \
+        NULL, 0, NULL, 0                                 \
     }
 
 /* The end of the --help text of such a command, for those options. */
@@ -80,10 +122,6 @@ struct cli_db_args {
     {                                                                                              \
         NULL, 0, NULL, 0                                                                           \
     }
-
-/* Takes opt if it is one of CLI_DB_LONGOPTS: sets *handled and returns 0,
- * or GP_EXIT_USAGE after saying why. Other options leave *handled false. */
-int cli_db_option(const char *cmd, int opt, const char *arg, struct cli_db_args *a, bool *handled);
 
 /* Loads the configuration, then opens the database it (or --database)
  * names. Returns 0, or an exit code after printing the problem. */
@@ -113,23 +151,48 @@ struct cli_opts {
     const char *cmd; /* "processes": named in every message */
     int argc;
     char **argv;
-    const char *shortopts;          /* getopt's, starting with ':' */
-    const struct option *longopts;  /* ends with a zeroed entry */
-    void (*usage)(FILE *out);       /* what --help prints */
-    struct cli_config_args *config; /* NULL: the command takes no --config/--set */
-    const char **database;          /* NULL: the command takes no --database */
-    int max_operands;               /* operands allowed after the options */
-    int exit_code;                  /* once cli_opts_next returned -1 */
+    const char *shortopts;                /* getopt's, starting with ':' */
+    const struct option *longopts;        /* ends with a zeroed entry */
+    void (*usage)(FILE *out);             /* what --help prints */
+    struct cli_config_args *config;       /* NULL: the command takes no --config/--set */
+    const char **database;                /* NULL: the command takes no --database */
+    const struct cli_flag_key *flag_keys; /* options that are keys (needs config); may be NULL */
+    int max_operands;                     /* operands allowed after the options */
+    /* Takes one of the command's own options (getopt's value, its argument
+     * or NULL) into ctx: returns 0, or GP_EXIT_USAGE after saying what was
+     * wrong. NULL when every option is a shared one. */
+    int (*take)(int opt, const char *arg, void *ctx);
+    void *ctx;
+    int exit_code; /* once cli_opts_parse returned -1 */
     bool started;
 };
 
-/* The next option the command handles itself (getopt's value, optarg
- * set); 0 when the options are done and at most max_operands operands
- * follow (the first at argv[optind]); -1 when the command must stop with
- * p->exit_code: GP_EXIT_OK after printing --help, GP_EXIT_USAGE after
- * saying on stderr what was wrong (an unknown option, a missing value, an
- * unexpected operand, a bad --set). */
-int cli_opts_next(struct cli_opts *p);
+/* A cli_opts for cmd with its option table and --help text; the caller
+ * sets what else it takes (config, database, flag_keys, take and ctx). */
+struct cli_opts cli_opts_make(const char *cmd, int argc, char **argv, const char *shortopts,
+                              const struct option *longopts, void (*usage)(FILE *out));
+
+/* Reads the options, handing the command's own to p->take. Returns 0 when
+ * the command goes on (its operands, at most max_operands, start at
+ * argv[optind]), or -1 when it must stop with p->exit_code: GP_EXIT_OK
+ * after printing --help, GP_EXIT_USAGE after saying on stderr what was
+ * wrong (an unknown option, a missing value, an unexpected operand, a bad
+ * --set or a value p->take refused). */
+int cli_opts_parse(struct cli_opts *p);
+
+/* cli_opts_parse, then the configuration p->config names (the file, --set,
+ * the flags that are keys) into cfg, and the log threshold from it and
+ * *verbose (read after the options). Returns 0 when the command goes on,
+ * or -1 when it must stop with p->exit_code (0 after --help). */
+int cli_opts_parse_config(struct cli_opts *p, struct config *cfg, const int *verbose);
+
+/* Sets the log threshold: info for one --verbose, debug for more, else
+ * the configuration's log.level (which --log-level sets). */
+void cli_log_threshold(const struct config *cfg, int verbose);
+
+/* Parses a --weeks value, 1 to REPORT_ACTIVITY_MAX_WEEKS (the activity
+ * graph's and table's). Returns 0, or GP_EXIT_USAGE after saying why. */
+int cli_parse_weeks(const char *cmd, const char *arg, int *out);
 
 /* Parses a --format / --output-format value. Returns 0, or GP_EXIT_USAGE
  * after saying what is wrong (cmd names the command in the message). */

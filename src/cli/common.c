@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "report/activity.h"
 #include "report/now.h"
 #include "util/clock.h"
+#include "util/log.h"
+#include "util/strparse.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -63,25 +66,13 @@ int cli_config_load(const char *cmd, const struct cli_config_args *a, struct con
             return GP_EXIT_USAGE;
         }
     }
-    return 0;
-}
-
-int cli_db_option(const char *cmd, int opt, const char *arg, struct cli_db_args *a, bool *handled)
-{
-    *handled = true;
-    switch (opt) {
-    case 'c':
-        a->config.path = arg;
-        return 0;
-    case CLI_OPT_SET:
-        return cli_config_add_set(cmd, &a->config, arg);
-    case 'd':
-        a->database = arg;
-        return 0;
-    default:
-        *handled = false;
-        return 0;
+    for (size_t i = 0; i < a->flag_count; i++) {
+        const struct cli_flag_key *f = a->flags[i];
+        if (config_set(cfg, f->key, a->flag_values[i], &err) != 0) {
+            return cli_usage_error(cmd, "%s '%s': %s", f->name, a->flag_values[i], err.msg);
+        }
     }
+    return 0;
 }
 
 int cli_db_open(const char *cmd, const struct cli_db_args *a, enum store_mode mode,
@@ -102,6 +93,25 @@ int cli_db_open(const char *cmd, const struct cli_db_args *a, enum store_mode mo
         return cli_fail("%s", err.msg);
     }
     store_set_activity_threshold(*out, cfg->activity_threshold_pct);
+    return 0;
+}
+
+void cli_log_threshold(const struct config *cfg, int verbose)
+{
+    log_threshold = cfg->log_level;
+    if (verbose) {
+        log_threshold = verbose > 1 ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
+    }
+}
+
+int cli_parse_weeks(const char *cmd, const char *arg, int *out)
+{
+    uint64_t weeks = 0;
+    if (strparse_u64(arg, REPORT_ACTIVITY_MAX_WEEKS, &weeks) != 0 || weeks == 0) {
+        return cli_usage_error(cmd, "--weeks: '%s' is not a number from 1 to %d", arg,
+                               REPORT_ACTIVITY_MAX_WEEKS);
+    }
+    *out = (int)weeks;
     return 0;
 }
 
@@ -133,17 +143,26 @@ static bool take_shared_option(struct cli_opts *p, int opt)
         *p->database = optarg;
         return true;
     }
+    for (const struct cli_flag_key *f = p->flag_keys; f && f->opt; f++) {
+        if (f->opt != opt) {
+            continue;
+        }
+        struct cli_config_args *c = p->config;
+        if (c->flag_count == GP_ARRAY_LEN(c->flags)) {
+            p->exit_code = cli_usage_error(p->cmd, "%s: too many options", f->name);
+            return true;
+        }
+        c->flags[c->flag_count] = f;
+        c->flag_values[c->flag_count++] = f->value ? f->value : optarg;
+        return true;
+    }
     return false;
 }
 
-int cli_opts_next(struct cli_opts *p)
+/* The next option the command handles itself, 0 when the options are
+ * done, -1 when parsing stops (p->exit_code says how). */
+static int next_option(struct cli_opts *p)
 {
-    if (!p->started) {
-        optind = 1;
-        opterr = 0; /* the messages are ours */
-        p->started = true;
-        p->exit_code = GP_EXIT_OK;
-    }
     for (;;) {
         int opt = getopt_long(p->argc, p->argv, p->shortopts, p->longopts, NULL);
         if (opt == -1) {
@@ -176,5 +195,45 @@ int cli_opts_next(struct cli_opts *p)
             cli_usage_error(p->cmd, "unexpected argument '%s'", p->argv[optind + p->max_operands]);
         return -1;
     }
+    return 0;
+}
+
+struct cli_opts cli_opts_make(const char *cmd, int argc, char **argv, const char *shortopts,
+                              const struct option *longopts, void (*usage)(FILE *out))
+{
+    return (struct cli_opts){ .cmd = cmd,
+                              .argc = argc,
+                              .argv = argv,
+                              .shortopts = shortopts,
+                              .longopts = longopts,
+                              .usage = usage };
+}
+
+int cli_opts_parse(struct cli_opts *p)
+{
+    optind = 1;
+    opterr = 0; /* the messages are ours */
+    p->exit_code = GP_EXIT_OK;
+    int opt = 0;
+    while ((opt = next_option(p)) > 0) {
+        int rc = p->take ? p->take(opt, optarg, p->ctx) : 0;
+        if (rc != 0) {
+            p->exit_code = rc;
+            return -1;
+        }
+    }
+    return opt < 0 ? -1 : 0;
+}
+
+int cli_opts_parse_config(struct cli_opts *p, struct config *cfg, const int *verbose)
+{
+    if (cli_opts_parse(p) != 0) {
+        return -1;
+    }
+    p->exit_code = cli_config_load(p->cmd, p->config, cfg);
+    if (p->exit_code != 0) {
+        return -1;
+    }
+    cli_log_threshold(cfg, *verbose);
     return 0;
 }

@@ -30,16 +30,10 @@ int cli_config_main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     struct cli_config_args ca = { 0 };
-    struct cli_opts p = { .cmd = "config",
-                          .argc = argc,
-                          .argv = argv,
-                          .shortopts = ":c:h",
-                          .longopts = longopts,
-                          .usage = usage,
-                          .config = &ca };
-    /* All of config's options are the shared ones: anything but 0 is --help
-     * or a mistake, already answered. */
-    if (cli_opts_next(&p) != 0) {
+    struct cli_opts p = cli_opts_make("config", argc, argv, ":c:h", longopts, usage);
+    p.config = &ca;
+    /* all of its options are the shared ones */
+    if (cli_opts_parse(&p) != 0) {
         return p.exit_code;
     }
     struct config cfg;

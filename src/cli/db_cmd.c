@@ -139,23 +139,15 @@ static int check(struct store *s)
 int cli_db_main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        CLI_DB_LONGOPTS,
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        CLI_DB_LONGOPTS_END,
     };
     struct cli_db_args da = { 0 };
-    struct cli_opts p = { .cmd = "db",
-                          .argc = argc,
-                          .argv = argv,
-                          .shortopts = ":c:d:h",
-                          .longopts = longopts,
-                          .usage = usage,
-                          .config = &da.config,
-                          .database = &da.database,
-                          .max_operands = 1 };
-    /* All of db's options are the shared ones: anything but 0 is --help or a
-     * mistake, already answered. */
-    if (cli_opts_next(&p) != 0) {
+    struct cli_opts p = cli_opts_make("db", argc, argv, ":c:d:h", longopts, usage);
+    p.config = &da.config;
+    p.database = &da.database;
+    p.max_operands = 1;
+    /* all of its options are the shared ones */
+    if (cli_opts_parse(&p) != 0) {
         return p.exit_code;
     }
     if (optind >= argc) {

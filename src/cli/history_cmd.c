@@ -75,8 +75,9 @@ static int parse_metrics(const char *list, struct report_history_request *req)
 }
 
 /* Takes one of history's own options. Returns 0 or an exit code. */
-static int take_option(int opt, const char *arg, struct history_args *a)
+static int take_option(int opt, const char *arg, void *ctx)
 {
+    struct history_args *a = ctx;
     struct report_history_request *req = &a->req;
     uint64_t points = 0;
     int64_t at = 0;
@@ -129,29 +130,14 @@ static int parse_args(int argc, char **argv, struct history_args *a)
         { "around", required_argument, NULL, OPT_AROUND },
         CLI_RESOURCE_LONGOPTS_END,
     };
+    struct cli_opts p = cli_opts_make("history", argc, argv, ":f:c:d:h", longopts, usage);
+    p.config = &a->db.config;
+    p.database = &a->db.database;
+    p.take = take_option;
+    p.ctx = a;
     int rc = parse_metrics(REPORT_HISTORY_DEFAULT_METRICS, &a->req);
-    optind = 1;
-    opterr = 0;
-    int opt = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, ":f:c:d:h", longopts, NULL)) != -1) {
-        bool handled = false;
-        rc = cli_db_option("history", opt, optarg, &a->db, &handled);
-        if (rc || handled) {
-            continue;
-        }
-        if (opt == 'h') {
-            usage(stdout);
-            return -1;
-        }
-        if (opt == ':' || opt == '?') {
-            return cli_usage_error("history",
-                                   opt == ':' ? "option '%s' needs a value" : "unknown option '%s'",
-                                   argv[optind - 1]);
-        }
-        rc = take_option(opt, optarg, a);
-    }
-    if (rc == 0 && optind < argc) {
-        return cli_usage_error("history", "unexpected argument '%s'", argv[optind]);
+    if (rc == 0 && cli_opts_parse(&p) != 0) {
+        return p.exit_code == GP_EXIT_OK ? -1 : p.exit_code;
     }
     if (rc == 0 && a->req.from_ms >= a->req.to_ms) {
         return cli_usage_error("history", "--from must be before --to");

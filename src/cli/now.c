@@ -21,14 +21,10 @@
 struct now_args {
     enum report_format format;
     bool csv_processes;
-    uint64_t watch_ms; /* 0: read once */
-    const char *nvml_lib;
-    const char *proc_root;
-    bool pcie;
-    int color;     /* -1 auto, 0 never, 1 always */
-    int log_level; /* from --log-level, -1 when not given */
-    int verbose;   /* -v count */
-    struct cli_config_args config;
+    uint64_t watch_ms;             /* 0: read once */
+    int color;                     /* -1 auto, 0 never, 1 always */
+    int verbose;                   /* -v count */
+    struct cli_config_args config; /* --config, --set, and the reading flags as keys */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -69,6 +65,11 @@ static void usage(FILE *out)
           out);
 }
 
+enum {
+    OPT_COLOR = 256,
+    OPT_NO_COLOR,
+};
+
 /* --color: auto (-1), always (1) or never (0). */
 static int parse_color(const char *text, int *color)
 {
@@ -82,113 +83,75 @@ static int parse_color(const char *text, int *color)
     return -1;
 }
 
-static int parse_args(int argc, char **argv, struct now_args *a, bool *help)
+/* Takes one of now's own options into a. Returns 0, or GP_EXIT_USAGE
+ * after saying what was wrong. */
+static int take_option(int opt, const char *arg, void *ctx)
 {
-    enum {
-        OPT_PCIE = 256,
-        OPT_COLOR,
-        OPT_NO_COLOR,
-        OPT_NVML_LIB,
-        OPT_PROC_ROOT,
-        OPT_LOG_LEVEL,
-        OPT_SET,
-    };
+    struct now_args *a = ctx;
+    switch (opt) {
+    case 'f':
+        return cli_parse_format("now", arg, &a->format);
+    case 'p':
+        a->csv_processes = true;
+        return 0;
+    case 'w':
+        if (strparse_duration_ms(arg, 50, 86400000, &a->watch_ms) != 0) {
+            return cli_usage_error("now",
+                                   "--watch: '%s' is not a duration between 50ms and 24h "
+                                   "(seconds, or with a unit: 500ms, 2s, 1m)",
+                                   arg);
+        }
+        return 0;
+    case OPT_COLOR:
+        if (parse_color(arg, &a->color) != 0) {
+            return cli_usage_error("now", "--color: '%s' is not one of auto, always, never", arg);
+        }
+        return 0;
+    case OPT_NO_COLOR:
+        a->color = 0;
+        return 0;
+    case 'v':
+        a->verbose++;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* Reads the options into a and the configuration into cfg. Returns 0, or
+ * -1 when the command must stop with *exit_code. */
+static int parse_args(int argc, char **argv, struct now_args *a, struct config *cfg, int *exit_code)
+{
     static const struct option longopts[] = {
         { "format", required_argument, NULL, 'f' },
         { "output-format", required_argument, NULL, 'f' },
         { "processes", no_argument, NULL, 'p' },
         { "watch", required_argument, NULL, 'w' },
-        { "pcie", no_argument, NULL, OPT_PCIE },
         { "color", required_argument, NULL, OPT_COLOR },
         { "no-color", no_argument, NULL, OPT_NO_COLOR },
-        { "nvml-lib", required_argument, NULL, OPT_NVML_LIB },
-        { "proc-root", required_argument, NULL, OPT_PROC_ROOT },
-        { "verbose", no_argument, NULL, 'v' },
-        { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-        { "config", required_argument, NULL, 'c' },
-        { "set", required_argument, NULL, OPT_SET },
+        CLI_READ_LONGOPTS,
+        CLI_CONFIG_LONGOPTS,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    *a = (struct now_args){ .color = -1, .log_level = -1 };
-    optind = 1;
-    opterr = 0;
-    int opt = 0;
-    while ((opt = getopt_long(argc, argv, ":f:pw:vhc:", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'f':
-            if (cli_parse_format("now", optarg, &a->format) != 0) {
-                return GP_EXIT_USAGE;
-            }
-            break;
-        case 'p':
-            a->csv_processes = true;
-            break;
-        case 'w':
-            if (strparse_duration_ms(optarg, 50, 86400000, &a->watch_ms) != 0) {
-                return cli_usage_error("now",
-                                       "--watch: '%s' is not a duration between 50ms and 24h "
-                                       "(seconds, or with a unit: 500ms, 2s, 1m)",
-                                       optarg);
-            }
-            break;
-        case OPT_LOG_LEVEL: {
-            enum log_level level = LOG_LEVEL_WARNING;
-            if (log_level_parse(optarg, &level) != 0) {
-                return cli_usage_error("now",
-                                       "--log-level: '%s' is not one of debug, info, warning, "
-                                       "error, critical",
-                                       optarg);
-            }
-            a->log_level = (int)level;
-            break;
-        }
-        case 'c':
-            a->config.path = optarg;
-            break;
-        case OPT_SET:
-            if (cli_config_add_set("now", &a->config, optarg) != 0) {
-                return GP_EXIT_USAGE;
-            }
-            break;
-        case OPT_PCIE:
-            a->pcie = true;
-            break;
-        case OPT_COLOR:
-            if (parse_color(optarg, &a->color) != 0) {
-                return cli_usage_error("now", "--color: '%s' is not one of auto, always, never",
-                                       optarg);
-            }
-            break;
-        case OPT_NO_COLOR:
-            a->color = 0;
-            break;
-        case OPT_NVML_LIB:
-            a->nvml_lib = optarg;
-            break;
-        case OPT_PROC_ROOT:
-            a->proc_root = optarg;
-            break;
-        case 'v':
-            a->verbose++;
-            break;
-        case 'h':
-            *help = true;
-            return 0;
-        case ':':
-            return cli_usage_error("now", "option '%s' needs a value", argv[optind - 1]);
-        default:
-            return cli_usage_error("now", "unknown option '%s'", argv[optind - 1]);
-        }
+    static const struct cli_flag_key flag_keys[] = {
+        CLI_READ_FLAG_KEYS,
+        { 0, NULL, NULL, NULL },
+    };
+    *a = (struct now_args){ .color = -1 };
+    struct cli_opts p = cli_opts_make("now", argc, argv, ":f:pw:vhc:", longopts, usage);
+    p.config = &a->config;
+    p.flag_keys = flag_keys;
+    p.take = take_option;
+    p.ctx = a;
+    int stop = cli_opts_parse_config(&p, cfg, &a->verbose);
+    *exit_code = p.exit_code;
+    if (!stop && a->csv_processes && a->format != REPORT_FORMAT_CSV) {
+        *exit_code = cli_usage_error("now", "--processes applies to --format csv (the table "
+                                            "and JSON always list processes)");
+        return -1;
     }
-    if (optind < argc) {
-        return cli_usage_error("now", "unexpected argument '%s'", argv[optind]);
-    }
-    if (a->csv_processes && a->format != REPORT_FORMAT_CSV) {
-        return cli_usage_error("now", "--processes applies to --format csv (the table and JSON "
-                                      "always list processes)");
-    }
-    return 0;
+    return stop;
 }
 
 static unsigned terminal_width(void)
@@ -228,46 +191,13 @@ static int render(const struct now_args *a, const struct gpu_snapshot *snap,
     return GP_EXIT_OK;
 }
 
-/* The flags that are configuration keys, over the file and --set. */
-static int apply_reading_flags(const struct now_args *a, struct config *cfg)
-{
-    const char *flags[][2] = { { "nvml_lib", a->nvml_lib },
-                               { "proc_root", a->proc_root },
-                               { "pcie", a->pcie ? "true" : NULL } };
-    for (size_t i = 0; i < GP_ARRAY_LEN(flags); i++) {
-        struct gp_err err = { 0 };
-        if (flags[i][1] && config_set(cfg, flags[i][0], flags[i][1], &err) != 0) {
-            return cli_usage_error("now", "%s", err.msg);
-        }
-    }
-    return 0;
-}
-
 int cli_now_main(int argc, char **argv)
 {
     struct now_args a;
-    bool help = false;
-    int rc = parse_args(argc, argv, &a, &help);
-    if (rc || help) {
-        if (help) {
-            usage(stdout);
-        }
-        return rc;
-    }
-
-    /* The file and --set first; the dedicated flags override them. */
     struct config cfg;
-    rc = cli_config_load("now", &a.config, &cfg);
-    if (rc) {
-        return rc;
-    }
-    log_threshold = a.log_level >= 0 ? (enum log_level)a.log_level : cfg.log_level;
-    if (a.verbose) {
-        log_threshold = a.verbose > 1 ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
-    }
-    rc = apply_reading_flags(&a, &cfg);
-    if (rc) {
-        return rc;
+    int rc = 0;
+    if (parse_args(argc, argv, &a, &cfg, &rc) != 0) {
+        return rc; /* after --help, or a mistake said */
     }
     struct gp_err err = { 0 };
     struct gpu_options opts;

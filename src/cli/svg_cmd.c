@@ -8,7 +8,6 @@
 #include "report/activity.h"
 #include "report/svg.h"
 #include "util/clock.h"
-#include "util/strparse.h"
 
 static void usage(FILE *out)
 {
@@ -27,72 +26,55 @@ static void usage(FILE *out)
           out);
 }
 
+enum {
+    OPT_THEME = 256,
+    OPT_WEEKS,
+    OPT_GPU,
+};
+
+/* Takes one of the command's own options into ctx (struct
+ * report_svg_options). */
+static int take_option(int opt, const char *arg, void *ctx)
+{
+    struct report_svg_options *o = ctx;
+    switch (opt) {
+    case OPT_THEME:
+        if (strcmp(arg, "light") != 0 && strcmp(arg, "dark") != 0) {
+            return cli_usage_error("svg", "--theme: '%s' is not light or dark", arg);
+        }
+        o->theme = arg[0] == 'l' ? REPORT_SVG_LIGHT : REPORT_SVG_DARK;
+        return 0;
+    case OPT_WEEKS:
+        return cli_parse_weeks("svg", arg, &o->weeks);
+    case OPT_GPU:
+        o->gpu = arg;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
 int cli_svg_main(int argc, char **argv)
 {
-    enum {
-        OPT_THEME = 256,
-        OPT_WEEKS,
-        OPT_GPU,
-    };
     static const struct option longopts[] = {
         { "theme", required_argument, NULL, OPT_THEME },
         { "weeks", required_argument, NULL, OPT_WEEKS },
         { "gpu", required_argument, NULL, OPT_GPU },
-        CLI_DB_LONGOPTS,
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        CLI_DB_LONGOPTS_END,
     };
     struct report_svg_options o = { .theme = REPORT_SVG_LIGHT, .weeks = REPORT_ACTIVITY_MAX_WEEKS };
     struct cli_db_args da = { 0 };
-    uint64_t weeks = 0;
-    optind = 1;
-    opterr = 0;
-    int opt = 0;
-    int rc = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, ":c:d:h", longopts, NULL)) != -1) {
-        bool handled = false;
-        rc = cli_db_option("svg", opt, optarg, &da, &handled);
-        if (rc || handled) {
-            continue;
-        }
-        switch (opt) {
-        case OPT_THEME:
-            if (strcmp(optarg, "light") == 0) {
-                o.theme = REPORT_SVG_LIGHT;
-            } else if (strcmp(optarg, "dark") == 0) {
-                o.theme = REPORT_SVG_DARK;
-            } else {
-                return cli_usage_error("svg", "--theme: '%s' is not light or dark", optarg);
-            }
-            break;
-        case OPT_WEEKS:
-            if (strparse_u64(optarg, REPORT_ACTIVITY_MAX_WEEKS, &weeks) != 0 || weeks == 0) {
-                return cli_usage_error("svg", "--weeks: '%s' is not a number from 1 to %d", optarg,
-                                       REPORT_ACTIVITY_MAX_WEEKS);
-            }
-            o.weeks = (int)weeks;
-            break;
-        case OPT_GPU:
-            o.gpu = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return GP_EXIT_OK;
-        case ':':
-            return cli_usage_error("svg", "option '%s' needs a value", argv[optind - 1]);
-        default:
-            return cli_usage_error("svg", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (rc) {
-        return rc;
-    }
-    if (optind < argc) {
-        return cli_usage_error("svg", "unexpected argument '%s'", argv[optind]);
+    struct cli_opts p = cli_opts_make("svg", argc, argv, ":c:d:h", longopts, usage);
+    p.config = &da.config;
+    p.database = &da.database;
+    p.take = take_option;
+    p.ctx = &o;
+    if (cli_opts_parse(&p) != 0) {
+        return p.exit_code;
     }
     struct config cfg;
     struct store *s = NULL;
-    rc = cli_db_open("svg", &da, STORE_READ_ONLY, &cfg, &s);
+    int rc = cli_db_open("svg", &da, STORE_READ_ONLY, &cfg, &s);
     if (rc) {
         return rc;
     }

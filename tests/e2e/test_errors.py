@@ -109,7 +109,13 @@ class Arguments(unittest.TestCase):
         self.check_usage(["now", "--format", "xml"], "--format: 'xml' is not one of")
         self.check_usage(["now", "--watch", "abc"], "--watch: 'abc' is not a duration")
         self.check_usage(["now", "--watch", "10ms"], "--watch: '10ms' is not a duration")
-        self.check_usage(["now", "--log-level", "loud"], "--log-level: 'loud' is not one of")
+        self.check_usage(["now", "--log-level", "loud"],
+                         "--log-level 'loud': key 'log.level': must be one of debug")
+        # the flags that stand for configuration keys name the flag, the value and the key
+        self.check_usage(["agent", "--interval", "5x"], "--interval '5x': key 'interval'")
+        self.check_usage(["agent", "--log-level", "loud"], "--log-level 'loud'")
+        self.check_usage(["agent", "--listen"], "option '--listen' needs a value")
+        self.check_usage(["agent", "extra"], "unexpected argument 'extra'")
         self.check_usage(["now", "--watch", "0"], "--watch: '0'")
         self.check_usage(["now", "--watch"], "option '--watch' needs a value")
         self.check_usage(["now", "--bogus"], "unknown option '--bogus'")
