@@ -65,12 +65,16 @@ static void header(struct dynbuf *out, const char *name, const char *type, const
     dynbuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A sample's value: an integer as one, anything else with 15 significant
+ * digits, which every value here (readings of at most 10 digits scaled by
+ * a power of ten, sums of seconds) needs no more than, and which spares a
+ * scraper 692.41600000000005 for 692 416 mW. */
 static void value(struct dynbuf *out, double v)
 {
     if (v < 9e15 && v > -9e15 && fabs(v - (double)(int64_t)v) < 1e-12) {
         dynbuf_printf(out, " %lld\n", (long long)v);
     } else {
-        dynbuf_printf(out, " %.17g\n", v);
+        dynbuf_printf(out, " %.15g\n", v);
     }
 }
 

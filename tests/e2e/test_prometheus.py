@@ -61,8 +61,10 @@ class MetricsTest(unittest.TestCase):
                                                               "temperature_c": 58,
                                                               "power_w": 412.5},
                  "processes": [{"pid": cls.proc.pid, "memory_mib": 1024, "sm_pct": 40}]},
+                # 692 416 mW, as a real H200 read under load: 692.416 W
+                # has no exact binary double, which %.17g shows as noise
                 {"name": "NVIDIA A100 80GB PCIe", "unsupported": ["fan"],
-                 "metrics": {"utilization_gpu": 7}},
+                 "metrics": {"utilization_gpu": 7, "power_w": 692.416}},
             ]
         }
 
@@ -103,6 +105,11 @@ class MetricsTest(unittest.TestCase):
             self.assertEqual(value("DCGM_FI_DEV_GPU_UTIL", gpu="1"), 7)
             self.assertEqual(value("DCGM_FI_DEV_GPU_TEMP", gpu="0"), 58)
             self.assertEqual(value("DCGM_FI_DEV_POWER_USAGE", gpu="0"), 412.5)
+            self.assertEqual(value("DCGM_FI_DEV_POWER_USAGE", gpu="1"), 692.416)
+            power1 = [l for l in text.splitlines()
+                      if l.startswith("DCGM_FI_DEV_POWER_USAGE{") and 'gpu="1"' in l]
+            self.assertEqual(len(power1), 1)
+            self.assertTrue(power1[0].endswith("} 692.416"), power1[0])
             self.assertEqual(value("DCGM_FI_DEV_FB_TOTAL", gpu="0"), 81559)
             self.assertEqual(types["DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"], "counter")
             # An unsupported field has no series for that GPU, never a 0.
