@@ -142,7 +142,11 @@ bool http_query_cache_get(struct http_server *srv, const char *key, uint64_t ver
 void http_query_cache_put(struct http_server *srv, const char *key, uint64_t version,
                           const struct http_reply *reply);
 
-/* ------------------------------------------ api.c and api_*.c, one each -- */
+/* ------------------------------------- the endpoints: api_<name>.c each -- */
+
+/* Each answers one path (the route table in server.c): it checks its
+ * parameters (a 400 naming a bad one), builds its resource with report/
+ * and fills reply. */
 
 void http_api_health(struct http_request *req, struct http_reply *reply);
 void http_api_info(struct http_request *req, struct http_reply *reply);
