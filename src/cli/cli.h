@@ -156,7 +156,7 @@ struct cli_opts {
     void (*usage)(FILE *out);             /* what --help prints */
     struct cli_config_args *config;       /* NULL: the command takes no --config/--set */
     const char **database;                /* NULL: the command takes no --database */
-    const struct cli_flag_key *flag_keys; /* options that are keys (needs config); may be NULL */
+    const struct cli_flag_key *flag_keys; /* options that are keys; taken only with config */
     int max_operands;                     /* operands allowed after the options */
     /* Takes one of the command's own options (getopt's value, its argument
      * or NULL) into ctx: returns 0, or GP_EXIT_USAGE after saying what was

@@ -143,11 +143,11 @@ static bool take_shared_option(struct cli_opts *p, int opt)
         *p->database = optarg;
         return true;
     }
-    for (const struct cli_flag_key *f = p->flag_keys; f && f->opt; f++) {
+    struct cli_config_args *c = p->config;
+    for (const struct cli_flag_key *f = c ? p->flag_keys : NULL; f && f->opt; f++) {
         if (f->opt != opt) {
             continue;
         }
-        struct cli_config_args *c = p->config;
         if (c->flag_count == GP_ARRAY_LEN(c->flags)) {
             p->exit_code = cli_usage_error(p->cmd, "%s: too many options", f->name);
             return true;

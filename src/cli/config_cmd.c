@@ -16,8 +16,9 @@ static void usage(FILE *out)
           "\n"
           "Keys (docs/configuration.md): interval, flush_interval, database, retention.*,\n"
           "activity_threshold_pct, timezone, log.level, log.file, nvml_lib, proc_root,\n"
-          "hub.url, hub.contract_number, hub.push_interval; the GPU Monitor layout\n"
-          "(collection.*, database.file, logging.*, server.*) is accepted too.\n"
+          "pcie, http.listen, hub.url, hub.contract_number, hub.push_interval; the GPU\n"
+          "Monitor layout (collection.*, database.file, logging.*, server.*) is accepted\n"
+          "too.\n"
           "Exit status: 0 valid, 2 a bad file, key or value (the message names it).\n",
           out);
 }
