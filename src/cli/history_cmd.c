@@ -83,7 +83,7 @@ static int take_option(int opt, const char *arg, void *ctx)
     int64_t at = 0;
     switch (opt) {
     case OPT_GPU:
-        req->gpu = arg;
+        req->gpu = strcmp(arg, "all") == 0 ? NULL : arg; /* as the API's gpu=all */
         return 0;
     case OPT_AROUND:
         if (parse_time("around", arg, a->now_ms, &at) != 0) {

@@ -17,6 +17,7 @@ enum key_type {
     KEY_HOURS,     /* a number of hours (GPU Monitor's *_hours) */
     KEY_PERCENT,   /* a number in [0, 100] */
     KEY_STRING,
+    KEY_PATH,      /* a string that names a file: never empty */
     KEY_TIMEZONE,  /* an IANA zone name the host knows, or "" */
     KEY_LOG_LEVEL, /* debug, info, warning, error, critical */
     KEY_LISTEN,    /* "HOST:PORT", or "off" */
@@ -61,7 +62,7 @@ struct key_spec {
 static const struct key_spec keys[] = {
     DURATION("interval", interval_ms, 100, MS_HOUR),
     DURATION("flush_interval", flush_interval_ms, 100, 10 * 60000ULL),
-    TEXT("database", database, KEY_STRING),
+    TEXT("database", database, KEY_PATH),
     RETENTION("retention.samples", retention_samples_ms),
     RETENTION("retention.process_samples", retention_process_samples_ms),
     RETENTION("retention.minute", retention_minute_ms),
@@ -83,7 +84,7 @@ static const struct key_spec keys[] = {
     ALIAS("collection.interval_seconds", KEY_SECONDS, interval_ms, 100, MS_HOUR, "interval"),
     ALIAS("collection.aggregation_interval_hours", KEY_HOURS, aggregation_interval_ms, 60000,
           7 * MS_DAY, "hub.push_interval"),
-    ALIAS("database.file", KEY_STRING, database, 0, 0, "database"),
+    ALIAS("database.file", KEY_PATH, database, 0, 0, "database"),
     ALIAS("logging.file", KEY_STRING, log_file, 0, 0, "log.file"),
     ALIAS("logging.level", KEY_LOG_LEVEL, log_level, 0, 0, "log.level"),
     ALIAS("server.url", KEY_STRING, server_url, 0, 0, "hub.url"),
@@ -235,12 +236,7 @@ static int set_text(struct config *cfg, const struct key_spec *k, const char *te
                 return bad(err, source, k, why);
             }
         }
-        if (strlen(text) >= k->size) {
-            snprintf(why, sizeof(why), "longer than %zu characters", k->size - 1);
-            return bad(err, source, k, why);
-        }
-        memcpy(dst, text, strlen(text) + 1);
-        return 0;
+        break;
     case KEY_TIMEZONE:
         if (!timezone_known(text)) {
             snprintf(why, sizeof(why),
@@ -248,16 +244,22 @@ static int set_text(struct config *cfg, const struct key_spec *k, const char *te
                      text);
             return bad(err, source, k, why);
         }
-        GP_FALLTHROUGH;
+        break;
+    case KEY_PATH:
+        if (text[0] == '\0') {
+            return bad(err, source, k, "must name a file, not be empty");
+        }
+        break;
     case KEY_STRING:
     default:
-        if (strlen(text) >= k->size) {
-            snprintf(why, sizeof(why), "longer than %zu characters", k->size - 1);
-            return bad(err, source, k, why);
-        }
-        memcpy(dst, text, strlen(text) + 1);
-        return 0;
+        break;
     }
+    if (strlen(text) >= k->size) {
+        snprintf(why, sizeof(why), "longer than %zu characters", k->size - 1);
+        return bad(err, source, k, why);
+    }
+    memcpy(dst, text, strlen(text) + 1);
+    return 0;
 }
 
 int config_set(struct config *cfg, const char *key, const char *value, struct gp_err *err)
@@ -301,6 +303,7 @@ static int set_json(struct config *cfg, const struct key_spec *k, json_t *v, con
     case KEY_LOG_LEVEL:
     case KEY_TIMEZONE:
     case KEY_LISTEN:
+    case KEY_PATH:
     case KEY_STRING:
     default:
         if (!json_is_string(v)) {

@@ -116,6 +116,8 @@ class Arguments(unittest.TestCase):
         self.check_usage(["agent", "--log-level", "loud"], "--log-level 'loud'")
         self.check_usage(["agent", "--listen"], "option '--listen' needs a value")
         self.check_usage(["agent", "extra"], "unexpected argument 'extra'")
+        # an empty database path would store into a temporary file that vanishes
+        self.check_usage(["agent", "--once", "--database", ""], "key 'database': must name a file")
         self.check_usage(["now", "--watch", "0"], "--watch: '0'")
         self.check_usage(["now", "--watch"], "option '--watch' needs a value")
         self.check_usage(["now", "--bogus"], "unknown option '--bogus'")

@@ -232,7 +232,7 @@ class ApiTest(unittest.TestCase):
         now = int(time.time())
         # Past ranges, whose data no longer changes: days, merged days, hours
         # for one GPU, and raw samples (15 minutes at a 1 s interval fit).
-        queries = ["from=%d&to=%d" % (now - 300 * DAY, now - 10 * DAY),
+        queries = ["from=%d&to=%d&gpu=all" % (now - 300 * DAY, now - 10 * DAY),
                    "from=%d&to=%d&points=100&gpu=1&metrics=temperature_c,power_mw"
                    % (now - 300 * DAY, now - 2 * DAY),
                    "from=%d&to=%d&points=50&step=hour&gpu=0" % (now - 5 * DAY, now - 3 * DAY),

@@ -94,6 +94,8 @@ static void errors_name_the_key(void **state)
         { "{\"interval\": true}", "key 'interval': must be a duration string" },
         { "{\"interval\": \"fast\"}", "key 'interval'" },
         { "{\"database\": 3}", "key 'database': must be a string" },
+        { "{\"database\": \"\"}", "key 'database': must name a file, not be empty" },
+        { "{\"database\": {\"file\": \"\"}}", "key 'database.file': must name a file" },
         { "{\"pcie\": \"true\"}", "key 'pcie': must be true or false" },
         { "{\"pcie\": 1}", "key 'pcie': must be true or false" },
         { "{\"activity_threshold_pct\": 101}", "key 'activity_threshold_pct': must be a number" },
