@@ -253,13 +253,36 @@ static size_t most_rows_per_gpu(const struct report_history *h)
     return most;
 }
 
+/* Raw samples, and buckets of less than a minute, are made from the raw
+ * samples, which retention deletes first: where the range starts before
+ * the raw samples still stored but after the rollups' start, buckets of a
+ * minute or more (from the rollups, kept longer) answer it without a hole. */
+static int keep_to_stored_samples(struct store *s, const struct report_history_request *req,
+                                  struct report_history_plan *plan, struct gp_err *err)
+{
+    if (plan->days > 0 || plan->step_ms >= CLOCK_MINUTE_MS) {
+        return 0;
+    }
+    int64_t horizon = 0;
+    int rc = store_raw_horizon_ms(s, req->gpu, &horizon, err);
+    if (rc == 0 && plan->from_ms < horizon) {
+        struct report_history_request minutes = *req;
+        minutes.step = REPORT_HISTORY_STEP_MINUTE;
+        report_history_plan(&minutes, 0, plan);
+    }
+    return rc;
+}
+
 int report_history_query(struct store *s, const struct report_history_request *req,
                          const struct report_history_plan *plan, struct report_history *out,
                          struct gp_err *err)
 {
     *out = (struct report_history){ .req = *req, .plan = *plan };
-    int rc = read_rows(s, out, err);
-    if (rc == 0 && plan->step_ms == 0 && (int64_t)most_rows_per_gpu(out) > req->points) {
+    int rc = keep_to_stored_samples(s, req, &out->plan, err);
+    if (rc == 0) {
+        rc = read_rows(s, out, err);
+    }
+    if (rc == 0 && out->plan.step_ms == 0 && (int64_t)most_rows_per_gpu(out) > req->points) {
         free(out->rows);
         out->rows = NULL;
         out->row_count = 0;

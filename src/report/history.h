@@ -84,7 +84,10 @@ struct report_history {
 };
 
 /* Reads what plan says from s into out (release with
- * report_history_fini()). When raw samples turn out to be more than
+ * report_history_fini()); out->plan is what was read. A plan of raw
+ * samples or sub-minute buckets over a range that starts before the oldest
+ * raw sample stored (retention deletes those first) becomes one of a
+ * minute or more, answered from the rollups. When raw samples turn out to be more than
  * req->points for a GPU (the database was sampled faster than the plan
  * assumed), it plans again without raw samples and reads buckets, so the
  * answer never has more than points rows per GPU. Returns 0, or a

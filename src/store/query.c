@@ -319,3 +319,43 @@ int store_query_history(struct store *s, const struct store_history_query *q,
     *count_out = h.n;
     return 0;
 }
+
+int store_raw_horizon_ms(struct store *s, const char *gpu, int64_t *out, struct gp_err *err)
+{
+    *out = 0;
+    /* Per GPU: its oldest raw sample, and its oldest minute rollup (rowids
+     * are the GPU's id in the high 32 bits: a range scan of the key). */
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        "SELECT (SELECT t FROM samples WHERE samples.gpu = gpus.id ORDER BY t LIMIT 1),"
+        " (SELECT t FROM rollup_minute WHERE key >= gpus.id * 4294967296"
+        "  AND key < (gpus.id + 1) * 4294967296 ORDER BY key LIMIT 1)"
+        " FROM gpus WHERE ?1 IS NULL OR idx = ?1 OR uuid = ?1",
+        -1, &st, NULL);
+    if (rc == SQLITE_OK && gpu) {
+        sqlite3_bind_text(st, 1, gpu, -1, SQLITE_STATIC);
+    }
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 1) == SQLITE_NULL) {
+            rc = SQLITE_OK;
+            continue; /* nothing rolled up: nothing lost */
+        }
+        int64_t minute = sqlite3_column_int64(st, 1);
+        bool any_raw = sqlite3_column_type(st, 0) != SQLITE_NULL;
+        int64_t raw = any_raw ? sqlite3_column_int64(st, 0) : INT64_MAX;
+        /* A whole minute rolled up before the first raw sample: its samples
+         * were deleted. (A young database's first minute starts before its
+         * first sample, but not a whole minute before.) */
+        if (minute + CLOCK_MINUTE_MS <= raw && raw > *out) {
+            *out = raw;
+        }
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+        return gp_err_set(err, store_errno(rc), "cannot query '%s': %s", s->path,
+                          sqlite3_errmsg(s->db));
+    }
+    return 0;
+}

@@ -208,6 +208,15 @@ GP_NODISCARD int store_query_history(struct store *s, const struct store_history
                                      struct store_history_row **rows_out, size_t *count_out,
                                      struct gp_err *err);
 
+/* Where retention has deleted raw samples that the minute rollups still
+ * hold (it deletes raw samples first: 30 days by default), the time (Unix
+ * ms) before which history finer than a minute has nothing to read, for the
+ * GPUs gpu names (NULL: every GPU; an index or a UUID; the latest of them);
+ * 0 when no GPU lost any (a young database). Two index lookups per GPU.
+ * Returns 0 or a negative code with err set. */
+GP_NODISCARD int store_raw_horizon_ms(struct store *s, const char *gpu, int64_t *out,
+                                      struct gp_err *err);
+
 /* One day of activity, for a GPU or the whole machine. */
 struct store_activity_row {
     int64_t gpu_id;             /* 0: the machine */

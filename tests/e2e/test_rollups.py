@@ -162,6 +162,31 @@ class Generated(Base):
             self.assertTrue(csv[0].endswith(",energy_mj_last,energy_mj_delta,"
                                             "clock_event_reasons_or"), csv[0])
 
+    def test_ranges_older_than_the_raw_samples_come_from_the_rollups(self):
+        """Retention deletes raw samples first (30 days): two hours 35 days
+        ago are answered from the minute rollups, not as an empty chart."""
+        now = int(time.time())
+        self.generate("--from", str(now - 40 * 86400), "--interval", "1m", "--no-processes",
+                      "--prune")
+        oldest_raw = self.query("SELECT min(t) FROM samples")[0][0]
+        start = (now - 35 * 86400) // 60 * 60
+        self.assertLess(start * 1000, oldest_raw)  # the raw samples are gone there
+        for points in ("1000", "10000"):
+            doc = json.loads(self.gpulse(
+                "history", "--from", str(start), "--to", str(start + 7200), "--gpu", "0",
+                "--points", points, "--metrics", "utilization_gpu_pct",
+                "--format", "json").stdout)
+            self.assertEqual(doc["resolution"], "1min")
+            series = doc["series"][0]
+            self.assertEqual(len(series["t_ms"]), 120)
+            for k, t in enumerate(series["t_ms"]):
+                count, total = self.query(
+                    "SELECT r.count, r.utilization_gpu_pct_sum FROM rollup_minute r"
+                    " JOIN gpus g ON g.id = r.gpu WHERE g.idx = 0 AND r.t = ?", t)[0]
+                self.assertEqual(series["samples"][k], count)
+                self.assertAlmostEqual(series["utilization_gpu_pct"][k], total / count,
+                                       delta=0.005)
+
     def test_points_bound_the_answer(self):
         start = (int(time.time() * 1000) // DAY - 2) * DAY
         self.generate("--from", str(start // 1000), "--to", str((start + DAY) // 1000),
