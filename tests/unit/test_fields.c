@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gp_cmocka.h"
+#include "gp_testdb.h"
 #include "store/agg.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -18,58 +19,7 @@
 /* 2026-11-02T00:00:00Z */
 #define T0 1793577600000LL
 
-static char dir[64];
-static char path[128];
-
-static int make_dir(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/gpulse-fields-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/g.db", dir);
-    return 0;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd);
-}
-
-static int fresh(void **state)
-{
-    (void)state;
-    clock_use_timezone("UTC");
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -f '%s' '%s-wal' '%s-shm'", path, path, path);
-    return system(cmd);
-}
-
-static int64_t scalar(const char *fmt, ...) GP_PRINTF(1, 2);
-
-static int64_t scalar(const char *fmt, ...)
-{
-    char sql[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    }
-    int64_t v = -1;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -999 : sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
+static const char *const path = gp_testdb_path;
 
 static void exec(const char *sql)
 {
@@ -86,8 +36,8 @@ static const char *const rollup_tables[] = { "rollup_minute", "rollup_hour", "ro
 
 static bool has_column(const char *table, const char *column)
 {
-    return scalar("SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'", table,
-                  column) == 1;
+    return gp_testdb_scalar("SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'", table,
+                            column) == 1;
 }
 
 static void metadata_is_complete_and_unique(void **state)
@@ -194,7 +144,7 @@ static void stored_fields_have_slots_and_columns(void **state)
             assert_int_equal(has_column(rollup_tables[t], col), fi->kind == GPU_KIND_FLAGS);
         }
         assert_int_equal(
-            scalar("SELECT count(*) FROM pragma_table_info('%s')", rollup_tables[t]),
+            gp_testdb_scalar("SELECT count(*) FROM pragma_table_info('%s')", rollup_tables[t]),
             2 + (int64_t)store_agg_column_count(store_agg_all_slots, STORE_AGG_FIELDS));
     }
 }
@@ -253,7 +203,8 @@ static void counters_and_masks_roll_up(void **state)
     assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
     write_counter_and_masks(s);
     assert_int_equal(
-        scalar("SELECT clock_event_reasons_or FROM rollup_minute WHERE t = %lld", (long long)T0),
+        gp_testdb_scalar("SELECT clock_event_reasons_or FROM rollup_minute WHERE t = %lld",
+                         (long long)T0),
         0x5);
 
     /* per minute, from the minute rollups */
@@ -301,7 +252,7 @@ static void downgrade_to_v2(void)
          "ALTER TABLE rollup_day DROP COLUMN clock_event_reasons_or;"
          "PRAGMA user_version = 2;");
     assert_false(has_column("rollup_minute", "clock_event_reasons_or"));
-    assert_int_equal(scalar("SELECT count(*) FROM pragma_table_info('rollup_minute')"),
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM pragma_table_info('rollup_minute')"),
                      2 + 6 + 4 * STORE_AGG_FIELDS);
 }
 
@@ -319,14 +270,14 @@ static void v2_database_upgrades_to_v3(void **state)
     assert_int_equal(store_open(path, STORE_READ_ONLY, &s, &err), -EPROTO);
     assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
     assert_int_equal(STORE_SCHEMA_VERSION, 3);
-    assert_int_equal(scalar("PRAGMA user_version"), 3);
+    assert_int_equal(gp_testdb_scalar("PRAGMA user_version"), 3);
     for (size_t t = 0; t < GP_ARRAY_LEN(rollup_tables); t++) {
         assert_true(has_column(rollup_tables[t], "clock_event_reasons_or"));
     }
     /* the old rows keep their data, and do not know their OR */
-    assert_int_equal(scalar("SELECT count(*) FROM rollup_minute"), 2);
-    assert_int_equal(scalar("SELECT count(*) FROM rollup_minute"
-                            " WHERE clock_event_reasons_or IS NOT NULL"),
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM rollup_minute"), 2);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM rollup_minute"
+                                      " WHERE clock_event_reasons_or IS NOT NULL"),
                      0);
     size_t n = 0;
     struct store_history_row *rows = query(s, MINUTE_MS, &n);
@@ -345,7 +296,8 @@ static void v2_database_upgrades_to_v3(void **state)
     struct store_rebuild_result res;
     assert_int_equal(store_rebuild(s, &res, &err), 0);
     assert_int_equal(
-        scalar("SELECT clock_event_reasons_or FROM rollup_minute WHERE t = %lld", (long long)T0),
+        gp_testdb_scalar("SELECT clock_event_reasons_or FROM rollup_minute WHERE t = %lld",
+                         (long long)T0),
         0x5);
     rows = query(s, 2 * MINUTE_MS, &n);
     assert_int_equal(n, 1);
@@ -359,9 +311,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(metadata_is_complete_and_unique),
-        cmocka_unit_test_setup(stored_fields_have_slots_and_columns, fresh),
-        cmocka_unit_test_setup(counters_and_masks_roll_up, fresh),
-        cmocka_unit_test_setup(v2_database_upgrades_to_v3, fresh),
+        cmocka_unit_test_setup(stored_fields_have_slots_and_columns, gp_testdb_fresh),
+        cmocka_unit_test_setup(counters_and_masks_roll_up, gp_testdb_fresh),
+        cmocka_unit_test_setup(v2_database_upgrades_to_v3, gp_testdb_fresh),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, gp_testdb_make_dir, gp_testdb_remove_dir);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "gp_cmocka.h"
+#include "gp_testdb.h"
 #include "store/agg.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -21,59 +22,7 @@
 /* 2026-11-02T00:00:00Z, a Monday. */
 #define T0 1793577600000LL
 
-static char dir[64];
-static char path[128];
-
-static int make_dir(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/gpulse-rollup-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/g.db", dir);
-    return 0;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd);
-}
-
-/* Each test starts from no database, in UTC unless it says otherwise. */
-static int fresh(void **state)
-{
-    (void)state;
-    clock_use_timezone("UTC");
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -f '%s' '%s-wal' '%s-shm'", path, path, path);
-    return system(cmd);
-}
-
-static int64_t scalar(const char *fmt, ...) GP_PRINTF(1, 2);
-
-static int64_t scalar(const char *fmt, ...)
-{
-    char sql[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    }
-    int64_t v = -1;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -999 : sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
+static const char *const path = gp_testdb_path;
 
 /* A synthetic reading: utilization and busy time from util, an energy
  * counter reading. */
@@ -170,34 +119,38 @@ static void minutes_and_hours_equal_raw(void **state)
     write_range(s, T0, T0 + 2 * HOUR_MS + 10000, 10000, 1, saw);
     store_close(s);
 
-    assert_int_equal(scalar("SELECT count(*) FROM rollup_minute"), 120);
-    assert_int_equal(scalar("SELECT count(*) FROM rollup_hour"), 2);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM rollup_minute"), 120);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM rollup_hour"), 2);
     /* every closed minute: 6 samples, and the aggregates of exactly them */
-    assert_int_equal(scalar("SELECT count(*) FROM rollup_minute WHERE count != 6"), 0);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM rollup_minute WHERE count != 6"), 0);
     assert_int_equal(
-        scalar("SELECT count(*) FROM rollup_minute r WHERE utilization_gpu_pct_sum !="
-               " (SELECT sum(utilization_gpu_pct) FROM samples s WHERE s.t >= r.t"
-               " AND s.t < r.t + 60000) OR utilization_gpu_pct_min != (SELECT"
-               " min(utilization_gpu_pct) FROM samples s WHERE s.t >= r.t AND s.t < r.t + 60000)"
-               " OR utilization_gpu_pct_max != (SELECT max(utilization_gpu_pct) FROM samples s"
-               " WHERE s.t >= r.t AND s.t < r.t + 60000)"),
+        gp_testdb_scalar(
+            "SELECT count(*) FROM rollup_minute r WHERE utilization_gpu_pct_sum !="
+            " (SELECT sum(utilization_gpu_pct) FROM samples s WHERE s.t >= r.t"
+            " AND s.t < r.t + 60000) OR utilization_gpu_pct_min != (SELECT"
+            " min(utilization_gpu_pct) FROM samples s WHERE s.t >= r.t AND s.t < r.t + 60000)"
+            " OR utilization_gpu_pct_max != (SELECT max(utilization_gpu_pct) FROM samples s"
+            " WHERE s.t >= r.t AND s.t < r.t + 60000)"),
         0);
     /* hours: the sum of their minutes, and of the raw samples */
-    assert_int_equal(scalar("SELECT sum(count) FROM rollup_hour"), 720);
+    assert_int_equal(gp_testdb_scalar("SELECT sum(count) FROM rollup_hour"), 720);
     assert_int_equal(
-        scalar("SELECT utilization_gpu_pct_sum FROM rollup_hour WHERE t = %lld", (long long)T0),
-        scalar("SELECT sum(utilization_gpu_pct) FROM samples WHERE t < %lld",
-               (long long)(T0 + HOUR_MS)));
+        gp_testdb_scalar("SELECT utilization_gpu_pct_sum FROM rollup_hour WHERE t = %lld",
+                         (long long)T0),
+        gp_testdb_scalar("SELECT sum(utilization_gpu_pct) FROM samples WHERE t < %lld",
+                         (long long)(T0 + HOUR_MS)));
     assert_int_equal(
-        scalar("SELECT busy_us FROM rollup_hour WHERE t = %lld", (long long)T0),
-        scalar("SELECT sum(busy_us) FROM samples WHERE t < %lld", (long long)(T0 + HOUR_MS)));
+        gp_testdb_scalar("SELECT busy_us FROM rollup_hour WHERE t = %lld", (long long)T0),
+        gp_testdb_scalar("SELECT sum(busy_us) FROM samples WHERE t < %lld",
+                         (long long)(T0 + HOUR_MS)));
     /* energy: first hour 359 deltas of 1000 mJ (the first sample has no
      * predecessor); the second hour counts the reset as the new reading */
-    assert_int_equal(scalar("SELECT energy_mj FROM rollup_hour WHERE t = %lld", (long long)T0),
-                     359 * 1000);
     assert_int_equal(
-        scalar("SELECT energy_mj FROM rollup_hour WHERE t = %lld", (long long)(T0 + HOUR_MS)),
-        359 * 1000 + 500);
+        gp_testdb_scalar("SELECT energy_mj FROM rollup_hour WHERE t = %lld", (long long)T0),
+        359 * 1000);
+    assert_int_equal(gp_testdb_scalar("SELECT energy_mj FROM rollup_hour WHERE t = %lld",
+                                      (long long)(T0 + HOUR_MS)),
+                     359 * 1000 + 500);
 }
 
 static void history_answers_from_rollups_and_tail(void **state)
@@ -247,13 +200,13 @@ static void restart_mid_minute_neither_holes_nor_doubles(void **state)
     write_range(s, T0 + 90000, T0 + 200000, 5000, 1, saw);
     store_close(s);
     /* minutes 0, 1 and 2 are closed; minute 1 spans the restart */
-    assert_int_equal(scalar("SELECT count(*) FROM rollup_minute"), 3);
-    assert_int_equal(
-        scalar("SELECT count FROM rollup_minute WHERE t = %lld", (long long)(T0 + MINUTE_MS)),
-        11); /* 60..85 s and 90..115 s */
-    assert_int_equal(
-        scalar("SELECT sum(count) FROM rollup_minute"),
-        scalar("SELECT count(*) FROM samples WHERE t < %lld", (long long)(T0 + 3 * MINUTE_MS)));
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM rollup_minute"), 3);
+    assert_int_equal(gp_testdb_scalar("SELECT count FROM rollup_minute WHERE t = %lld",
+                                      (long long)(T0 + MINUTE_MS)),
+                     11); /* 60..85 s and 90..115 s */
+    assert_int_equal(gp_testdb_scalar("SELECT sum(count) FROM rollup_minute"),
+                     gp_testdb_scalar("SELECT count(*) FROM samples WHERE t < %lld",
+                                      (long long)(T0 + 3 * MINUTE_MS)));
 }
 
 static struct spec flat(int64_t t, unsigned gpu)
@@ -268,12 +221,14 @@ static void late_sample_redoes_its_minute(void **state)
     (void)state;
     struct store *s = open_rw();
     write_range(s, T0, T0 + 3 * MINUTE_MS + 1000, 10000, 1, flat);
-    assert_int_equal(scalar("SELECT count FROM rollup_minute WHERE t = %lld", (long long)T0), 6);
+    assert_int_equal(
+        gp_testdb_scalar("SELECT count FROM rollup_minute WHERE t = %lld", (long long)T0), 6);
     /* the wall clock stepped back: a sample lands in the closed minute 0 */
     write_range(s, T0 + 5000, T0 + 5001, 1, 1, flat);
     store_close(s);
-    assert_int_equal(scalar("SELECT count FROM rollup_minute WHERE t = %lld", (long long)T0), 7);
-    assert_int_equal(scalar("SELECT sum(count) FROM rollup_minute"), 19);
+    assert_int_equal(
+        gp_testdb_scalar("SELECT count FROM rollup_minute WHERE t = %lld", (long long)T0), 7);
+    assert_int_equal(gp_testdb_scalar("SELECT sum(count) FROM rollup_minute"), 19);
 }
 
 static void days_follow_dst(void **state)
@@ -305,9 +260,9 @@ static void days_follow_dst(void **state)
     assert_string_equal(rows[1].date, "2026-11-01");
     assert_int_equal(rows[1].active_minutes, 25 * 60);
     free(rows);
-    assert_int_equal(scalar("SELECT count FROM rollup_day WHERE t = %lld", (long long)nov1),
-                     25 * 60);
-    assert_int_equal(scalar("SELECT count(*) FROM rollup_day"), 3);
+    assert_int_equal(
+        gp_testdb_scalar("SELECT count FROM rollup_day WHERE t = %lld", (long long)nov1), 25 * 60);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM rollup_day"), 3);
 }
 
 /* GPU 0 busy (50%) in minutes 0-9, GPU 1 busy (100%) in minutes 5-14 of
@@ -362,20 +317,22 @@ static void rebuild_reproduces_the_rollups(void **state)
     (void)state;
     struct store *s = open_rw();
     write_range(s, T0, T0 + 3 * HOUR_MS + 10000, 10000, 1, saw);
-    int64_t before = scalar("SELECT sum(utilization_gpu_pct_sum + count + energy_mj)"
-                            " FROM rollup_minute");
-    int64_t hours = scalar("SELECT sum(utilization_gpu_pct_sum + energy_mj) FROM rollup_hour");
+    int64_t before = gp_testdb_scalar("SELECT sum(utilization_gpu_pct_sum + count + energy_mj)"
+                                      " FROM rollup_minute");
+    int64_t hours =
+        gp_testdb_scalar("SELECT sum(utilization_gpu_pct_sum + energy_mj) FROM rollup_hour");
     struct store_rebuild_result res;
     struct gp_err err = { 0 };
     assert_int_equal(store_rebuild(s, &res, &err), 0);
     store_close(s);
     assert_int_equal(res.minutes, 180);
     assert_int_equal(res.hours, 3);
-    assert_int_equal(scalar("SELECT sum(utilization_gpu_pct_sum + count + energy_mj)"
-                            " FROM rollup_minute"),
+    assert_int_equal(gp_testdb_scalar("SELECT sum(utilization_gpu_pct_sum + count + energy_mj)"
+                                      " FROM rollup_minute"),
                      before);
-    assert_int_equal(scalar("SELECT sum(utilization_gpu_pct_sum + energy_mj) FROM rollup_hour"),
-                     hours);
+    assert_int_equal(
+        gp_testdb_scalar("SELECT sum(utilization_gpu_pct_sum + energy_mj) FROM rollup_hour"),
+        hours);
 }
 
 static void rebuild_rolls_up_a_database_that_never_was(void **state)
@@ -400,8 +357,8 @@ static void rebuild_rolls_up_a_database_that_never_was(void **state)
     store_close(s);
     assert_int_equal(res.minutes, 120);
     assert_int_equal(res.hours, 2);
-    assert_int_equal(scalar("SELECT count(*) FROM rollup_minute"), 120);
-    assert_int_equal(scalar("SELECT sum(count) FROM rollup_hour"), 720);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM rollup_minute"), 120);
+    assert_int_equal(gp_testdb_scalar("SELECT sum(count) FROM rollup_hour"), 720);
 }
 
 static void retention_keeps_what_is_not_rolled_up(void **state)
@@ -417,25 +374,25 @@ static void retention_keeps_what_is_not_rolled_up(void **state)
     assert_int_equal(store_prune(s, &ret, T0 + 10 * DAY_MS, 0, &res, &err), 0);
     store_close(s);
     /* the newest sample's minute is open: that sample stays */
-    assert_int_equal(scalar("SELECT count(*) FROM samples"), 1);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM samples"), 1);
     /* minutes of the open hour stay until the hour (and day) take them in */
-    assert_int_equal(scalar("SELECT min(t) FROM rollup_minute"), T0);
-    assert_int_equal(scalar("SELECT count(*) FROM rollup_hour"), 1);
+    assert_int_equal(gp_testdb_scalar("SELECT min(t) FROM rollup_minute"), T0);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM rollup_hour"), 1);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(energy_delta_rules),
-        cmocka_unit_test_setup(minutes_and_hours_equal_raw, fresh),
-        cmocka_unit_test_setup(history_answers_from_rollups_and_tail, fresh),
-        cmocka_unit_test_setup(restart_mid_minute_neither_holes_nor_doubles, fresh),
-        cmocka_unit_test_setup(late_sample_redoes_its_minute, fresh),
-        cmocka_unit_test_setup(days_follow_dst, fresh),
-        cmocka_unit_test_setup(activity_per_gpu_and_machine, fresh),
-        cmocka_unit_test_setup(rebuild_reproduces_the_rollups, fresh),
-        cmocka_unit_test_setup(rebuild_rolls_up_a_database_that_never_was, fresh),
-        cmocka_unit_test_setup(retention_keeps_what_is_not_rolled_up, fresh),
+        cmocka_unit_test_setup(minutes_and_hours_equal_raw, gp_testdb_fresh),
+        cmocka_unit_test_setup(history_answers_from_rollups_and_tail, gp_testdb_fresh),
+        cmocka_unit_test_setup(restart_mid_minute_neither_holes_nor_doubles, gp_testdb_fresh),
+        cmocka_unit_test_setup(late_sample_redoes_its_minute, gp_testdb_fresh),
+        cmocka_unit_test_setup(days_follow_dst, gp_testdb_fresh),
+        cmocka_unit_test_setup(activity_per_gpu_and_machine, gp_testdb_fresh),
+        cmocka_unit_test_setup(rebuild_reproduces_the_rollups, gp_testdb_fresh),
+        cmocka_unit_test_setup(rebuild_rolls_up_a_database_that_never_was, gp_testdb_fresh),
+        cmocka_unit_test_setup(retention_keeps_what_is_not_rolled_up, gp_testdb_fresh),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, gp_testdb_make_dir, gp_testdb_remove_dir);
 }

@@ -15,40 +15,14 @@
 #include <unistd.h>
 
 #include "gp_cmocka.h"
+#include "gp_testdb.h"
 #include "store/store.h"
 #include "util/clock.h"
 
 #define SCHEMA1_FIXTURE FIXTURES "/db/schema1.db"
 #define RELEASE_FIXTURE FIXTURES "/db/release-0.1.0.db"
 
-static char dir[64];
-
-static int make_dir(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/gpulse-schema-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    return 0;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd);
-}
-
-/* Each test starts with an empty directory, in UTC: the release fixture's
- * days were cut in UTC. */
-static int fresh(void **state)
-{
-    (void)state;
-    clock_use_timezone("UTC");
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -f '%s'/*", dir);
-    return system(cmd);
-}
+static const char *const dir = gp_testdb_dir;
 
 static void in_dir(char *buf, size_t size, const char *name)
 {
@@ -447,7 +421,7 @@ static void check_history(struct store *s, sqlite3 *db, bool days)
     if (store_query_history(s, &q, &rows, &n, &err) != 0) {
         fail_msg("store_query_history: %s", err.msg);
     }
-    /* UTC (fresh() set it): a local day is a day since the epoch */
+    /* UTC (gp_testdb_fresh set it): a local day is a day since the epoch */
     assert_int_equal(n, scalar(db, days ? "SELECT count(DISTINCT gpu || '/' || (t / 86400000))"
                                           " FROM samples"
                                         : "SELECT count(DISTINCT gpu || '/' || (t / 3600000))"
@@ -606,11 +580,11 @@ static void newer_file_is_left_byte_for_byte(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(schema1_file_migrates_to_a_fresh_files_schema, fresh),
-        cmocka_unit_test_setup(release_file_migrates_to_a_fresh_files_schema, fresh),
-        cmocka_unit_test_setup(every_stored_field_has_its_columns, fresh),
-        cmocka_unit_test_setup(release_file_reads_back, fresh),
-        cmocka_unit_test_setup(newer_file_is_left_byte_for_byte, fresh),
+        cmocka_unit_test_setup(schema1_file_migrates_to_a_fresh_files_schema, gp_testdb_fresh),
+        cmocka_unit_test_setup(release_file_migrates_to_a_fresh_files_schema, gp_testdb_fresh),
+        cmocka_unit_test_setup(every_stored_field_has_its_columns, gp_testdb_fresh),
+        cmocka_unit_test_setup(release_file_reads_back, gp_testdb_fresh),
+        cmocka_unit_test_setup(newer_file_is_left_byte_for_byte, gp_testdb_fresh),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, gp_testdb_make_dir, gp_testdb_remove_dir);
 }

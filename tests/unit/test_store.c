@@ -10,52 +10,10 @@
 #include <unistd.h>
 
 #include "gp_cmocka.h"
+#include "gp_testdb.h"
 #include "store/store.h"
 
-static char dir[64];
-static char path[128];
-
-static int make_dir(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/gpulse-store-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/g.db", dir);
-    return 0;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd);
-}
-
-static int fresh(void **state)
-{
-    (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -f '%s' '%s-wal' '%s-shm'", path, path, path);
-    return system(cmd);
-}
-
-static int64_t scalar(const char *sql)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    }
-    int64_t v = -1;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -999 : sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
+static const char *const path = gp_testdb_path;
 
 static double scalar_real(const char *sql)
 {
@@ -80,19 +38,16 @@ static void schema_matches_fields(void **state)
     assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
     store_close(s);
     for (size_t i = 0; i < store_sample_field_count(); i++) {
-        char sql[200];
-        snprintf(sql, sizeof(sql),
-                 "SELECT count(*) FROM pragma_table_info('samples') WHERE name = '%s'",
-                 gpu_field_info(store_sample_field(i))->key);
-        if (scalar(sql) != 1) {
+        if (gp_testdb_scalar("SELECT count(*) FROM pragma_table_info('samples') WHERE name = '%s'",
+                             gpu_field_info(store_sample_field(i))->key) != 1) {
             fail_msg("samples has no column for field %s",
                      gpu_field_info(store_sample_field(i))->key);
         }
     }
     /* every field is stored: per sample, or as GPU identity */
     assert_int_equal(store_sample_field_count() + 4, GPU_FIELD_COUNT);
-    assert_int_equal(scalar("PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    assert_int_equal(scalar("PRAGMA auto_vacuum"), 2); /* incremental */
+    assert_int_equal(gp_testdb_scalar("PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    assert_int_equal(gp_testdb_scalar("PRAGMA auto_vacuum"), 2); /* incremental */
 }
 
 static struct gpu_process proc_a = {
@@ -156,25 +111,26 @@ static void writes_read_back(void **state)
     write_at(s, 12000, both, 2);
     store_close(s);
 
-    assert_int_equal(scalar("SELECT count(*) FROM samples"), 3);
-    assert_int_equal(scalar("SELECT temperature_c FROM samples WHERE t = 11000"), 55);
-    assert_int_equal(scalar("SELECT fan_pct FROM samples WHERE t = 11000"), -999); /* NULL */
-    assert_int_equal(scalar("SELECT busy_us FROM samples WHERE t = 11000"), 300000);
-    assert_int_equal(scalar("SELECT memory_total_bytes FROM gpus"), 1 << 30);
-    assert_int_equal(scalar("SELECT first_seen FROM gpus"), 10000);
-    assert_int_equal(scalar("SELECT last_seen FROM gpus"), 12000);
-    assert_int_equal(scalar("SELECT count(*) FROM processes"), 2);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM samples"), 3);
+    assert_int_equal(gp_testdb_scalar("SELECT temperature_c FROM samples WHERE t = 11000"), 55);
+    assert_int_equal(gp_testdb_scalar("SELECT fan_pct FROM samples WHERE t = 11000"),
+                     -999); /* NULL */
+    assert_int_equal(gp_testdb_scalar("SELECT busy_us FROM samples WHERE t = 11000"), 300000);
+    assert_int_equal(gp_testdb_scalar("SELECT memory_total_bytes FROM gpus"), 1 << 30);
+    assert_int_equal(gp_testdb_scalar("SELECT first_seen FROM gpus"), 10000);
+    assert_int_equal(gp_testdb_scalar("SELECT last_seen FROM gpus"), 12000);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM processes"), 2);
     /* seen at 10 s (one period), 11 s, 12 s: 3 s on the GPU at 50 % SM */
     assert_true(scalar_real("SELECT gpu_seconds FROM processes WHERE start_ticks = 777") > 2.99);
     assert_true(scalar_real("SELECT gpu_seconds FROM processes WHERE start_ticks = 777") < 3.01);
     assert_true(scalar_real("SELECT sm_seconds FROM processes WHERE start_ticks = 777") > 1.49);
-    assert_int_equal(scalar("SELECT memory_max_bytes FROM processes WHERE start_ticks = 777"),
-                     3000);
-    assert_int_equal(scalar("SELECT samples FROM processes WHERE start_ticks = 777"), 3);
-    assert_int_equal(scalar("SELECT count(*) FROM processes WHERE user = 'alice' AND "
-                            "container = 'docker:abc' AND cmdline = 'python3 train.py'"),
+    assert_int_equal(
+        gp_testdb_scalar("SELECT memory_max_bytes FROM processes WHERE start_ticks = 777"), 3000);
+    assert_int_equal(gp_testdb_scalar("SELECT samples FROM processes WHERE start_ticks = 777"), 3);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM processes WHERE user = 'alice' AND "
+                                      "container = 'docker:abc' AND cmdline = 'python3 train.py'"),
                      2);
-    assert_int_equal(scalar("SELECT count(*) FROM process_samples"), 4);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM process_samples"), 4);
 }
 
 static void unknown_memory_stays_null(void **state)
@@ -189,8 +145,8 @@ static void unknown_memory_stays_null(void **state)
         write_at(s, t, &p, 1);
     }
     store_close(s);
-    assert_int_equal(scalar("SELECT memory_max_bytes FROM processes"), -999); /* NULL */
-    assert_int_equal(scalar("SELECT samples FROM processes"), 5);
+    assert_int_equal(gp_testdb_scalar("SELECT memory_max_bytes FROM processes"), -999); /* NULL */
+    assert_int_equal(gp_testdb_scalar("SELECT samples FROM processes"), 5);
 }
 
 static void lifetime_continues_after_restart(void **state)
@@ -206,10 +162,10 @@ static void lifetime_continues_after_restart(void **state)
     /* after a long gap (agent down), only one period is counted */
     write_at(s, 60000, &proc_a, 1);
     store_close(s);
-    assert_int_equal(scalar("SELECT count(*) FROM processes"), 1);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM processes"), 1);
     assert_true(scalar_real("SELECT gpu_seconds FROM processes") > 2.99);
     assert_true(scalar_real("SELECT gpu_seconds FROM processes") < 3.01);
-    assert_int_equal(scalar("SELECT last_seen FROM processes"), 60000);
+    assert_int_equal(gp_testdb_scalar("SELECT last_seen FROM processes"), 60000);
 }
 
 static void write_file(const char *p, const char *text, size_t n)
@@ -235,7 +191,7 @@ static void newer_schema_is_refused_untouched(void **state)
     assert_int_equal(stat(path, &before), 0);
     assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), -EPROTO);
     assert_non_null(strstr(err.msg, "newer gpulse"));
-    assert_int_equal(scalar("PRAGMA user_version"), 99);
+    assert_int_equal(gp_testdb_scalar("PRAGMA user_version"), 99);
     assert_int_equal(store_open(path, STORE_READ_ONLY, &s, &err), -EPROTO);
 }
 
@@ -256,7 +212,8 @@ static void foreign_and_corrupt_files_are_refused(void **state)
     assert_int_equal(stat(path, &after), 0);
     assert_int_equal(before.st_size, after.st_size);
     /* not switched to WAL either */
-    assert_int_equal(scalar("SELECT journal_mode = 'delete' FROM pragma_journal_mode"), 1);
+    assert_int_equal(gp_testdb_scalar("SELECT journal_mode = 'delete' FROM pragma_journal_mode"),
+                     1);
 
     static const char garbage[] = "this is not a database, it is a text file, long enough to "
                                   "look like a header............................................";
@@ -323,11 +280,11 @@ static void retention_boundaries(void **state)
     assert_int_equal(store_prune(s, &ret, now, 0, &res, &err), 0);
     assert_true(res.finished);
     store_close(s);
-    assert_int_equal(scalar("SELECT count(*) FROM samples"), 2);
-    assert_int_equal(scalar("SELECT min(t) FROM samples"), now - 30 * DAY_MS);
-    assert_int_equal(scalar("SELECT count(*) FROM process_samples"), 2);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM samples"), 2);
+    assert_int_equal(gp_testdb_scalar("SELECT min(t) FROM samples"), now - 30 * DAY_MS);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM process_samples"), 2);
     /* processes are kept forever unless asked */
-    assert_int_equal(scalar("SELECT count(*) FROM processes"), 2);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM processes"), 2);
 
     assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
     ret.processes_ms = 7 * DAY_MS;
@@ -335,9 +292,9 @@ static void retention_boundaries(void **state)
     res = (struct store_prune_result){ 0 };
     assert_int_equal(store_prune(s, &ret, now, 0, &res, &err), 0);
     store_close(s);
-    assert_int_equal(scalar("SELECT count(*) FROM processes"), 1);
-    assert_int_equal(scalar("SELECT count(*) FROM process_samples WHERE process NOT IN "
-                            "(SELECT id FROM processes)"),
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM processes"), 1);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM process_samples WHERE process NOT IN "
+                                      "(SELECT id FROM processes)"),
                      0);
 }
 
@@ -382,16 +339,16 @@ static void prune_in_slices_and_give_space_back(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(schema_matches_fields, fresh),
-        cmocka_unit_test_setup(writes_read_back, fresh),
-        cmocka_unit_test_setup(unknown_memory_stays_null, fresh),
-        cmocka_unit_test_setup(lifetime_continues_after_restart, fresh),
-        cmocka_unit_test_setup(newer_schema_is_refused_untouched, fresh),
-        cmocka_unit_test_setup(foreign_and_corrupt_files_are_refused, fresh),
-        cmocka_unit_test_setup(missing_places, fresh),
-        cmocka_unit_test_setup(info_and_check, fresh),
-        cmocka_unit_test_setup(retention_boundaries, fresh),
-        cmocka_unit_test_setup(prune_in_slices_and_give_space_back, fresh),
+        cmocka_unit_test_setup(schema_matches_fields, gp_testdb_fresh),
+        cmocka_unit_test_setup(writes_read_back, gp_testdb_fresh),
+        cmocka_unit_test_setup(unknown_memory_stays_null, gp_testdb_fresh),
+        cmocka_unit_test_setup(lifetime_continues_after_restart, gp_testdb_fresh),
+        cmocka_unit_test_setup(newer_schema_is_refused_untouched, gp_testdb_fresh),
+        cmocka_unit_test_setup(foreign_and_corrupt_files_are_refused, gp_testdb_fresh),
+        cmocka_unit_test_setup(missing_places, gp_testdb_fresh),
+        cmocka_unit_test_setup(info_and_check, gp_testdb_fresh),
+        cmocka_unit_test_setup(retention_boundaries, gp_testdb_fresh),
+        cmocka_unit_test_setup(prune_in_slices_and_give_space_back, gp_testdb_fresh),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, gp_testdb_make_dir, gp_testdb_remove_dir);
 }
