@@ -20,3 +20,22 @@ fi
 variants+=("this build=$PWD/build-bench/gpulse")
 
 python3 bench/startup.py "$RUNS" "${variants[@]}" -- --version -- now --format json
+
+# Instructions executed in user space (valgrind), which the load of the
+# machine does not change: the dynamic loader, constructors and gpulse.
+if command -v valgrind >/dev/null 2>&1; then
+  for args in "--version" "now --format json"; do
+    echo "== gpulse $args: instructions executed in user space (valgrind --tool=callgrind)"
+    for v in "${variants[@]}"; do
+      label=${v%%=*}
+      spec=${v#*=}
+      bin=${spec%%,*}
+      envs=()
+      [ "$bin" != "$spec" ] && IFS=, read -ra envs <<<"${spec#*,}"
+      # shellcheck disable=SC2086 # $args is split on purpose
+      n=$(env "${envs[@]}" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            "$bin" $args 2>&1 >/dev/null | sed -n 's/.*Collected : //p')
+      printf '  %-44s %10s\n' "$label" "$n"
+    done
+  done
+fi
