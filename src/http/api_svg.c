@@ -83,7 +83,7 @@ void http_api_svg(struct http_request *req, struct http_reply *reply)
         }
         http_query_cache_put(srv, key, version, reply);
     }
-    const char *inm = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "If-None-Match");
+    const char *inm = http_header(req, "If-None-Match");
     if (inm && strcmp(inm, reply->etag) == 0) {
         reply->status = 304;
         dynbuf_reset(&reply->body);

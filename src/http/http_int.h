@@ -4,13 +4,13 @@
 #define GPULSE_HTTP_HTTP_INT_H
 
 #include <jansson.h>
-#include <microhttpd.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "agent/live.h"
 #include "config/config.h"
+#include "http/mhd_lib.h"
 #include "store/store.h"
 #include "util/dynbuf.h"
 
@@ -52,6 +52,7 @@ struct http_query_cache {
 };
 
 struct http_server {
+    const struct http_mhd_lib *mhd; /* libmicrohttpd, loaded at start */
     struct MHD_Daemon *daemon;
     const struct config *cfg;
     struct agent_live *live;
@@ -102,6 +103,9 @@ int http_check_params(struct http_request *req, struct http_reply *reply,
 
 /* A query parameter's value, or NULL when absent. */
 const char *http_param(struct http_request *req, const char *name);
+
+/* A request header's value (name case-insensitive), or NULL when absent. */
+const char *http_header(struct http_request *req, const char *name);
 
 /* Parses an integer parameter in [min, max]; absent gives def. Returns 0,
  * or -1 after filling reply with a 400 naming the parameter. */

@@ -101,7 +101,7 @@ int http_check_params(struct http_request *req, struct http_reply *reply,
                       const char *const *allowed)
 {
     struct param_scan ps = { .allowed = allowed };
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, scan_param, &ps);
+    req->srv->mhd->get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, scan_param, &ps);
     if (ps.bad) {
         char list[256] = "";
         size_t n = 0;
@@ -122,7 +122,12 @@ int http_check_params(struct http_request *req, struct http_reply *reply,
 
 const char *http_param(struct http_request *req, const char *name)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+    return req->srv->mhd->lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(struct http_request *req, const char *name)
+{
+    return req->srv->mhd->lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
 int http_param_int(struct http_request *req, struct http_reply *reply, const char *name,

@@ -45,7 +45,7 @@ static const struct route routes[] = {
 static void serve_asset(const struct http_asset *a, struct http_request *req,
                         struct http_reply *reply)
 {
-    const char *inm = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "If-None-Match");
+    const char *inm = http_header(req, "If-None-Match");
     snprintf(reply->etag, sizeof(reply->etag), "%s", a->etag);
     reply->cache_control = strcmp(a->path, "/") == 0 ? "no-cache" : "public, max-age=300";
     reply->dashboard = true;
@@ -78,54 +78,57 @@ static void route(struct http_request *req, struct http_reply *reply)
     http_reply_error(reply, 404, NULL, "no such path: '%.200s'", req->path);
 }
 
-static enum MHD_Result add_common_headers(struct MHD_Response *r, const struct http_reply *reply)
+static enum MHD_Result add_common_headers(const struct http_mhd_lib *mhd, struct MHD_Response *r,
+                                          const struct http_reply *reply)
 {
-    bool ok = MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") == MHD_YES;
+    bool ok = mhd->add_response_header(r, "X-Content-Type-Options", "nosniff") == MHD_YES;
     if (reply->content_type) {
-        ok = ok && MHD_add_response_header(r, "Content-Type", reply->content_type) == MHD_YES;
+        ok = ok && mhd->add_response_header(r, "Content-Type", reply->content_type) == MHD_YES;
     }
-    ok = ok && MHD_add_response_header(r, "Cache-Control",
-                                       reply->cache_control ? reply->cache_control : "no-store") ==
+    ok = ok && mhd->add_response_header(r, "Cache-Control",
+                                        reply->cache_control ? reply->cache_control : "no-store") ==
                    MHD_YES;
     if (reply->etag[0]) {
-        ok = ok && MHD_add_response_header(r, "ETag", reply->etag) == MHD_YES;
+        ok = ok && mhd->add_response_header(r, "ETag", reply->etag) == MHD_YES;
     }
     if (reply->status == 405) { /* RFC 9110: a 405 says what is allowed */
-        ok = ok && MHD_add_response_header(r, "Allow", "GET, HEAD") == MHD_YES;
+        ok = ok && mhd->add_response_header(r, "Allow", "GET, HEAD") == MHD_YES;
     }
     if (reply->dashboard) {
-        ok = ok && MHD_add_response_header(r, "Content-Security-Policy", DASHBOARD_CSP) == MHD_YES;
-        ok = ok && MHD_add_response_header(r, "Referrer-Policy", "no-referrer") == MHD_YES;
+        ok = ok && mhd->add_response_header(r, "Content-Security-Policy", DASHBOARD_CSP) == MHD_YES;
+        ok = ok && mhd->add_response_header(r, "Referrer-Policy", "no-referrer") == MHD_YES;
     }
     return ok ? MHD_YES : MHD_NO;
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *conn, struct http_reply *reply)
+static enum MHD_Result send_reply(const struct http_server *srv, struct MHD_Connection *conn,
+                                  struct http_reply *reply)
 {
+    const struct http_mhd_lib *mhd = srv->mhd;
     struct MHD_Response *r = NULL;
     {
         if (reply->status == 304) {
-            r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+            r = mhd->create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
         } else if (reply->static_data) {
-            r = MHD_create_response_from_buffer(
+            r = mhd->create_response_from_buffer(
                 reply->static_len, (void *)(uintptr_t)reply->static_data, MHD_RESPMEM_PERSISTENT);
         } else {
             size_t len = 0;
             char *body = dynbuf_take(&reply->body, &len);
-            r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+            r = mhd->create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
             if (!r) {
                 free(body);
             }
         }
-        if (!r || add_common_headers(r, reply) != MHD_YES) {
+        if (!r || add_common_headers(mhd, r, reply) != MHD_YES) {
             if (r) {
-                MHD_destroy_response(r);
+                mhd->destroy_response(r);
             }
             return MHD_NO;
         }
     }
-    enum MHD_Result res = MHD_queue_response(conn, reply->status, r);
-    MHD_destroy_response(r);
+    enum MHD_Result res = mhd->queue_response(conn, reply->status, r);
+    mhd->destroy_response(r);
     return res;
 }
 
@@ -149,19 +152,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     /* No endpoint takes a body: a request that announces one is answered
      * at once (413), before any of it is read. */
     (void)con_cls;
-    const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-    bool has_body = (length && strcmp(length, "0") != 0) ||
-                    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
-    struct http_reply reply = { 0 };
-    dynbuf_init(&reply.body, HTTP_MAX_RESPONSE_BYTES);
     struct http_request req = {
         .srv = srv,
         .conn = conn,
         .path = url,
         .head = strcmp(method, "HEAD") == 0,
     };
+    const char *length = http_header(&req, "Content-Length");
+    bool has_body = (length && strcmp(length, "0") != 0) || http_header(&req, "Transfer-Encoding");
+    struct http_reply reply = { 0 };
+    dynbuf_init(&reply.body, HTTP_MAX_RESPONSE_BYTES);
     unsigned headers = 0;
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &headers);
+    srv->mhd->get_connection_values(conn, MHD_HEADER_KIND, count_header, &headers);
     if (headers > HTTP_MAX_HEADERS) {
         http_reply_error(&reply, 431, NULL, "more than %d header fields", HTTP_MAX_HEADERS);
     } else if (strcmp(method, "GET") != 0 && !req.head) {
@@ -174,7 +176,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     *upload_data_size = 0; /* a body, if any, is dropped */
     enum MHD_Result res =
-        reply.cached ? http_tick_cache_queue(srv, conn, &reply) : send_reply(conn, &reply);
+        reply.cached ? http_tick_cache_queue(srv, conn, &reply) : send_reply(srv, conn, &reply);
     dynbuf_fini(&reply.body);
     return res;
 }
@@ -209,7 +211,12 @@ int http_server_start(const struct config *cfg, struct agent_live *live, struct 
     if (rc) {
         return rc;
     }
+    const struct http_mhd_lib *mhd = http_mhd_lib_get(err);
+    if (!mhd) {
+        return err ? err->code : -ENOENT;
+    }
     struct http_server *srv = xcalloc(1, sizeof(*srv));
+    srv->mhd = mhd;
     srv->cfg = cfg;
     srv->live = live;
     gethostname(srv->host, sizeof(srv->host) - 1);
@@ -224,7 +231,7 @@ int http_server_start(const struct config *cfg, struct agent_live *live, struct 
         flags |= MHD_USE_IPv6;
     }
     errno = 0;
-    srv->daemon = MHD_start_daemon(
+    srv->daemon = mhd->start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr.ss,
         MHD_OPTION_THREAD_POOL_SIZE, worker_threads(), MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -240,7 +247,7 @@ int http_server_start(const struct config *cfg, struct agent_live *live, struct 
                                             "holds it; set http.listen or --listen)"
                                           : strerror(e));
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info = mhd->get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : 0;
     char hostport[96];
     netaddr_format(&addr, srv->port, hostport, sizeof(hostport));
@@ -265,13 +272,13 @@ const char *http_server_url(const struct http_server *s)
     return s->url;
 }
 
-static void tick_cache_fini(struct http_tick_cache *c)
+static void tick_cache_fini(const struct http_mhd_lib *mhd, struct http_tick_cache *c)
 {
     if (c->response) {
-        MHD_destroy_response(c->response);
+        mhd->destroy_response(c->response);
     }
     if (c->gzipped) {
-        MHD_destroy_response(c->gzipped);
+        mhd->destroy_response(c->gzipped);
     }
     pthread_mutex_destroy(&c->lock);
 }
@@ -282,14 +289,14 @@ void http_server_stop(struct http_server *s)
         return;
     }
     if (s->daemon) {
-        MHD_stop_daemon(s->daemon);
+        s->mhd->stop_daemon(s->daemon);
     }
     for (size_t i = 0; i < s->pool.free_count; i++) {
         store_close(s->pool.free_list[i]);
     }
     pthread_mutex_destroy(&s->pool.lock);
-    tick_cache_fini(&s->metrics_cache);
-    tick_cache_fini(&s->now_cache);
+    tick_cache_fini(s->mhd, &s->metrics_cache);
+    tick_cache_fini(s->mhd, &s->now_cache);
     for (size_t i = 0; i < HTTP_QUERY_CACHE_ENTRIES; i++) {
         free(s->query_cache.entries[i].body);
     }
@@ -298,9 +305,9 @@ void http_server_stop(struct http_server *s)
 }
 
 /* True when Accept-Encoding lists gzip without q=0 (RFC 9110 12.5.3). */
-static bool accepts_gzip(struct MHD_Connection *conn)
+static bool accepts_gzip(const struct http_mhd_lib *mhd, struct MHD_Connection *conn)
 {
-    const char *ae = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Encoding");
+    const char *ae = mhd->lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Encoding");
     while (ae && *ae) {
         while (*ae == ' ' || *ae == ',') {
             ae++;
@@ -328,44 +335,44 @@ static bool accepts_gzip(struct MHD_Connection *conn)
 }
 
 /* Makes the tick's responses from body: plain and gzip-encoded. */
-static void tick_cache_replace(struct http_tick_cache *c, uint64_t seq, struct dynbuf *body,
-                               const struct http_reply *reply)
+static void tick_cache_replace(const struct http_mhd_lib *mhd, struct http_tick_cache *c,
+                               uint64_t seq, struct dynbuf *body, const struct http_reply *reply)
 {
     char *zipped = NULL;
     size_t zipped_len = 0;
     struct MHD_Response *gz = NULL;
     if (gzip_compress(body->data ? body->data : "", body->len, &zipped, &zipped_len) == 0) {
-        gz = MHD_create_response_from_buffer(zipped_len, zipped, MHD_RESPMEM_MUST_FREE);
+        gz = mhd->create_response_from_buffer(zipped_len, zipped, MHD_RESPMEM_MUST_FREE);
         if (!gz) {
             free(zipped);
-        } else if (add_common_headers(gz, reply) != MHD_YES ||
-                   MHD_add_response_header(gz, "Content-Encoding", "gzip") != MHD_YES ||
-                   MHD_add_response_header(gz, "Vary", "Accept-Encoding") != MHD_YES) {
-            MHD_destroy_response(gz);
+        } else if (add_common_headers(mhd, gz, reply) != MHD_YES ||
+                   mhd->add_response_header(gz, "Content-Encoding", "gzip") != MHD_YES ||
+                   mhd->add_response_header(gz, "Vary", "Accept-Encoding") != MHD_YES) {
+            mhd->destroy_response(gz);
             gz = NULL;
         }
     }
     size_t len = 0;
     char *data = dynbuf_take(body, &len);
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = mhd->create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(data);
-    } else if (add_common_headers(r, reply) != MHD_YES ||
-               MHD_add_response_header(r, "Vary", "Accept-Encoding") != MHD_YES) {
-        MHD_destroy_response(r);
+    } else if (add_common_headers(mhd, r, reply) != MHD_YES ||
+               mhd->add_response_header(r, "Vary", "Accept-Encoding") != MHD_YES) {
+        mhd->destroy_response(r);
         r = NULL;
     }
     if (!r) {
         if (gz) {
-            MHD_destroy_response(gz);
+            mhd->destroy_response(gz);
         }
         return;
     }
     if (c->response) {
-        MHD_destroy_response(c->response);
+        mhd->destroy_response(c->response);
     }
     if (c->gzipped) {
-        MHD_destroy_response(c->gzipped);
+        mhd->destroy_response(c->gzipped);
     }
     c->response = r;
     c->gzipped = gz;
@@ -380,7 +387,7 @@ enum MHD_Result http_tick_cache_queue(struct http_server *srv, struct MHD_Connec
     if (!f) {
         reply->cached = NULL;
         http_reply_error(reply, 503, NULL, "no sample yet: the agent has just started");
-        return send_reply(conn, reply);
+        return send_reply(srv, conn, reply);
     }
     pthread_mutex_lock(&c->lock);
     if (c->seq != f->seq || !c->response) {
@@ -389,7 +396,7 @@ enum MHD_Result http_tick_cache_queue(struct http_server *srv, struct MHD_Connec
         struct dynbuf body;
         dynbuf_init(&body, HTTP_MAX_RESPONSE_BYTES);
         if (reply->build(srv, f, &body) == 0) {
-            tick_cache_replace(c, f->seq, &body, reply);
+            tick_cache_replace(srv->mhd, c, f->seq, &body, reply);
         }
         dynbuf_fini(&body);
     }
@@ -397,15 +404,15 @@ enum MHD_Result http_tick_cache_queue(struct http_server *srv, struct MHD_Connec
     bool fresh = c->response && c->seq == f->seq;
     if (fresh) {
         /* Queued under the lock, so the next tick cannot free it first. */
-        res = MHD_queue_response(conn, 200,
-                                 c->gzipped && accepts_gzip(conn) ? c->gzipped : c->response);
+        res = srv->mhd->queue_response(
+            conn, 200, c->gzipped && accepts_gzip(srv->mhd, conn) ? c->gzipped : c->response);
     }
     pthread_mutex_unlock(&c->lock);
     agent_live_release(f);
     if (!fresh) {
         reply->cached = NULL;
         http_reply_error(reply, 503, NULL, "the answer could not be made (too large)");
-        return send_reply(conn, reply);
+        return send_reply(srv, conn, reply);
     }
     return res;
 }
