@@ -818,7 +818,19 @@ int sim_scenario_load(const char *path, struct sim_scenario *out, char *err, siz
 void sim_scenario_free(struct sim_scenario *s)
 {
     for (size_t i = 0; i < s->gpu_count && s->gpus; i++) {
-        free(s->gpus[i].processes);
+        struct sim_gpu *g = &s->gpus[i];
+        for (int m = 0; m < SIM_M_COUNT; m++) {
+            sim_pattern_fini(&g->metric[m]);
+        }
+        for (size_t k = 0; k < g->process_count && g->processes; k++) {
+            struct sim_process *p = &g->processes[k];
+            sim_pattern_fini(&p->memory_mib);
+            sim_pattern_fini(&p->sm_pct);
+            sim_pattern_fini(&p->memory_pct);
+            sim_pattern_fini(&p->encoder_pct);
+            sim_pattern_fini(&p->decoder_pct);
+        }
+        free(g->processes);
     }
     free(s->gpus);
     s->gpus = NULL;
