@@ -237,10 +237,23 @@ EXPORT const char *nvmlErrorString(nvmlReturn_t rc)
         return "Insufficient Memory";
     case 21:
         return "No data";
+    /* 22-29 as R580 words them (shared/reference/nvml-costs.md). */
+    case 22:
+        return "vGPU ECC not supported";
     case 23:
         return "Insufficient Resources";
+    case 24:
+        return "Invalid Frequency";
     case 25:
         return "Argument version mismatch";
+    case 26:
+        return "Requested functionality has been deprecated";
+    case 27:
+        return "System is not in ready state";
+    case 28:
+        return "No supported GPUs were found";
+    case 29:
+        return "Resource not in correct state to perform requested operation";
     default:
         return "Unknown Error";
     }

@@ -303,7 +303,14 @@ static const struct {
     { "IN_USE", 19 },
     { "MEMORY", 20 },
     { "NO_DATA", 21 },
+    { "VGPU_ECC_NOT_SUPPORTED", 22 },
     { "INSUFFICIENT_RESOURCES", 23 },
+    { "FREQ_NOT_SUPPORTED", 24 },
+    { "ARGUMENT_VERSION_MISMATCH", 25 },
+    { "DEPRECATED", 26 },
+    { "NOT_READY", 27 },
+    { "GPU_NOT_FOUND", 28 },
+    { "INVALID_STATE", 29 },
     { "UNKNOWN", 999 },
 };
 
@@ -688,8 +695,10 @@ int sim_scenario_parse(const char *text, size_t len, const char *name, struct si
     struct parse ps = { .file = name, .err = err, .err_size = err_size };
     *out = (struct sim_scenario){
         .cuda_version = 12040,
-        .sample_period_s = 1.0 / 6.0,
-        .sample_buffer = 120,
+        /* As measured on an H200 with R580 (shared/reference/nvml-costs.md):
+         * 71 samples, one per 200 ms, 14 s of history. */
+        .sample_period_s = 0.2,
+        .sample_buffer = 71,
         .init_fail_count = -1,
     };
     snprintf(out->driver_version, sizeof(out->driver_version), "550.54.15");
