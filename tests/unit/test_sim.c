@@ -200,6 +200,17 @@ static void bad_scenarios_name_the_key(void **state)
         { "{\"gpus\": [}", "line 1, column" },
         { "{\"gpus\": [{\"name\": 5}]}", "gpus[0].name: must be a string" },
         { "{\"gpus\": [{\"pci_device_id\": \"0xZZ\"}]}", "gpus[0].pci_device_id: '0xZZ'" },
+        { "{\"call_cost\": {\"nvmlDeviceGetFoo\": 3}, \"gpus\": []}",
+          "call_cost.nvmlDeviceGetFoo: unknown NVML function" },
+        { "{\"call_cost\": {\"nvmlDeviceGetSamples\": -1}, \"gpus\": []}",
+          "call_cost.nvmlDeviceGetSamples: -1 is out of range" },
+        { "{\"call_cost\": \"a100\", \"gpus\": []}", "call_cost: 'a100' is not \"h200\"" },
+        { "{\"call_cost\": 5, \"gpus\": []}",
+          "call_cost: must be \"h200\", \"none\" or an object" },
+        { "{\"gpus\": [{\"pcie_link\": {\"gen\": 5, \"lanes\": 16}}]}",
+          "gpus[0].pcie_link.lanes: unknown key" },
+        { "{\"gpus\": [{\"temperature_thresholds_c\": {\"shutdown\": 900}}]}",
+          "gpus[0].temperature_thresholds_c.shutdown: 900 is out of range" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char err[768] = "";
@@ -221,6 +232,12 @@ static void good_scenario_loads(void **state)
     assert_int_equal(sc.gpus[0].process_count, 2);
     assert_int_equal(sc.gpus[0].pci_device_id, 0x20B210DE);
     assert_int_equal(sc.gpus[0].feature_error[SIM_F_FAN], 3);
+    /* without "call_cost", calls cost what they cost on an H200 */
+    assert_true(sc.call_cost.us[SIM_COST_SAMPLES] > 1000);
+    assert_true(sc.call_cost.us[SIM_COST_SAMPLES_SIZE] < 10);
+    assert_true(sc.call_cost.us[SIM_COST_INIT_V2] > 10000);
+    assert_int_equal(sc.gpus[0].pcie_max_gen, 5);
+    assert_int_equal(sc.gpus[0].temp_threshold_c[0], 92);
     sim_scenario_free(&sc);
     assert_int_equal(sim_scenario_load(DEMO_SCENARIO, &sc, err, sizeof(err)), 0);
     assert_int_equal(sc.gpu_count, 4);
