@@ -3,6 +3,10 @@
  * by GPULSE_SIM_SCENARIO. gpulse loads it exactly as it loads the real
  * library, and so can any other NVML client.
  *
+ * Each call spends the CPU time NVIDIA's R580 driver spends on it on an
+ * H200 (sim/cost.def; the scenario's "call_cost" or GPULSE_SIM_CALL_COST
+ * turns that off), before taking the library's lock.
+ *
  * Scenario time t is seconds since GPULSE_SIM_EPOCH (Unix seconds; default:
  * when the library was first initialised). GPULSE_SIM_TIME=<t> freezes the
  * clock at t, so tests can compare readings with the scenario's values.
@@ -154,6 +158,7 @@ static nvmlReturn_t do_init(enum sim_cost_fn fn)
 {
     pthread_mutex_lock(&g.lock);
     nvmlReturn_t rc = GPU_NVML_RC_SUCCESS;
+    bool first = false;
     if (!g.loaded && load_scenario() != 0) {
         rc = GPU_NVML_RC_UNKNOWN;
         g.load_error_code = rc;
@@ -168,7 +173,7 @@ static nvmlReturn_t do_init(enum sim_cost_fn fn)
 out:
     /* Opening the driver is what costs (once per process, as measured);
      * a nested init only counts a reference. */
-    bool first = rc == GPU_NVML_RC_SUCCESS && g.refcount == 1;
+    first = rc == GPU_NVML_RC_SUCCESS && g.refcount == 1;
     pthread_mutex_unlock(&g.lock);
     if (first) {
         sim_cost_spend(fn);
