@@ -494,6 +494,13 @@ static nvmlReturn_t enter(struct call *c, nvmlDevice_t dev, int feature)
     return GPU_NVML_RC_SUCCESS;
 }
 
+/* enter() for a call whose pointer argument arg is required. */
+static nvmlReturn_t enter_arg(struct call *c, nvmlDevice_t dev, int feature, const void *arg)
+{
+    nvmlReturn_t rc = enter(c, dev, feature);
+    return rc == GPU_NVML_RC_SUCCESS && !arg ? GPU_NVML_RC_INVALID_ARGUMENT : rc;
+}
+
 static nvmlReturn_t leave(nvmlReturn_t rc)
 {
     pthread_mutex_unlock(&g.lock);
@@ -849,15 +856,21 @@ EXPORT nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t dev, int type, unsign
     return leave(rc);
 }
 
-EXPORT nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t dev, int *pstate)
+/* The P-state (0-15), for GetPerformanceState and its older name. */
+static nvmlReturn_t performance_state(nvmlDevice_t dev, int *pstate)
 {
-    sim_cost_spend(SIM_COST_PERFORMANCE_STATE);
     unsigned int v = 0;
     nvmlReturn_t rc = uint_metric(dev, SIM_F_PSTATE, SIM_M_PSTATE, 1, &v);
     if (rc == GPU_NVML_RC_SUCCESS && pstate) {
         *pstate = (int)v;
     }
     return rc;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t dev, int *pstate)
+{
+    sim_cost_spend(SIM_COST_PERFORMANCE_STATE);
+    return performance_state(dev, pstate);
 }
 
 static nvmlReturn_t clock_reasons(nvmlDevice_t dev, unsigned long long *mask)
@@ -969,42 +982,26 @@ EXPORT nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t dev, unsigned int *current
 static nvmlReturn_t uint_field(nvmlDevice_t dev, int feature, size_t offset, unsigned int *out)
 {
     struct call c;
-    nvmlReturn_t rc = enter(&c, dev, feature);
+    nvmlReturn_t rc = enter_arg(&c, dev, feature, out);
     if (rc == GPU_NVML_RC_SUCCESS) {
-        if (!out) {
-            rc = GPU_NVML_RC_INVALID_ARGUMENT;
-        } else {
-            memcpy(out, (const char *)c.gpu + offset, sizeof(*out));
-        }
+        memcpy(out, (const char *)c.gpu + offset, sizeof(*out));
     }
     return leave(rc);
 }
 
 /* PCIe link generation and width, current and maximum (nvtop reads all
  * four and refuses a library without them). */
-EXPORT nvmlReturn_t nvmlDeviceGetCurrPcieLinkGeneration(nvmlDevice_t dev, unsigned int *gen)
-{
-    sim_cost_spend(SIM_COST_CURR_PCIE_LINK_GEN);
-    return uint_field(dev, SIM_F_PCIE_LINK, offsetof(struct sim_gpu, pcie_gen), gen);
-}
+#define PCIE_LINK_EXPORT(fn, cost, field)                                            \
+    EXPORT nvmlReturn_t fn(nvmlDevice_t dev, unsigned int *v)                        \
+    {                                                                                \
+        sim_cost_spend(cost);                                                        \
+        return uint_field(dev, SIM_F_PCIE_LINK, offsetof(struct sim_gpu, field), v); \
+    }
 
-EXPORT nvmlReturn_t nvmlDeviceGetMaxPcieLinkGeneration(nvmlDevice_t dev, unsigned int *gen)
-{
-    sim_cost_spend(SIM_COST_MAX_PCIE_LINK_GEN);
-    return uint_field(dev, SIM_F_PCIE_LINK, offsetof(struct sim_gpu, pcie_max_gen), gen);
-}
-
-EXPORT nvmlReturn_t nvmlDeviceGetCurrPcieLinkWidth(nvmlDevice_t dev, unsigned int *width)
-{
-    sim_cost_spend(SIM_COST_CURR_PCIE_LINK_WIDTH);
-    return uint_field(dev, SIM_F_PCIE_LINK, offsetof(struct sim_gpu, pcie_width), width);
-}
-
-EXPORT nvmlReturn_t nvmlDeviceGetMaxPcieLinkWidth(nvmlDevice_t dev, unsigned int *width)
-{
-    sim_cost_spend(SIM_COST_MAX_PCIE_LINK_WIDTH);
-    return uint_field(dev, SIM_F_PCIE_LINK, offsetof(struct sim_gpu, pcie_max_width), width);
-}
+PCIE_LINK_EXPORT(nvmlDeviceGetCurrPcieLinkGeneration, SIM_COST_CURR_PCIE_LINK_GEN, pcie_gen)
+PCIE_LINK_EXPORT(nvmlDeviceGetMaxPcieLinkGeneration, SIM_COST_MAX_PCIE_LINK_GEN, pcie_max_gen)
+PCIE_LINK_EXPORT(nvmlDeviceGetCurrPcieLinkWidth, SIM_COST_CURR_PCIE_LINK_WIDTH, pcie_width)
+PCIE_LINK_EXPORT(nvmlDeviceGetMaxPcieLinkWidth, SIM_COST_MAX_PCIE_LINK_WIDTH, pcie_max_width)
 
 /* Thresholds: shutdown 0, slowdown 1, memory max 2, GPU max 3; the
  * acoustic ones (4-7) are NOT_SUPPORTED, as on a data-centre GPU. */
@@ -1025,21 +1022,12 @@ EXPORT nvmlReturn_t nvmlDeviceGetTemperatureThreshold(nvmlDevice_t dev, int type
                       c_out);
 }
 
-/* Fans: one, unless the scenario says the GPU has none ("fan" unsupported,
- * where nvmlDeviceGetNumFans answers 0 as a fanless GPU's driver does). */
+/* Fans: one, none where the scenario marks "fan" unsupported (a fanless
+ * GPU's driver answers 0). */
 EXPORT nvmlReturn_t nvmlDeviceGetNumFans(nvmlDevice_t dev, unsigned int *n)
 {
     sim_cost_spend(SIM_COST_NUM_FANS);
-    struct call c;
-    nvmlReturn_t rc = enter(&c, dev, -1);
-    if (rc == GPU_NVML_RC_SUCCESS) {
-        if (!n) {
-            rc = GPU_NVML_RC_INVALID_ARGUMENT;
-        } else {
-            *n = c.gpu->feature_error[SIM_F_FAN] == GPU_NVML_RC_NOT_SUPPORTED ? 0 : 1;
-        }
-    }
-    return leave(rc);
+    return uint_field(dev, -1, offsetof(struct sim_gpu, fan_count), n);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetFanSpeed_v2(nvmlDevice_t dev, unsigned int fan, unsigned int *pct)
@@ -1078,39 +1066,20 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t de
 EXPORT nvmlReturn_t nvmlDeviceGetPowerState(nvmlDevice_t dev, int *pstate)
 {
     sim_cost_spend(SIM_COST_POWER_STATE);
-    unsigned int v = 0;
-    nvmlReturn_t rc = uint_metric(dev, SIM_F_PSTATE, SIM_M_PSTATE, 1, &v);
-    if (rc == GPU_NVML_RC_SUCCESS && pstate) {
-        *pstate = (int)v;
-    }
-    return rc;
+    return performance_state(dev, pstate);
 }
 
 /* Persistence mode on, compute mode DEFAULT (0): a data-centre GPU's. */
-static nvmlReturn_t constant_int(nvmlDevice_t dev, int value, int *out)
-{
-    struct call c;
-    nvmlReturn_t rc = enter(&c, dev, -1);
-    if (rc == GPU_NVML_RC_SUCCESS) {
-        if (!out) {
-            rc = GPU_NVML_RC_INVALID_ARGUMENT;
-        } else {
-            *out = value;
-        }
-    }
-    return leave(rc);
-}
-
 EXPORT nvmlReturn_t nvmlDeviceGetPersistenceMode(nvmlDevice_t dev, int *mode)
 {
     sim_cost_spend(SIM_COST_PERSISTENCE_MODE);
-    return constant_int(dev, GPU_NVML_ABI_FEATURE_ENABLED, mode);
+    return uint_field(dev, -1, offsetof(struct sim_gpu, persistence_mode), (unsigned int *)mode);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetComputeMode(nvmlDevice_t dev, int *mode)
 {
     sim_cost_spend(SIM_COST_COMPUTE_MODE);
-    return constant_int(dev, 0, mode);
+    return uint_field(dev, -1, offsetof(struct sim_gpu, compute_mode), (unsigned int *)mode);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t dev, int *major, int *minor)
@@ -1368,12 +1337,9 @@ nvmlDeviceGetProcessUtilization(nvmlDevice_t dev, struct gpu_nvml_process_utiliz
 {
     sim_cost_spend(util ? SIM_COST_PROCESS_UTILIZATION : SIM_COST_PROCESS_UTILIZATION_SIZE);
     struct call c;
-    nvmlReturn_t rc = enter(&c, dev, SIM_F_PROCESS_UTILIZATION);
+    nvmlReturn_t rc = enter_arg(&c, dev, SIM_F_PROCESS_UTILIZATION, count);
     if (rc != GPU_NVML_RC_SUCCESS) {
         return leave(rc);
-    }
-    if (!count) {
-        return leave(GPU_NVML_RC_INVALID_ARGUMENT);
     }
     if (!util) {
         unsigned n = putil_collect(&c, last_seen_us, NULL, 0);
@@ -1414,12 +1380,9 @@ nvmlDeviceGetProcessesUtilizationInfo(nvmlDevice_t dev, struct sim_processes_uti
     sim_cost_spend(info && info->samples ? SIM_COST_PROCESSES_UTILIZATION_INFO
                                          : SIM_COST_PROCESSES_UTILIZATION_INFO_SIZE);
     struct call c;
-    nvmlReturn_t rc = enter(&c, dev, SIM_F_PROCESS_UTILIZATION);
+    nvmlReturn_t rc = enter_arg(&c, dev, SIM_F_PROCESS_UTILIZATION, info);
     if (rc != GPU_NVML_RC_SUCCESS) {
         return leave(rc);
-    }
-    if (!info) {
-        return leave(GPU_NVML_RC_INVALID_ARGUMENT);
     }
     if (info->version != SIM_PROCESSES_UTILIZATION_INFO_V1) {
         return leave(GPU_NVML_RC_ARGUMENT_VERSION_MISMATCH);

@@ -654,6 +654,7 @@ static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu 
         .pcie_max_width = 16,
         .temp_threshold_c = { 92, 89, 95, 87 },
         .cuda_major = 9,
+        .persistence_mode = 1,
     };
     snprintf(g->name, sizeof(g->name), "Simulated GPU %zu", index);
     snprintf(g->uuid, sizeof(g->uuid), "GPU-5a1d0000-0000-4000-8000-%012zx", index);
@@ -728,6 +729,7 @@ static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu 
     if (parse_errors(ps, gj, path, g)) {
         return -1;
     }
+    g->fan_count = g->feature_error[SIM_F_FAN] == 3 ? 0 : 1; /* NOT_SUPPORTED: no fan */
 
     json_t *procs = json_object_get(gj, "processes");
     if (procs) {

@@ -100,6 +100,9 @@ struct sim_gpu {
     unsigned pcie_width, pcie_max_width; /* lanes, current and maximum */
     unsigned temp_threshold_c[4];        /* shutdown, slowdown, memory max, GPU max */
     unsigned cuda_major, cuda_minor;     /* CUDA compute capability */
+    unsigned fan_count;                  /* 1, or 0 when "fan" is unsupported */
+    unsigned persistence_mode;           /* 1: enabled */
+    unsigned compute_mode;               /* 0: default */
     bool ecc_enabled;
     int mig_mode;                    /* -1 no MIG (NOT_SUPPORTED), 0 off, 1 on */
     bool memory_used_from_processes; /* no memory_used_mib pattern: sum the processes */
