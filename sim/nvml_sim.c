@@ -3,6 +3,10 @@
  * by GPULSE_SIM_SCENARIO. gpulse loads it exactly as it loads the real
  * library, and so can any other NVML client.
  *
+ * Each call spends the CPU time NVIDIA's R580 driver spends on it on an
+ * H200 (sim/cost.def; the scenario's "call_cost" or GPULSE_SIM_CALL_COST
+ * turns that off), before taking the library's lock.
+ *
  * Scenario time t is seconds since GPULSE_SIM_EPOCH (Unix seconds; default:
  * when the library was first initialised). GPULSE_SIM_TIME=<t> freezes the
  * clock at t, so tests can compare readings with the scenario's values.
@@ -18,8 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "cost.h"
 #include "gpu/nvml_abi.h"
 #include "scenario.h"
 
@@ -119,6 +125,19 @@ static int load_scenario(void)
         sim_scenario_free(&g.sc);
         return -1;
     }
+    const char *cost = getenv("GPULSE_SIM_CALL_COST");
+    if (cost && *cost) {
+        if (strcmp(cost, "none") == 0) {
+            g.sc.call_cost = (struct sim_cost_profile){ 0 };
+        } else if (strcmp(cost, "h200") == 0) {
+            g.sc.call_cost = sim_cost_h200();
+        } else {
+            snprintf(g.load_error, sizeof(g.load_error),
+                     "simulated NVML: GPULSE_SIM_CALL_COST='%s' is not \"none\" or \"h200\"", cost);
+            sim_scenario_free(&g.sc);
+            return -1;
+        }
+    }
     const char *frozen = getenv("GPULSE_SIM_TIME");
     if (frozen && *frozen) {
         g.frozen_t = strtod(frozen, &end);
@@ -130,14 +149,16 @@ static int load_scenario(void)
         }
         g.frozen = true;
     }
+    sim_cost_use(&g.sc.call_cost);
     g.loaded = true;
     return 0;
 }
 
-static nvmlReturn_t do_init(void)
+static nvmlReturn_t do_init(enum sim_cost_fn fn)
 {
     pthread_mutex_lock(&g.lock);
     nvmlReturn_t rc = GPU_NVML_RC_SUCCESS;
+    bool first = false;
     if (!g.loaded && load_scenario() != 0) {
         rc = GPU_NVML_RC_UNKNOWN;
         g.load_error_code = rc;
@@ -150,32 +171,39 @@ static nvmlReturn_t do_init(void)
     }
     g.refcount++;
 out:
+    /* Opening the driver is what costs (once per process, as measured);
+     * a nested init only counts a reference. */
+    first = rc == GPU_NVML_RC_SUCCESS && g.refcount == 1;
     pthread_mutex_unlock(&g.lock);
+    if (first) {
+        sim_cost_spend(fn);
+    }
     return rc;
 }
 
 #ifndef SIM_LEGACY
 EXPORT nvmlReturn_t nvmlInit_v2(void)
 {
-    return do_init();
+    return do_init(SIM_COST_INIT_V2);
 }
 #endif
 
 EXPORT nvmlReturn_t nvmlInit(void)
 {
-    return do_init();
+    return do_init(SIM_COST_INIT);
 }
 
 #ifndef SIM_LEGACY
 EXPORT nvmlReturn_t nvmlInitWithFlags(unsigned int flags)
 {
     (void)flags;
-    return do_init();
+    return do_init(SIM_COST_INIT_WITH_FLAGS);
 }
 #endif
 
 EXPORT nvmlReturn_t nvmlShutdown(void)
 {
+    sim_cost_spend(SIM_COST_SHUTDOWN);
     pthread_mutex_lock(&g.lock);
     nvmlReturn_t rc = GPU_NVML_RC_SUCCESS;
     if (g.refcount == 0) {
@@ -189,6 +217,7 @@ EXPORT nvmlReturn_t nvmlShutdown(void)
 
 EXPORT const char *nvmlErrorString(nvmlReturn_t rc)
 {
+    sim_cost_spend(SIM_COST_ERROR_STRING);
     if (g.load_error[0] && rc == g.load_error_code) {
         return g.load_error;
     }
@@ -237,10 +266,23 @@ EXPORT const char *nvmlErrorString(nvmlReturn_t rc)
         return "Insufficient Memory";
     case 21:
         return "No data";
+    /* 22-29 as R580 words them (shared/reference/nvml-costs.md). */
+    case 22:
+        return "vGPU ECC not supported";
     case 23:
         return "Insufficient Resources";
+    case 24:
+        return "Invalid Frequency";
     case 25:
         return "Argument version mismatch";
+    case 26:
+        return "Requested functionality has been deprecated";
+    case 27:
+        return "System is not in ready state";
+    case 28:
+        return "No supported GPUs were found";
+    case 29:
+        return "Resource not in correct state to perform requested operation";
     default:
         return "Unknown Error";
     }
@@ -272,11 +314,13 @@ static nvmlReturn_t system_string(char *buf, unsigned int len, bool nvml)
 
 EXPORT nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length)
 {
+    sim_cost_spend(SIM_COST_DRIVER_VERSION);
     return system_string(version, length, false);
 }
 
 EXPORT nvmlReturn_t nvmlSystemGetNVMLVersion(char *version, unsigned int length)
 {
+    sim_cost_spend(SIM_COST_NVML_VERSION);
     return system_string(version, length, true);
 }
 
@@ -297,12 +341,14 @@ static nvmlReturn_t cuda_version(int *v)
 
 EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *v)
 {
+    sim_cost_spend(SIM_COST_CUDA_VERSION);
     return cuda_version(v);
 }
 
 #ifndef SIM_LEGACY
 EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int *v)
 {
+    sim_cost_spend(SIM_COST_CUDA_VERSION_V2);
     return cuda_version(v);
 }
 #endif
@@ -324,12 +370,14 @@ static nvmlReturn_t device_count(unsigned int *count)
 
 EXPORT nvmlReturn_t nvmlDeviceGetCount(unsigned int *count)
 {
+    sim_cost_spend(SIM_COST_DEVICE_COUNT);
     return device_count(count);
 }
 
 #ifndef SIM_LEGACY
 EXPORT nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count)
 {
+    sim_cost_spend(SIM_COST_DEVICE_COUNT_V2);
     return device_count(count);
 }
 #endif
@@ -352,13 +400,52 @@ static nvmlReturn_t handle_by_index(unsigned int index, nvmlDevice_t *dev)
 
 EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t *dev)
 {
+    sim_cost_spend(SIM_COST_HANDLE_BY_INDEX);
     return handle_by_index(index, dev);
 }
 
 #ifndef SIM_LEGACY
 EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *dev)
 {
+    sim_cost_spend(SIM_COST_HANDLE_BY_INDEX_V2);
     return handle_by_index(index, dev);
+}
+#endif
+
+/* A handle by the GPU's UUID or PCI bus id (as nvidia-smi -i and pynvml
+ * callers look GPUs up). */
+static nvmlReturn_t handle_by_string(const char *key, bool uuid, nvmlDevice_t *dev)
+{
+    pthread_mutex_lock(&g.lock);
+    nvmlReturn_t rc = GPU_NVML_RC_NOT_FOUND;
+    if (g.refcount == 0) {
+        rc = GPU_NVML_RC_UNINITIALIZED;
+    } else if (!dev || !key) {
+        rc = GPU_NVML_RC_INVALID_ARGUMENT;
+    } else {
+        for (size_t i = 0; i < g.sc.gpu_count && rc == GPU_NVML_RC_NOT_FOUND; i++) {
+            const char *have = uuid ? g.sc.gpus[i].uuid : g.sc.gpus[i].pci_bus_id;
+            if (strcasecmp(have, key) == 0) {
+                *dev = (nvmlDevice_t)(void *)&g.sc.gpus[i];
+                rc = GPU_NVML_RC_SUCCESS;
+            }
+        }
+    }
+    pthread_mutex_unlock(&g.lock);
+    return rc;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *dev)
+{
+    sim_cost_spend(SIM_COST_HANDLE_BY_UUID);
+    return handle_by_string(uuid, true, dev);
+}
+
+#ifndef SIM_LEGACY
+EXPORT nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char *bus_id, nvmlDevice_t *dev)
+{
+    sim_cost_spend(SIM_COST_HANDLE_BY_PCI_BUS_ID);
+    return handle_by_string(bus_id, false, dev);
 }
 #endif
 
@@ -405,6 +492,13 @@ static nvmlReturn_t enter(struct call *c, nvmlDevice_t dev, int feature)
         return gp->feature_error[feature];
     }
     return GPU_NVML_RC_SUCCESS;
+}
+
+/* enter() for a call whose pointer argument arg is required. */
+static nvmlReturn_t enter_arg(struct call *c, nvmlDevice_t dev, int feature, const void *arg)
+{
+    nvmlReturn_t rc = enter(c, dev, feature);
+    return rc == GPU_NVML_RC_SUCCESS && !arg ? GPU_NVML_RC_INVALID_ARGUMENT : rc;
 }
 
 static nvmlReturn_t leave(nvmlReturn_t rc)
@@ -467,21 +561,25 @@ static nvmlReturn_t device_string(nvmlDevice_t dev, int feature, char *buf, unsi
 
 EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t dev, char *name, unsigned int length)
 {
+    sim_cost_spend(SIM_COST_NAME);
     return device_string(dev, -1, name, length, offsetof(struct sim_gpu, name));
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t dev, char *uuid, unsigned int length)
 {
+    sim_cost_spend(SIM_COST_UUID);
     return device_string(dev, -1, uuid, length, offsetof(struct sim_gpu, uuid));
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetSerial(nvmlDevice_t dev, char *serial, unsigned int length)
 {
+    sim_cost_spend(SIM_COST_SERIAL);
     return device_string(dev, SIM_F_SERIAL, serial, length, offsetof(struct sim_gpu, serial));
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t dev, unsigned int *index)
 {
+    sim_cost_spend(SIM_COST_INDEX);
     struct call c;
     nvmlReturn_t rc = enter(&c, dev, -1);
     if (rc == GPU_NVML_RC_SUCCESS) {
@@ -492,6 +590,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t dev, unsigned int *index)
 
 EXPORT nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t dev, unsigned int *minor)
 {
+    sim_cost_spend(SIM_COST_MINOR_NUMBER);
     struct call c;
     nvmlReturn_t rc = enter(&c, dev, SIM_F_MINOR_NUMBER);
     if (rc == GPU_NVML_RC_SUCCESS) {
@@ -539,12 +638,14 @@ static nvmlReturn_t pci_info(nvmlDevice_t dev, void *out, bool legacy)
 
 EXPORT nvmlReturn_t nvmlDeviceGetPciInfo(nvmlDevice_t dev, void *pci)
 {
+    sim_cost_spend(SIM_COST_PCI_INFO);
     return pci_info(dev, pci, true);
 }
 
 #ifndef SIM_LEGACY
 EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t dev, void *pci)
 {
+    sim_cost_spend(SIM_COST_PCI_INFO_V2);
     return pci_info(dev, pci, false);
 }
 #endif
@@ -552,12 +653,14 @@ EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t dev, void *pci)
 #ifndef SIM_HIDE_V3
 EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t dev, void *pci)
 {
+    sim_cost_spend(SIM_COST_PCI_INFO_V3);
     return pci_info(dev, pci, false);
 }
 #endif
 
 EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t dev, struct gpu_nvml_memory_v1 *m)
 {
+    sim_cost_spend(SIM_COST_MEMORY_INFO);
     struct call c;
     nvmlReturn_t rc = enter(&c, dev, SIM_F_MEMORY);
     if (rc == GPU_NVML_RC_SUCCESS && m) {
@@ -575,6 +678,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t dev, struct gpu_nvml_me
 #ifndef SIM_LEGACY
 EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t dev, struct gpu_nvml_memory_v2 *m)
 {
+    sim_cost_spend(SIM_COST_MEMORY_INFO_V2);
     struct call c;
     nvmlReturn_t rc = enter(&c, dev, SIM_F_MEMORY);
     if (rc == GPU_NVML_RC_SUCCESS && (!m || m->version != GPU_NVML_ABI_MEMORY_V2_VERSION)) {
@@ -597,6 +701,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t dev, struct gpu_nvml
 
 EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t dev, struct gpu_nvml_utilization *u)
 {
+    sim_cost_spend(SIM_COST_UTILIZATION);
     struct call c;
     nvmlReturn_t rc = enter(&c, dev, SIM_F_UTILIZATION);
     if (rc == GPU_NVML_RC_SUCCESS && u) {
@@ -621,12 +726,14 @@ static nvmlReturn_t codec_util(nvmlDevice_t dev, int feature, enum sim_metric m,
 EXPORT nvmlReturn_t nvmlDeviceGetEncoderUtilization(nvmlDevice_t dev, unsigned int *u,
                                                     unsigned int *period_us_out)
 {
+    sim_cost_spend(SIM_COST_ENCODER);
     return codec_util(dev, SIM_F_ENCODER, SIM_M_UTIL_ENCODER, u, period_us_out);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetDecoderUtilization(nvmlDevice_t dev, unsigned int *u,
                                                     unsigned int *period_us_out)
 {
+    sim_cost_spend(SIM_COST_DECODER);
     return codec_util(dev, SIM_F_DECODER, SIM_M_UTIL_DECODER, u, period_us_out);
 }
 
@@ -648,6 +755,7 @@ static nvmlReturn_t uint_metric(nvmlDevice_t dev, int feature, enum sim_metric m
 
 EXPORT nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t dev, int sensor, unsigned int *temp)
 {
+    sim_cost_spend(SIM_COST_TEMPERATURE);
     if (sensor != GPU_NVML_ABI_TEMPERATURE_GPU) {
         return GPU_NVML_RC_INVALID_ARGUMENT;
     }
@@ -656,11 +764,13 @@ EXPORT nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t dev, int sensor, unsig
 
 EXPORT nvmlReturn_t nvmlDeviceGetFanSpeed(nvmlDevice_t dev, unsigned int *speed)
 {
+    sim_cost_spend(SIM_COST_FAN_SPEED);
     return uint_metric(dev, SIM_F_FAN, SIM_M_FAN_PCT, 1, speed);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t dev, unsigned int *mw)
 {
+    sim_cost_spend(SIM_COST_POWER_USAGE);
     return uint_metric(dev, SIM_F_POWER, SIM_M_POWER_W, 1000, mw);
 }
 
@@ -676,16 +786,19 @@ static nvmlReturn_t power_limit(nvmlDevice_t dev, unsigned int *mw)
 
 EXPORT nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t dev, unsigned int *mw)
 {
+    sim_cost_spend(SIM_COST_ENFORCED_POWER_LIMIT);
     return power_limit(dev, mw);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t dev, unsigned int *mw)
 {
+    sim_cost_spend(SIM_COST_POWER_MANAGEMENT_LIMIT);
     return power_limit(dev, mw);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t dev, unsigned long long *mj)
 {
+    sim_cost_spend(SIM_COST_TOTAL_ENERGY);
     struct call c;
     nvmlReturn_t rc = enter(&c, dev, SIM_F_ENERGY);
     if (rc == GPU_NVML_RC_SUCCESS && mj) {
@@ -713,6 +826,7 @@ static enum sim_metric clock_metric(int type, bool *ok)
 
 EXPORT nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t dev, int type, unsigned int *mhz)
 {
+    sim_cost_spend(SIM_COST_CLOCK_INFO);
     bool ok = false;
     enum sim_metric m = clock_metric(type, &ok);
     if (!ok) {
@@ -723,6 +837,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t dev, int type, unsigned 
 
 EXPORT nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t dev, int type, unsigned int *mhz)
 {
+    sim_cost_spend(SIM_COST_MAX_CLOCK_INFO);
     struct call c;
     nvmlReturn_t rc = enter(&c, dev, SIM_F_MAX_CLOCKS);
     if (rc == GPU_NVML_RC_SUCCESS) {
@@ -741,7 +856,8 @@ EXPORT nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t dev, int type, unsign
     return leave(rc);
 }
 
-EXPORT nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t dev, int *pstate)
+/* The P-state (0-15), for GetPerformanceState and its older name. */
+static nvmlReturn_t performance_state(nvmlDevice_t dev, int *pstate)
 {
     unsigned int v = 0;
     nvmlReturn_t rc = uint_metric(dev, SIM_F_PSTATE, SIM_M_PSTATE, 1, &v);
@@ -749,6 +865,12 @@ EXPORT nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t dev, int *pstate)
         *pstate = (int)v;
     }
     return rc;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t dev, int *pstate)
+{
+    sim_cost_spend(SIM_COST_PERFORMANCE_STATE);
+    return performance_state(dev, pstate);
 }
 
 static nvmlReturn_t clock_reasons(nvmlDevice_t dev, unsigned long long *mask)
@@ -765,6 +887,7 @@ static nvmlReturn_t clock_reasons(nvmlDevice_t dev, unsigned long long *mask)
 EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t dev,
                                                            unsigned long long *mask)
 {
+    sim_cost_spend(SIM_COST_CLOCKS_EVENT_REASONS);
     return clock_reasons(dev, mask);
 }
 #endif
@@ -772,11 +895,13 @@ EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t dev,
 EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t dev,
                                                               unsigned long long *mask)
 {
+    sim_cost_spend(SIM_COST_CLOCKS_THROTTLE_REASONS);
     return clock_reasons(dev, mask);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetPcieThroughput(nvmlDevice_t dev, int counter, unsigned int *kbps)
 {
+    sim_cost_spend(SIM_COST_PCIE_THROUGHPUT);
     if (counter != GPU_NVML_ABI_PCIE_TX_BYTES && counter != GPU_NVML_ABI_PCIE_RX_BYTES) {
         return GPU_NVML_RC_INVALID_ARGUMENT;
     }
@@ -787,6 +912,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetPcieThroughput(nvmlDevice_t dev, int counter, u
 
 EXPORT nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t dev, int *current, int *pending)
 {
+    sim_cost_spend(SIM_COST_ECC_MODE);
     struct call c;
     nvmlReturn_t rc = enter(&c, dev, SIM_F_ECC);
     if (rc == GPU_NVML_RC_SUCCESS && current && pending) {
@@ -798,6 +924,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t dev, int *current, int *pe
 EXPORT nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t dev, int error_type, int counter_type,
                                                 unsigned long long *count)
 {
+    sim_cost_spend(SIM_COST_TOTAL_ECC_ERRORS);
     struct call c;
     nvmlReturn_t rc = enter(&c, dev, SIM_F_ECC);
     if (rc == GPU_NVML_RC_SUCCESS && !c.gpu->ecc_enabled) {
@@ -821,6 +948,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t dev, unsigned int *co
                                               unsigned int *unc, unsigned int *pending,
                                               unsigned int *failure)
 {
+    sim_cost_spend(SIM_COST_REMAPPED_ROWS);
     struct call c;
     nvmlReturn_t rc = enter(&c, dev, SIM_F_REMAPPED_ROWS);
     if (rc == GPU_NVML_RC_SUCCESS && corr && unc && pending && failure) {
@@ -835,6 +963,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t dev, unsigned int *co
 EXPORT nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t dev, unsigned int *current,
                                          unsigned int *pending)
 {
+    sim_cost_spend(SIM_COST_MIG_MODE);
     struct call c;
     nvmlReturn_t rc = enter(&c, dev, -1);
     if (rc == GPU_NVML_RC_SUCCESS && c.gpu->mig_mode < 0) {
@@ -843,6 +972,128 @@ EXPORT nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t dev, unsigned int *current
     if (rc == GPU_NVML_RC_SUCCESS && current && pending) {
         /* The mode is reported; MIG devices themselves are not simulated. */
         *current = *pending = (unsigned int)c.gpu->mig_mode;
+    }
+    return leave(rc);
+}
+
+/* ------------------------------------------ what other clients read -- */
+
+/* An unsigned GPU property, by its offset in struct sim_gpu. */
+static nvmlReturn_t uint_field(nvmlDevice_t dev, int feature, size_t offset, unsigned int *out)
+{
+    struct call c;
+    nvmlReturn_t rc = enter_arg(&c, dev, feature, out);
+    if (rc == GPU_NVML_RC_SUCCESS) {
+        memcpy(out, (const char *)c.gpu + offset, sizeof(*out));
+    }
+    return leave(rc);
+}
+
+/* PCIe link generation and width, current and maximum (nvtop reads all
+ * four and refuses a library without them). */
+#define PCIE_LINK_EXPORT(fn, cost, field)                                            \
+    EXPORT nvmlReturn_t fn(nvmlDevice_t dev, unsigned int *v)                        \
+    {                                                                                \
+        sim_cost_spend(cost);                                                        \
+        return uint_field(dev, SIM_F_PCIE_LINK, offsetof(struct sim_gpu, field), v); \
+    }
+
+PCIE_LINK_EXPORT(nvmlDeviceGetCurrPcieLinkGeneration, SIM_COST_CURR_PCIE_LINK_GEN, pcie_gen)
+PCIE_LINK_EXPORT(nvmlDeviceGetMaxPcieLinkGeneration, SIM_COST_MAX_PCIE_LINK_GEN, pcie_max_gen)
+PCIE_LINK_EXPORT(nvmlDeviceGetCurrPcieLinkWidth, SIM_COST_CURR_PCIE_LINK_WIDTH, pcie_width)
+PCIE_LINK_EXPORT(nvmlDeviceGetMaxPcieLinkWidth, SIM_COST_MAX_PCIE_LINK_WIDTH, pcie_max_width)
+
+/* Thresholds: shutdown 0, slowdown 1, memory max 2, GPU max 3; the
+ * acoustic ones (4-7) are NOT_SUPPORTED, as on a data-centre GPU. */
+EXPORT nvmlReturn_t nvmlDeviceGetTemperatureThreshold(nvmlDevice_t dev, int type,
+                                                      unsigned int *c_out)
+{
+    sim_cost_spend(SIM_COST_TEMPERATURE_THRESHOLD);
+    if (type < 0 || type > 7) {
+        return GPU_NVML_RC_INVALID_ARGUMENT;
+    }
+    if (type > 3) {
+        struct call c;
+        nvmlReturn_t rc = enter(&c, dev, SIM_F_TEMPERATURE_THRESHOLDS);
+        return leave(rc ? rc : GPU_NVML_RC_NOT_SUPPORTED);
+    }
+    return uint_field(dev, SIM_F_TEMPERATURE_THRESHOLDS,
+                      offsetof(struct sim_gpu, temp_threshold_c) + (size_t)type * sizeof(unsigned),
+                      c_out);
+}
+
+/* Fans: one, none where the scenario marks "fan" unsupported (a fanless
+ * GPU's driver answers 0). */
+EXPORT nvmlReturn_t nvmlDeviceGetNumFans(nvmlDevice_t dev, unsigned int *n)
+{
+    sim_cost_spend(SIM_COST_NUM_FANS);
+    return uint_field(dev, -1, offsetof(struct sim_gpu, fan_count), n);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetFanSpeed_v2(nvmlDevice_t dev, unsigned int fan, unsigned int *pct)
+{
+    sim_cost_spend(SIM_COST_FAN_SPEED_V2);
+    if (fan != 0) {
+        return GPU_NVML_RC_INVALID_ARGUMENT;
+    }
+    return uint_metric(dev, SIM_F_FAN, SIM_M_FAN_PCT, 1, pct);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t dev, unsigned int *mw)
+{
+    sim_cost_spend(SIM_COST_POWER_DEFAULT_LIMIT);
+    return power_limit(dev, mw);
+}
+
+/* The limit can be set between half the default and the default. */
+EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t dev,
+                                                                 unsigned int *min_mw,
+                                                                 unsigned int *max_mw)
+{
+    sim_cost_spend(SIM_COST_POWER_LIMIT_CONSTRAINTS);
+    unsigned int mw = 0;
+    nvmlReturn_t rc = power_limit(dev, &mw);
+    if (rc == GPU_NVML_RC_SUCCESS) {
+        if (!min_mw || !max_mw) {
+            return GPU_NVML_RC_INVALID_ARGUMENT;
+        }
+        *min_mw = mw / 2;
+        *max_mw = mw;
+    }
+    return rc;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetPowerState(nvmlDevice_t dev, int *pstate)
+{
+    sim_cost_spend(SIM_COST_POWER_STATE);
+    return performance_state(dev, pstate);
+}
+
+/* Persistence mode on, compute mode DEFAULT (0): a data-centre GPU's. */
+EXPORT nvmlReturn_t nvmlDeviceGetPersistenceMode(nvmlDevice_t dev, int *mode)
+{
+    sim_cost_spend(SIM_COST_PERSISTENCE_MODE);
+    return uint_field(dev, -1, offsetof(struct sim_gpu, persistence_mode), (unsigned int *)mode);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetComputeMode(nvmlDevice_t dev, int *mode)
+{
+    sim_cost_spend(SIM_COST_COMPUTE_MODE);
+    return uint_field(dev, -1, offsetof(struct sim_gpu, compute_mode), (unsigned int *)mode);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t dev, int *major, int *minor)
+{
+    sim_cost_spend(SIM_COST_CUDA_CAPABILITY);
+    struct call c;
+    nvmlReturn_t rc = enter(&c, dev, -1);
+    if (rc == GPU_NVML_RC_SUCCESS) {
+        if (!major || !minor) {
+            rc = GPU_NVML_RC_INVALID_ARGUMENT;
+        } else {
+            *major = (int)c.gpu->cuda_major;
+            *minor = (int)c.gpu->cuda_minor;
+        }
     }
     return leave(rc);
 }
@@ -902,17 +1153,20 @@ static nvmlReturn_t running_processes(nvmlDevice_t dev, unsigned type_bit, unsig
 
 EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t d, unsigned int *n, void *i)
 {
+    sim_cost_spend(SIM_COST_COMPUTE_PROCS);
     return running_processes(d, SIM_PROC_COMPUTE, n, i, V1);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t d, unsigned int *n, void *i)
 {
+    sim_cost_spend(SIM_COST_GRAPHICS_PROCS);
     return running_processes(d, SIM_PROC_GRAPHICS, n, i, V1);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses(nvmlDevice_t d, unsigned int *n,
                                                             void *i)
 {
+    sim_cost_spend(SIM_COST_MPS_PROCS);
     return running_processes(d, SIM_PROC_MPS, n, i, V1);
 }
 
@@ -920,18 +1174,21 @@ EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses(nvmlDevice_t d, unsi
 EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t d, unsigned int *n,
                                                             void *i)
 {
+    sim_cost_spend(SIM_COST_COMPUTE_PROCS_V2);
     return running_processes(d, SIM_PROC_COMPUTE, n, i, V2);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t d, unsigned int *n,
                                                              void *i)
 {
+    sim_cost_spend(SIM_COST_GRAPHICS_PROCS_V2);
     return running_processes(d, SIM_PROC_GRAPHICS, n, i, V2);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v2(nvmlDevice_t d, unsigned int *n,
                                                                void *i)
 {
+    sim_cost_spend(SIM_COST_MPS_PROCS_V2);
     return running_processes(d, SIM_PROC_MPS, n, i, V2);
 }
 #endif
@@ -940,18 +1197,21 @@ EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v2(nvmlDevice_t d, u
 EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t d, unsigned int *n,
                                                             void *i)
 {
+    sim_cost_spend(SIM_COST_COMPUTE_PROCS_V3);
     return running_processes(d, SIM_PROC_COMPUTE, n, i, V3);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t d, unsigned int *n,
                                                              void *i)
 {
+    sim_cost_spend(SIM_COST_GRAPHICS_PROCS_V3);
     return running_processes(d, SIM_PROC_GRAPHICS, n, i, V3);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v3(nvmlDevice_t d, unsigned int *n,
                                                                void *i)
 {
+    sim_cost_spend(SIM_COST_MPS_PROCS_V3);
     return running_processes(d, SIM_PROC_MPS, n, i, V3);
 }
 #endif
@@ -962,6 +1222,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v3(nvmlDevice_t d, u
 #ifndef SIM_LEGACY
 EXPORT nvmlReturn_t nvmlDeviceGetConfComputeMemSizeInfo(nvmlDevice_t dev, void *info)
 {
+    sim_cost_spend(SIM_COST_CONF_COMPUTE_MEM);
     (void)info;
     struct call c;
     nvmlReturn_t rc = enter(&c, dev, -1);
@@ -972,6 +1233,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetConfComputeMemSizeInfo(nvmlDevice_t dev, void *
 #if !defined(SIM_LEGACY) && !defined(SIM_HIDE_V3) && !defined(SIM_R535_QUIRK)
 EXPORT nvmlReturn_t nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t dev, void *list)
 {
+    sim_cost_spend(SIM_COST_PROCESS_DETAIL_LIST);
     (void)list;
     struct call c;
     nvmlReturn_t rc = enter(&c, dev, -1);
@@ -999,66 +1261,159 @@ static void sample_range(double t, unsigned long long last_seen_us, int64_t *fir
     *last = k_now;
 }
 
-/* Per-process utilization: one sample per driver period for each process
- * that used the GPU in it, newer than lastSeenTimeStamp. */
+/* ------------------------------------------------ per-process samples -- */
+
+/* What an H200 with R580 keeps (shared/reference/nvml-costs.md, "Per-process
+ * utilization"): one sample per process per second, each the process's
+ * utilization over about that second, each process on its own clock phase,
+ * and only each process's latest sample. A read with lastSeen 0 gives one
+ * sample per process; samples not read within a second are gone. */
+#define PUTIL_PERIOD_S 1.0
+
+/* A GetProcessUtilization size query answers with the driver's capacity,
+ * not the live count (72 on that H200 with no samples at all). */
+#define PUTIL_SIZE_QUERY_COUNT 72u
+
+/* The process's phase in [0, PUTIL_PERIOD_S): derived from its PID, so it
+ * differs from process to process and stays put between reads. */
+static double putil_phase_s(unsigned pid)
+{
+    uint64_t x = (uint64_t)pid + 0x9E3779B97F4A7C15ULL;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    x ^= x >> 31;
+    return (double)(x >> 11) / 9007199254740992.0 * PUTIL_PERIOD_S;
+}
+
+/* The process's latest sample at scenario time t, if it has one newer than
+ * last_seen_us with anything in it. */
+static bool putil_latest(struct call *c, struct sim_process *p, unsigned long long last_seen_us,
+                         struct gpu_nvml_process_utilization_sample *out)
+{
+    double phase = putil_phase_s(p->pid);
+    double j = floor((c->t - phase) / PUTIL_PERIOD_S);
+    if (j < 0) {
+        return false;
+    }
+    double b = j * PUTIL_PERIOD_S + phase;
+    double a = b - PUTIL_PERIOD_S > 0 ? b - PUTIL_PERIOD_S : 0;
+    uint64_t ts = epoch_us() + (uint64_t)llround(b * 1e6);
+    if (!process_active(p, b) || ts <= last_seen_us) {
+        return false;
+    }
+    *out = (struct gpu_nvml_process_utilization_sample){
+        .pid = p->pid,
+        .timestamp_us = ts,
+        .sm_util = round_u(sim_pattern_mean(&p->sm_pct, a, b)),
+        .mem_util = round_u(sim_pattern_mean(&p->memory_pct, a, b)),
+        .enc_util = round_u(sim_pattern_mean(&p->encoder_pct, a, b)),
+        .dec_util = round_u(sim_pattern_mean(&p->decoder_pct, a, b)),
+    };
+    /* A process that did nothing in its second has no sample. */
+    return out->sm_util + out->mem_util + out->enc_util + out->dec_util > 0;
+}
+
+/* Fills up to cap samples (none when out is NULL); returns how many there
+ * are in all. */
+static unsigned putil_collect(struct call *c, unsigned long long last_seen_us,
+                              struct gpu_nvml_process_utilization_sample *out, unsigned cap)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < c->gpu->process_count; i++) {
+        struct gpu_nvml_process_utilization_sample s;
+        if (putil_latest(c, &c->gpu->processes[i], last_seen_us, &s)) {
+            if (out && n < cap) {
+                out[n] = s;
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
 EXPORT nvmlReturn_t
 nvmlDeviceGetProcessUtilization(nvmlDevice_t dev, struct gpu_nvml_process_utilization_sample *util,
                                 unsigned int *count, unsigned long long last_seen_us)
 {
+    sim_cost_spend(util ? SIM_COST_PROCESS_UTILIZATION : SIM_COST_PROCESS_UTILIZATION_SIZE);
     struct call c;
-    nvmlReturn_t rc = enter(&c, dev, SIM_F_PROCESS_UTILIZATION);
+    nvmlReturn_t rc = enter_arg(&c, dev, SIM_F_PROCESS_UTILIZATION, count);
     if (rc != GPU_NVML_RC_SUCCESS) {
         return leave(rc);
     }
-    if (!count) {
-        return leave(GPU_NVML_RC_INVALID_ARGUMENT);
+    if (!util) {
+        unsigned n = putil_collect(&c, last_seen_us, NULL, 0);
+        *count = n > PUTIL_SIZE_QUERY_COUNT ? n : PUTIL_SIZE_QUERY_COUNT;
+        return leave(GPU_NVML_RC_INSUFFICIENT_SIZE);
     }
-    int64_t k0 = 0, k1 = 0;
-    sample_range(c.t, last_seen_us, &k0, &k1);
-    unsigned n = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        unsigned w = 0;
-        for (int64_t k = k0; k <= k1; k++) {
-            double a = sample_end_s(k - 1), b = sample_end_s(k);
-            for (size_t i = 0; i < c.gpu->process_count; i++) {
-                struct sim_process *p = &c.gpu->processes[i];
-                if (!process_active(p, b)) {
-                    continue;
-                }
-                double sm = sim_pattern_mean(&p->sm_pct, a, b);
-                double mem = sim_pattern_mean(&p->memory_pct, a, b);
-                double enc = sim_pattern_mean(&p->encoder_pct, a, b);
-                double dec = sim_pattern_mean(&p->decoder_pct, a, b);
-                if (round_u(sm) + round_u(mem) + round_u(enc) + round_u(dec) == 0) {
-                    continue;
-                }
-                if (pass == 1) {
-                    util[w] = (struct gpu_nvml_process_utilization_sample){
-                        .pid = p->pid,
-                        .timestamp_us = epoch_us() + (uint64_t)k * period_us(),
-                        .sm_util = round_u(sm),
-                        .mem_util = round_u(mem),
-                        .enc_util = round_u(enc),
-                        .dec_util = round_u(dec),
-                    };
-                }
-                w++;
-            }
-        }
-        if (pass == 0) {
-            n = w;
-            if (n == 0) {
-                return leave(GPU_NVML_RC_NOT_FOUND);
-            }
-            if (!util || *count < n) {
-                *count = n;
-                return leave(GPU_NVML_RC_INSUFFICIENT_SIZE);
-            }
-        }
+    unsigned n = putil_collect(&c, last_seen_us, util, *count);
+    if (n == 0) {
+        return leave(GPU_NVML_RC_NOT_FOUND);
+    }
+    if (*count < n) {
+        *count = n;
+        return leave(GPU_NVML_RC_INSUFFICIENT_SIZE);
     }
     *count = n;
     return leave(GPU_NVML_RC_SUCCESS);
 }
+
+#if !defined(SIM_LEGACY) && !defined(SIM_R535_QUIRK)
+/* The versioned form (12.4 header, about R550): the same samples in 40-byte
+ * entries (nvml-abi.md 2.10). */
+struct sim_processes_utilization_info {
+    unsigned int version;
+    unsigned int count;
+    unsigned long long last_seen_us;
+    struct {
+        unsigned long long timestamp_us;
+        unsigned int pid, sm, mem, enc, dec, jpg, ofa;
+    } * samples;
+};
+_Static_assert(sizeof(struct sim_processes_utilization_info) == 24,
+               "nvmlProcessesUtilizationInfo_v1");
+#    define SIM_PROCESSES_UTILIZATION_INFO_V1 0x01000018u
+
+EXPORT nvmlReturn_t
+nvmlDeviceGetProcessesUtilizationInfo(nvmlDevice_t dev, struct sim_processes_utilization_info *info)
+{
+    sim_cost_spend(info && info->samples ? SIM_COST_PROCESSES_UTILIZATION_INFO
+                                         : SIM_COST_PROCESSES_UTILIZATION_INFO_SIZE);
+    struct call c;
+    nvmlReturn_t rc = enter_arg(&c, dev, SIM_F_PROCESS_UTILIZATION, info);
+    if (rc != GPU_NVML_RC_SUCCESS) {
+        return leave(rc);
+    }
+    if (info->version != SIM_PROCESSES_UTILIZATION_INFO_V1) {
+        return leave(GPU_NVML_RC_ARGUMENT_VERSION_MISMATCH);
+    }
+    unsigned n = putil_collect(&c, info->last_seen_us, NULL, 0);
+    if (!info->samples || info->count < n) {
+        info->count = n;
+        return leave(n ? GPU_NVML_RC_INSUFFICIENT_SIZE : GPU_NVML_RC_NOT_FOUND);
+    }
+    if (n == 0) {
+        info->count = 0;
+        return leave(GPU_NVML_RC_NOT_FOUND);
+    }
+    unsigned w = 0;
+    for (size_t i = 0; i < c.gpu->process_count && w < n; i++) {
+        struct gpu_nvml_process_utilization_sample s;
+        if (putil_latest(&c, &c.gpu->processes[i], info->last_seen_us, &s)) {
+            memset(&info->samples[w], 0, sizeof(info->samples[w]));
+            info->samples[w].timestamp_us = s.timestamp_us;
+            info->samples[w].pid = s.pid;
+            info->samples[w].sm = s.sm_util;
+            info->samples[w].mem = s.mem_util;
+            info->samples[w].enc = s.enc_util;
+            info->samples[w].dec = s.dec_util;
+            w++;
+        }
+    }
+    info->count = w;
+    return leave(GPU_NVML_RC_SUCCESS);
+}
+#endif
 
 /* The driver's sample buffers: one value per sample period, the mean over
  * that period, so a burst shorter than a client's read interval is there. */
@@ -1066,6 +1421,9 @@ EXPORT nvmlReturn_t nvmlDeviceGetSamples(nvmlDevice_t dev, int type,
                                          unsigned long long last_seen_us, int *value_type,
                                          unsigned int *count, struct gpu_nvml_sample *samples)
 {
+    sim_cost_spend(!samples    ? SIM_COST_SAMPLES_SIZE
+                   : type == 0 ? SIM_COST_SAMPLES_POWER
+                               : SIM_COST_SAMPLES);
     struct call c;
     nvmlReturn_t rc = enter(&c, dev, SIM_F_SAMPLES);
     if (rc != GPU_NVML_RC_SUCCESS) {

@@ -1,10 +1,11 @@
 #include "pattern.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 struct sim_pattern sim_pattern_constant(double v)
 {
-    return (struct sim_pattern){ .kind = SIM_PATTERN_CONSTANT, .value = v, .cache_k = -1 };
+    return (struct sim_pattern){ .kind = SIM_PATTERN_CONSTANT, .value = v };
 }
 
 /* splitmix64: a fixed, documented generator, so tests in any language can
@@ -29,20 +30,125 @@ static double clamp(double v, double lo, double hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* Advances the walk cache to interval k (resetting when asked for the past). */
-static double walk_value(struct sim_pattern *p, int64_t k)
+/* The walk after interval k: its value in that interval and the integral
+ * over intervals 0..k in full. */
+struct walk_point {
+    int64_t k;
+    double v;
+    double sum;
+};
+
+/* Fine checkpoints every WALK_FINE_EVERY steps, the last WALK_FINE_N of
+ * them (a ring: the recent past a driver's sample buffer reaches back
+ * into); coarse ones from 0 on, at most WALK_COARSE_N, their spacing
+ * doubled whenever they fill up (the far past, rarely asked for). */
+#define WALK_FINE_EVERY 64
+#define WALK_FINE_N     64
+#define WALK_COARSE_N   64
+
+struct sim_walk_cache {
+    struct walk_point cur; /* the last point evaluated */
+    int64_t frontier;      /* the furthest step computed */
+    uint64_t steps;        /* steps computed in all */
+    struct walk_point fine[WALK_FINE_N];
+    struct walk_point coarse[WALK_COARSE_N];
+    size_t coarse_n;
+    int64_t coarse_every;
+};
+
+static struct walk_point walk_origin(const struct sim_pattern *p)
 {
-    if (p->cache_k < 0 || k < p->cache_k) {
-        p->cache_k = 0;
-        p->cache_v = clamp(p->start, p->min, p->max);
-        p->cache_sum = p->cache_v * p->interval_s;
+    double v = clamp(p->start, p->min, p->max);
+    return (struct walk_point){ .k = 0, .v = v, .sum = v * p->interval_s };
+}
+
+static void walk_step(const struct sim_pattern *p, struct walk_point *w)
+{
+    w->k++;
+    w->v = clamp(w->v + walk_unit(p->seed, w->k) * p->step, p->min, p->max);
+    w->sum += w->v * p->interval_s;
+}
+
+static struct sim_walk_cache *walk_cache(struct sim_pattern *p)
+{
+    if (!p->walk) {
+        p->walk = calloc(1, sizeof(*p->walk));
+        if (p->walk) {
+            struct sim_walk_cache *c = p->walk;
+            c->cur = walk_origin(p);
+            for (size_t i = 0; i < WALK_FINE_N; i++) {
+                c->fine[i].k = -1;
+            }
+            c->fine[0] = c->cur;
+            c->coarse[0] = c->cur;
+            c->coarse_n = 1;
+            c->coarse_every = WALK_FINE_EVERY;
+        }
     }
-    while (p->cache_k < k) {
-        p->cache_k++;
-        p->cache_v = clamp(p->cache_v + walk_unit(p->seed, p->cache_k) * p->step, p->min, p->max);
-        p->cache_sum += p->cache_v * p->interval_s;
+    return p->walk;
+}
+
+/* Keeps the checkpoints a newly computed step falls on. */
+static void walk_record(struct sim_walk_cache *c, const struct walk_point *w)
+{
+    c->frontier = w->k;
+    if (w->k % WALK_FINE_EVERY == 0) {
+        c->fine[(w->k / WALK_FINE_EVERY) % WALK_FINE_N] = *w;
     }
-    return p->cache_v;
+    if (w->k % c->coarse_every == 0 && w->k / c->coarse_every == (int64_t)c->coarse_n) {
+        if (c->coarse_n == WALK_COARSE_N) {
+            for (size_t i = 0; i < WALK_COARSE_N / 2; i++) {
+                c->coarse[i] = c->coarse[2 * i];
+            }
+            c->coarse_n = WALK_COARSE_N / 2;
+            c->coarse_every *= 2;
+        }
+        if (w->k % c->coarse_every == 0) {
+            c->coarse[c->coarse_n++] = *w;
+        }
+    }
+}
+
+/* The walk at interval k, from the nearest checkpoint at or before it. */
+static struct walk_point walk_at(struct sim_pattern *p, int64_t k)
+{
+    struct sim_walk_cache *c = walk_cache(p);
+    if (!c) { /* out of memory: replay from the start */
+        struct walk_point w = walk_origin(p);
+        while (w.k < k) {
+            walk_step(p, &w);
+        }
+        return w;
+    }
+    int64_t ci = k < 0 ? 0 : k / c->coarse_every;
+    struct walk_point w = c->coarse[ci < (int64_t)c->coarse_n ? (size_t)ci : c->coarse_n - 1];
+    const struct walk_point *f = &c->fine[(k / WALK_FINE_EVERY) % WALK_FINE_N];
+    if (f->k >= 0 && f->k <= k && f->k > w.k) {
+        w = *f;
+    }
+    if (c->cur.k <= k && c->cur.k > w.k) {
+        w = c->cur;
+    }
+    while (w.k < k) {
+        walk_step(p, &w);
+        c->steps++;
+        if (w.k > c->frontier) {
+            walk_record(c, &w);
+        }
+    }
+    c->cur = w;
+    return w;
+}
+
+void sim_pattern_fini(struct sim_pattern *p)
+{
+    free(p->walk);
+    p->walk = NULL;
+}
+
+uint64_t sim_pattern_walk_steps(const struct sim_pattern *p)
+{
+    return p->walk ? p->walk->steps : 0;
 }
 
 /* Time spent "on" in [0, t] for a periodic pattern. */
@@ -112,7 +218,7 @@ double sim_pattern_at(struct sim_pattern *p, double t)
     case SIM_PATTERN_RAMP:
         return ramp_at(p, t);
     case SIM_PATTERN_RANDOM_WALK:
-        return walk_value(p, (int64_t)floor(t / p->interval_s));
+        return walk_at(p, (int64_t)floor(t / p->interval_s)).v;
     case SIM_PATTERN_CONSTANT:
     default:
         return p->value;
@@ -132,10 +238,9 @@ double sim_pattern_integral(struct sim_pattern *p, double t)
     case SIM_PATTERN_RAMP:
         return ramp_integral(p, t);
     case SIM_PATTERN_RANDOM_WALK: {
-        int64_t k = (int64_t)floor(t / p->interval_s);
-        double v = walk_value(p, k);
-        /* cache_sum covers intervals 0..k in full; take back the part after t */
-        return p->cache_sum - v * ((double)(k + 1) * p->interval_s - t);
+        struct walk_point w = walk_at(p, (int64_t)floor(t / p->interval_s));
+        /* w.sum covers intervals 0..k in full; take back the part after t */
+        return w.sum - w.v * ((double)(w.k + 1) * p->interval_s - t);
     }
     case SIM_PATTERN_CONSTANT:
     default:

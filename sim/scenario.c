@@ -278,6 +278,8 @@ static const char *const feature_names[SIM_F_COUNT] = {
     [SIM_F_PROCESSES] = "processes",
     [SIM_F_PROCESS_UTILIZATION] = "process_utilization",
     [SIM_F_SAMPLES] = "samples",
+    [SIM_F_PCIE_LINK] = "pcie_link",
+    [SIM_F_TEMPERATURE_THRESHOLDS] = "temperature_thresholds",
 };
 
 static const struct {
@@ -303,7 +305,14 @@ static const struct {
     { "IN_USE", 19 },
     { "MEMORY", 20 },
     { "NO_DATA", 21 },
+    { "VGPU_ECC_NOT_SUPPORTED", 22 },
     { "INSUFFICIENT_RESOURCES", 23 },
+    { "FREQ_NOT_SUPPORTED", 24 },
+    { "ARGUMENT_VERSION_MISMATCH", 25 },
+    { "DEPRECATED", 26 },
+    { "NOT_READY", 27 },
+    { "GPU_NOT_FOUND", 28 },
+    { "INVALID_STATE", 29 },
     { "UNKNOWN", 999 },
 };
 
@@ -544,6 +553,56 @@ static int parse_device_id(struct parse *ps, json_t *gj, const char *path, doubl
     return 0;
 }
 
+/* Reads the optional numbers of an object key into unsigned fields. */
+static int opt_uint_object(struct parse *ps, json_t *gj, const char *path, const char *key,
+                           const char *const *names, double max, unsigned *const *out)
+{
+    json_t *obj = json_object_get(gj, key);
+    if (!obj) {
+        return 0;
+    }
+    char p[128];
+    join(p, sizeof(p), path, key);
+    if (!json_is_object(obj)) {
+        return fail(ps, p, "must be an object");
+    }
+    if (check_keys(ps, obj, p, names)) {
+        return -1;
+    }
+    for (size_t i = 0; names[i]; i++) {
+        double v = *out[i];
+        if (opt_number(ps, obj, p, names[i], 0, max, &v)) {
+            return -1;
+        }
+        *out[i] = (unsigned)v;
+    }
+    return 0;
+}
+
+/* "pcie_link", "temperature_thresholds_c", "cuda_capability": what other
+ * NVML clients (nvtop, nvidia-smi, pynvml) read at start-up. */
+static int parse_gpu_extras(struct parse *ps, json_t *gj, const char *path, struct sim_gpu *g)
+{
+    static const char *const link_keys[] = { "gen", "max_gen", "width", "max_width", NULL };
+    unsigned *const link[] = { &g->pcie_gen, &g->pcie_max_gen, &g->pcie_width, &g->pcie_max_width };
+    static const char *const temp_keys[] = { "shutdown", "slowdown", "memory_max", "gpu_max",
+                                             NULL };
+    unsigned *const temp[] = { &g->temp_threshold_c[0], &g->temp_threshold_c[1],
+                               &g->temp_threshold_c[2], &g->temp_threshold_c[3] };
+    if (opt_uint_object(ps, gj, path, "pcie_link", link_keys, 64, link) ||
+        opt_uint_object(ps, gj, path, "temperature_thresholds_c", temp_keys, 200, temp)) {
+        return -1;
+    }
+    double cap = g->cuda_major + g->cuda_minor / 10.0;
+    if (opt_number(ps, gj, path, "cuda_capability", 1, 99.9, &cap)) {
+        return -1;
+    }
+    long tenths = lround(cap * 10);
+    g->cuda_major = (unsigned)(tenths / 10);
+    g->cuda_minor = (unsigned)(tenths % 10);
+    return 0;
+}
+
 static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu *g)
 {
     static const char *const keys[] = {
@@ -567,6 +626,9 @@ static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu 
         "lost_at_s",
         "lost_after_calls",
         "slow_ms",
+        "pcie_link",
+        "temperature_thresholds_c",
+        "cuda_capability",
         NULL,
     };
     char path[64];
@@ -585,6 +647,14 @@ static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu 
         .lost_after_calls = -1,
         .minor_number = (unsigned)index,
         .mig_mode = -1,
+        /* An H200 SXM: PCIe 5.0 x16, its thresholds, compute capability 9.0. */
+        .pcie_gen = 5,
+        .pcie_max_gen = 5,
+        .pcie_width = 16,
+        .pcie_max_width = 16,
+        .temp_threshold_c = { 92, 89, 95, 87 },
+        .cuda_major = 9,
+        .persistence_mode = 1,
     };
     snprintf(g->name, sizeof(g->name), "Simulated GPU %zu", index);
     snprintf(g->uuid, sizeof(g->uuid), "GPU-5a1d0000-0000-4000-8000-%012zx", index);
@@ -623,6 +693,10 @@ static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu 
         return fail(ps, path, "memory_reserved_mib exceeds memory_total_mib");
     }
 
+    if (parse_gpu_extras(ps, gj, path, g)) {
+        return -1;
+    }
+
     json_t *clocks = json_object_get(gj, "max_clocks_mhz");
     if (clocks) {
         static const char *const ckeys[] = { "sm", "graphics", "memory", NULL };
@@ -655,6 +729,7 @@ static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu 
     if (parse_errors(ps, gj, path, g)) {
         return -1;
     }
+    g->fan_count = g->feature_error[SIM_F_FAN] == 3 ? 0 : 1; /* NOT_SUPPORTED: no fan */
 
     json_t *procs = json_object_get(gj, "processes");
     if (procs) {
@@ -682,15 +757,58 @@ static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu 
     return 0;
 }
 
+/* "call_cost": "h200" (the default), "none", or {"nvmlFunction": µs, ...}
+ * changing rows of the H200 profile. */
+static int parse_call_cost(struct parse *ps, json_t *v, struct sim_cost_profile *out)
+{
+    if (!v) {
+        return 0;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (strcmp(s, "none") == 0) {
+            *out = (struct sim_cost_profile){ 0 };
+            return 0;
+        }
+        if (strcmp(s, "h200") == 0) {
+            *out = sim_cost_h200();
+            return 0;
+        }
+        return fail(ps, "call_cost", "'%s' is not \"h200\", \"none\" or an object of costs", s);
+    }
+    if (!json_is_object(v)) {
+        return fail(ps, "call_cost",
+                    "must be \"h200\", \"none\" or an object of NVML function: microseconds");
+    }
+    const char *key = NULL;
+    json_t *val = NULL;
+    json_object_foreach(v, key, val)
+    {
+        char p[256];
+        join(p, sizeof(p), "call_cost", key);
+        int fn = sim_cost_index(key);
+        if (fn < 0) {
+            return fail(ps, p, "unknown NVML function (see sim/cost.def for the list)");
+        }
+        if (opt_number(ps, v, "call_cost", key, 0, 60e6, &out->us[fn])) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int sim_scenario_parse(const char *text, size_t len, const char *name, struct sim_scenario *out,
                        char *err, size_t err_size)
 {
     struct parse ps = { .file = name, .err = err, .err_size = err_size };
     *out = (struct sim_scenario){
         .cuda_version = 12040,
-        .sample_period_s = 1.0 / 6.0,
-        .sample_buffer = 120,
+        /* As measured on an H200 with R580 (shared/reference/nvml-costs.md):
+         * 71 samples, one per 200 ms, 14 s of history. */
+        .sample_period_s = 0.2,
+        .sample_buffer = 71,
         .init_fail_count = -1,
+        .call_cost = sim_cost_h200(),
     };
     snprintf(out->driver_version, sizeof(out->driver_version), "550.54.15");
     snprintf(out->nvml_version, sizeof(out->nvml_version), "12.550.54.15");
@@ -703,15 +821,10 @@ int sim_scenario_parse(const char *text, size_t len, const char *name, struct si
         return -1;
     }
     int rc = -1;
-    static const char *const keys[] = { "description",
-                                        "driver_version",
-                                        "nvml_version",
-                                        "cuda_version",
-                                        "sample_period_ms",
-                                        "sample_buffer",
-                                        "init",
-                                        "gpus",
-                                        NULL };
+    static const char *const keys[] = {
+        "description",   "driver_version", "nvml_version", "cuda_version", "sample_period_ms",
+        "sample_buffer", "init",           "call_cost",    "gpus",         NULL
+    };
     if (!json_is_object(root)) {
         fail(&ps, "(top level)", "must be an object");
         goto out;
@@ -731,6 +844,10 @@ int sim_scenario_parse(const char *text, size_t len, const char *name, struct si
     out->cuda_version = (int)cuda;
     out->sample_period_s = period_ms / 1000.0;
     out->sample_buffer = (unsigned)buffer;
+
+    if (parse_call_cost(&ps, json_object_get(root, "call_cost"), &out->call_cost)) {
+        goto out;
+    }
 
     json_t *init = json_object_get(root, "init");
     if (init) {
@@ -818,7 +935,19 @@ int sim_scenario_load(const char *path, struct sim_scenario *out, char *err, siz
 void sim_scenario_free(struct sim_scenario *s)
 {
     for (size_t i = 0; i < s->gpu_count && s->gpus; i++) {
-        free(s->gpus[i].processes);
+        struct sim_gpu *g = &s->gpus[i];
+        for (int m = 0; m < SIM_M_COUNT; m++) {
+            sim_pattern_fini(&g->metric[m]);
+        }
+        for (size_t k = 0; k < g->process_count && g->processes; k++) {
+            struct sim_process *p = &g->processes[k];
+            sim_pattern_fini(&p->memory_mib);
+            sim_pattern_fini(&p->sm_pct);
+            sim_pattern_fini(&p->memory_pct);
+            sim_pattern_fini(&p->encoder_pct);
+            sim_pattern_fini(&p->decoder_pct);
+        }
+        free(g->processes);
     }
     free(s->gpus);
     s->gpus = NULL;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cost.h"
 #include "pattern.h"
 
 /* Metrics a scenario can drive, each by a pattern. */
@@ -56,6 +57,8 @@ enum sim_feature {
     SIM_F_PROCESSES,
     SIM_F_PROCESS_UTILIZATION,
     SIM_F_SAMPLES,
+    SIM_F_PCIE_LINK,
+    SIM_F_TEMPERATURE_THRESHOLDS,
     SIM_F_COUNT
 };
 
@@ -93,6 +96,13 @@ struct sim_gpu {
     unsigned max_clock_sm_mhz;
     unsigned max_clock_graphics_mhz;
     unsigned max_clock_memory_mhz;
+    unsigned pcie_gen, pcie_max_gen;     /* PCIe link generation, current and maximum */
+    unsigned pcie_width, pcie_max_width; /* lanes, current and maximum */
+    unsigned temp_threshold_c[4];        /* shutdown, slowdown, memory max, GPU max */
+    unsigned cuda_major, cuda_minor;     /* CUDA compute capability */
+    unsigned fan_count;                  /* 1, or 0 when "fan" is unsupported */
+    unsigned persistence_mode;           /* 1: enabled */
+    unsigned compute_mode;               /* 0: default */
     bool ecc_enabled;
     int mig_mode;                    /* -1 no MIG (NOT_SUPPORTED), 0 off, 1 on */
     bool memory_used_from_processes; /* no memory_used_mib pattern: sum the processes */
@@ -110,10 +120,11 @@ struct sim_scenario {
     char driver_version[80];
     char nvml_version[80];
     int cuda_version;
-    double sample_period_s; /* the driver's utilization sample period */
-    unsigned sample_buffer; /* samples the driver keeps */
-    int init_error;         /* NVML code nvmlInit returns (0: succeeds) */
-    long init_fail_count;   /* ...for this many calls, then succeeds (-1: always) */
+    double sample_period_s;            /* the driver's utilization sample period */
+    unsigned sample_buffer;            /* samples the driver keeps */
+    int init_error;                    /* NVML code nvmlInit returns (0: succeeds) */
+    long init_fail_count;              /* ...for this many calls, then succeeds (-1: always) */
+    struct sim_cost_profile call_cost; /* CPU time per call ("call_cost") */
     struct sim_gpu *gpus;
     size_t gpu_count;
 };

@@ -45,7 +45,7 @@ class BusyTime(unittest.TestCase):
             expected = 15.0 if i == 0 else 30.0
             self.assertAlmostEqual(100.0 * busy / window, expected, delta=2.5,
                                    msg="GPU %d busy %% over %d reads" % (i, len(later)))
-        # The polled value (last 1/6 s before each read) sees almost none of
+        # The polled value (the last 200 ms period before each read) sees almost none of
         # the 0.3 s bursts; the sample buffer sees them all.
         polled = sum(d["gpus"][0]["utilization_gpu_pct"] for d in later) / len(later)
         self.assertLess(polled, 5.0)

@@ -14,12 +14,9 @@
 static void square_mean_is_its_duty(void **state)
 {
     (void)state;
-    struct sim_pattern p = { .kind = SIM_PATTERN_PERIODIC,
-                             .low = 0,
-                             .high = 100,
-                             .period_s = 10,
-                             .on_s = 3,
-                             .cache_k = -1 };
+    struct sim_pattern p = {
+        .kind = SIM_PATTERN_PERIODIC, .low = 0, .high = 100, .period_s = 10, .on_s = 3
+    };
     assert_true(fabs(sim_pattern_mean(&p, 0, 100) - 30.0) < 1e-9);
     assert_true(fabs(sim_pattern_mean(&p, 1, 2) - 100.0) < 1e-9);
     assert_true(fabs(sim_pattern_mean(&p, 3, 10) - 0.0) < 1e-9);
@@ -35,8 +32,7 @@ static void phase_shifts_the_wave(void **state)
                              .high = 20,
                              .period_s = 2,
                              .on_s = 0.5,
-                             .phase_s = 1,
-                             .cache_k = -1 };
+                             .phase_s = 1 };
     assert_true(sim_pattern_at(&p, 0.5) < 11);
     assert_true(sim_pattern_at(&p, 1.2) > 19);
     /* integral over one full period is the same wherever it starts */
@@ -49,12 +45,9 @@ static void phase_shifts_the_wave(void **state)
 static void ramp_and_constant_integrals(void **state)
 {
     (void)state;
-    struct sim_pattern r = { .kind = SIM_PATTERN_RAMP,
-                             .from = 0,
-                             .to = 100,
-                             .start_s = 10,
-                             .duration_s = 10,
-                             .cache_k = -1 };
+    struct sim_pattern r = {
+        .kind = SIM_PATTERN_RAMP, .from = 0, .to = 100, .start_s = 10, .duration_s = 10
+    };
     assert_true(fabs(sim_pattern_at(&r, 15) - 50) < 1e-9);
     assert_true(fabs(sim_pattern_at(&r, 30) - 100) < 1e-9);
     assert_true(fabs(sim_pattern_integral(&r, 20) - 500) < 1e-9);
@@ -73,8 +66,7 @@ static void random_walk_is_seeded_and_bounded(void **state)
                              .step = 10,
                              .min = 0,
                              .max = 100,
-                             .interval_s = 1,
-                             .cache_k = -1 };
+                             .interval_s = 1 };
     struct sim_pattern b = a;
     double prev = 50;
     for (int t = 0; t < 500; t++) {
@@ -92,6 +84,75 @@ static void random_walk_is_seeded_and_bounded(void **state)
         sum += sim_pattern_at(&b, k + 0.5);
     }
     assert_true(fabs(sim_pattern_integral(&b, 10) - sum) < 1e-6);
+    sim_pattern_fini(&a);
+    sim_pattern_fini(&b);
+}
+
+/* The walk as README.md defines it, replayed from the start: the reference
+ * the checkpointed evaluation must agree with exactly. */
+static double walk_reference(const struct sim_pattern *p, int64_t k, double *sum)
+{
+    double v = fmin(fmax(p->start, p->min), p->max);
+    *sum = v * p->interval_s;
+    for (int64_t i = 1; i <= k; i++) {
+        uint64_t x = (uint64_t)i + 0x9E3779B97F4A7C15ULL;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+        x = p->seed ^ (x ^ (x >> 31));
+        x += 0x9E3779B97F4A7C15ULL;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+        x ^= x >> 31;
+        double u = (double)(x >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+        v = fmin(fmax(v + u * p->step, p->min), p->max);
+        *sum += v * p->interval_s;
+    }
+    return v;
+}
+
+/* Reads the way a client does (the newest value, then a 14 s sample buffer
+ * back in time, then the energy integral), at any instant and in any order:
+ * the values equal a replay from t = 0, and what one such read computes
+ * stays bounded however long the scenario has run (it replayed from 0
+ * each time: 0.54 ms at 60 s, 11.8 ms at 20 000 s). */
+static void random_walk_cost_is_flat_over_time(void **state)
+{
+    (void)state;
+    struct sim_pattern w = { .kind = SIM_PATTERN_RANDOM_WALK,
+                             .seed = 7,
+                             .start = 50,
+                             .step = 6,
+                             .min = 0,
+                             .max = 100,
+                             .interval_s = 0.5 };
+    static const double at[] = { 60, 20000, 20000.3, 19990, 20100, 12345, 50000, 49000, 49990 };
+    uint64_t per_read[sizeof(at) / sizeof(at[0])];
+    for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+        uint64_t before = sim_pattern_walk_steps(&w);
+        double t = at[i];
+        double v = sim_pattern_at(&w, t);
+        for (double s = t - 14.2; s < t; s += 0.2) {
+            (void)sim_pattern_mean(&w, s, s + 0.2);
+        }
+        double integral = sim_pattern_integral(&w, t);
+        per_read[i] = sim_pattern_walk_steps(&w) - before;
+        double sum = 0;
+        int64_t k = (int64_t)floor(t / w.interval_s);
+        double expect = walk_reference(&w, k, &sum);
+        assert_memory_equal(&v, &expect, sizeof(v)); /* exactly */
+        assert_true(fabs(integral - (sum - expect * ((double)(k + 1) * w.interval_s - t))) <=
+                    1e-9 * fabs(sum));
+    }
+    /* After the first read at 20 000 s (which walks there once), a read
+     * near the latest time costs at most a few checkpoint spans... */
+    assert_true(per_read[2] <= 3 * 64);
+    assert_true(per_read[3] <= 3 * 64);
+    assert_true(per_read[8] <= 3 * 64);
+    /* ...and one far back (t = 12 345 s after 20 100 s) a coarse span, not a
+     * replay of the 24 690 steps from 0 (the read at 60 s walked 120). */
+    assert_true(per_read[5] <= 2 * 40000 / 64 + 64);
+    assert_true(per_read[0] <= 2 * 120 + 64);
+    sim_pattern_fini(&w);
 }
 
 /* Writes text to a temporary scenario file and loads it. */
@@ -139,6 +200,17 @@ static void bad_scenarios_name_the_key(void **state)
         { "{\"gpus\": [}", "line 1, column" },
         { "{\"gpus\": [{\"name\": 5}]}", "gpus[0].name: must be a string" },
         { "{\"gpus\": [{\"pci_device_id\": \"0xZZ\"}]}", "gpus[0].pci_device_id: '0xZZ'" },
+        { "{\"call_cost\": {\"nvmlDeviceGetFoo\": 3}, \"gpus\": []}",
+          "call_cost.nvmlDeviceGetFoo: unknown NVML function" },
+        { "{\"call_cost\": {\"nvmlDeviceGetSamples\": -1}, \"gpus\": []}",
+          "call_cost.nvmlDeviceGetSamples: -1 is out of range" },
+        { "{\"call_cost\": \"a100\", \"gpus\": []}", "call_cost: 'a100' is not \"h200\"" },
+        { "{\"call_cost\": 5, \"gpus\": []}",
+          "call_cost: must be \"h200\", \"none\" or an object" },
+        { "{\"gpus\": [{\"pcie_link\": {\"gen\": 5, \"lanes\": 16}}]}",
+          "gpus[0].pcie_link.lanes: unknown key" },
+        { "{\"gpus\": [{\"temperature_thresholds_c\": {\"shutdown\": 900}}]}",
+          "gpus[0].temperature_thresholds_c.shutdown: 900 is out of range" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char err[768] = "";
@@ -160,6 +232,12 @@ static void good_scenario_loads(void **state)
     assert_int_equal(sc.gpus[0].process_count, 2);
     assert_int_equal(sc.gpus[0].pci_device_id, 0x20B210DE);
     assert_int_equal(sc.gpus[0].feature_error[SIM_F_FAN], 3);
+    /* without "call_cost", calls cost what they cost on an H200 */
+    assert_true(sc.call_cost.us[SIM_COST_SAMPLES] > 1000);
+    assert_true(sc.call_cost.us[SIM_COST_SAMPLES_SIZE] < 10);
+    assert_true(sc.call_cost.us[SIM_COST_INIT_V2] > 10000);
+    assert_int_equal(sc.gpus[0].pcie_max_gen, 5);
+    assert_int_equal(sc.gpus[0].temp_threshold_c[0], 92);
     sim_scenario_free(&sc);
     assert_int_equal(sim_scenario_load(DEMO_SCENARIO, &sc, err, sizeof(err)), 0);
     assert_int_equal(sc.gpu_count, 4);
@@ -173,6 +251,7 @@ int main(void)
         cmocka_unit_test(phase_shifts_the_wave),
         cmocka_unit_test(ramp_and_constant_integrals),
         cmocka_unit_test(random_walk_is_seeded_and_bounded),
+        cmocka_unit_test(random_walk_cost_is_flat_over_time),
         cmocka_unit_test(bad_scenarios_name_the_key),
         cmocka_unit_test(good_scenario_loads),
     };
