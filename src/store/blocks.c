@@ -280,19 +280,20 @@ int store_blocks_add(struct store *s, enum store_blocks_kind kind, int64_t owner
 
 int store_blocks_span(sqlite3 *db, int64_t gpu_id, int64_t *first_ms, int64_t *last_ms, bool *any)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT (SELECT t_first FROM sample_blocks WHERE key >= ?1"
-                                " AND key < ?2 ORDER BY key LIMIT 1),"
-                                " (SELECT t_last FROM sample_blocks WHERE key >= ?1"
-                                " AND key < ?2 ORDER BY key DESC LIMIT 1)",
-                                -1, &st, NULL);
+    /* the first block's first time, the last block's last: two probes of
+     * the key, not a scan of the GPU's blocks */
+    static const char sql[] = "SELECT (SELECT t_first FROM sample_blocks WHERE key >= ?1"
+                              " AND key < ?2 ORDER BY key LIMIT 1),"
+                              " (SELECT t_last FROM sample_blocks WHERE key >= ?1"
+                              " AND key < ?2 ORDER BY key DESC LIMIT 1)";
     *any = false;
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, store_rollup_key(gpu_id, 0));
-        sqlite3_bind_int64(st, 2, store_rollup_key(gpu_id + 1, 0));
-        rc = sqlite3_step(st);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        return sqlite3_errcode(db);
     }
+    sqlite3_bind_int64(st, 1, store_rollup_key(gpu_id, 0));
+    sqlite3_bind_int64(st, 2, store_rollup_key(gpu_id + 1, 0));
+    int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *any = sqlite3_column_type(st, 0) != SQLITE_NULL;
         *first_ms = sqlite3_column_int64(st, 0);

@@ -100,10 +100,10 @@ static void every_value_comes_back(void **state)
 
 static void rows_keep_time_order_and_a_time_is_written_once(void **state)
 {
-    (void)state;
-    struct store_codec_block b;
-    store_codec_init(&b, 2);
     static const int64_t times[] = { 5000, 1000, 3000, 3000, 60000 };
+    struct store_codec_block b = { 0 };
+    (void)state;
+    store_codec_init(&b, 2);
     for (size_t k = 0; k < GP_ARRAY_LEN(times); k++) {
         long r = store_codec_row(&b, BASE_MS + times[k]);
         store_codec_set(&b, (size_t)r, 0, (int64_t)k);
