@@ -8,7 +8,8 @@
 # backfilled into a Prometheus TSDB with promtool. A metric-sample is one
 # stored value (a NULL is none). Prints bytes per metric-sample for each,
 # raw-sample tables alone and with rollups (the whole file), and the
-# ratios. HOURS sets the span (default 24). Sizes are deterministic: one
+# ratios; and the time to read a day of raw samples back. HOURS sets the
+# span (default 24). Sizes are deterministic: one
 # run. See docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ mkdir "$tmp/base"
 git archive "$BASE" | tar -x -C "$tmp/base"
 ln -s "$PWD/web/node_modules" "$tmp/base/web/node_modules" # the dashboard's, for the build
 cmake -S "$tmp/base" -B "$tmp/base/build" -DCMAKE_BUILD_TYPE=Release -DGP_BUILD_TESTS=OFF >/dev/null
-cmake --build "$tmp/base/build" -j "$(nproc)" --target gpulse-gen >/dev/null
+cmake --build "$tmp/base/build" -j "$(nproc)" --target gpulse-gen bench_query >/dev/null
 
 to=$(( $(date +%s) / 60 * 60 ))
 from=$(( to - HOURS * 3600 ))
@@ -34,6 +35,16 @@ for which in base new; do
     --database "$tmp/$which.db" --from "$from" --to "$to" --interval 1s --batch 5 --timezone UTC
 done
 ./build-bench/gpulse db raw "$tmp/raw.db" --database "$tmp/new.db" >/dev/null
+
+# Reading raw samples back: a whole day of one GPU from its raw samples
+# (bench_query's raw baseline query), then from rollups, each build on its
+# own file; medians of 5.
+for which in base new; do
+  q=./build-bench/bench/bench_query
+  [ "$which" = base ] && q=$tmp/base/build/bench/bench_query
+  echo "== $which: history read back"
+  "$q" "$tmp/$which.db" 5 | grep -E "raw samples|hour rollups|minute rollups" | sed 's/^/  /'
+done
 
 echo "== OpenMetrics export of the values stored, promtool backfill"
 python3 - "$tmp" <<'PY'
