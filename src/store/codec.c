@@ -193,7 +193,9 @@ uint8_t *store_codec_encode(const struct store_codec_block *b, int64_t base_ms, 
         return NULL;
     }
     /* Room for the worst case: every varint at its longest. */
-    size_t bound = 2 * 10 + b->rows * 10 + b->cols * (1 + (b->rows + 7) / 8 + b->rows * 10);
+    const size_t varint_max = 10;
+    size_t bound =
+        (2 + b->rows) * varint_max + b->cols * (1 + (b->rows + 7) / 8 + b->rows * varint_max);
     uint8_t *payload = xmalloc(bound);
     uint64_t *x = xmalloc(b->rows * sizeof(*x));
     uint8_t *p = put_varint(payload, b->rows);
