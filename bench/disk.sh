@@ -8,7 +8,8 @@
 # backfilled into a Prometheus TSDB with promtool. A metric-sample is one
 # stored value (a NULL is none). Prints bytes per metric-sample for each,
 # raw-sample tables alone and with rollups (the whole file), and the
-# ratios; and the time to read a day of raw samples back. HOURS sets the
+# ratios; the writer's speed at 1 s and at 100 ms, the migration of the
+# baseline's file, and the time to read a day of raw samples back. HOURS sets the
 # span (default 24). Sizes are deterministic: one
 # run. See docs/performance.md.
 set -euo pipefail
@@ -35,6 +36,28 @@ for which in base new; do
     --database "$tmp/$which.db" --from "$from" --to "$to" --interval 1s --batch 5 --timezone UTC
 done
 ./build-bench/gpulse db raw "$tmp/raw.db" --database "$tmp/new.db" >/dev/null
+
+# The writer at 100 ms: each 5 s flush rewrites the open minute's blocks
+# (600 rows at most), where the baseline inserted rows; 20 minutes each,
+# twice, interleaved.
+for round in 1 2; do
+  for which in base new; do
+    gen=./build-bench/gpulse-gen
+    [ "$which" = base ] && gen=$tmp/base/build/gpulse-gen
+    printf "== %s, 100 ms, 5 s batches (round %d): " "$which" "$round"
+    "$gen" --scenario "$tmp/scenario.json" --database "$tmp/fast-$which-$round.db" \
+      --from "$(( to - 1200 ))" --to "$to" --interval 100ms --batch 50 --timezone UTC \
+      | sed 's/^gpulse-gen: //'
+  done
+done
+
+# The migration: the baseline's file opened by this gpulse (schema 3 -> 4,
+# every row into blocks), and the space it gives back.
+cp "$tmp/base.db" "$tmp/migrated.db"
+echo "== migrating the baseline's file"
+/usr/bin/time -f "  %e s, %M KiB peak" ./build-bench/gpulse db prune --database "$tmp/migrated.db" \
+  | sed 's/^/  /'
+echo "  $(stat -c %s "$tmp/base.db") bytes before, $(stat -c %s "$tmp/migrated.db") after"
 
 # Reading raw samples back: a whole day of one GPU from its raw samples
 # (bench_query's raw baseline query), then from rollups, each build on its
