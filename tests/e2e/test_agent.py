@@ -315,5 +315,23 @@ class BadDatabases(AgentTest):
             self.assertIn(message, err)
 
 
+class DbRaw(AgentTest):
+    def test_raw_samples_decode_into_plain_tables(self):
+        p = self.agent("--once", "--proc-root", FIXTURES + "/proc")
+        self.assertEqual(p.wait(timeout=30), 0)
+        out = os.path.join(self.dir, "raw.db")
+        r = run(["db", "raw", out, "--database", self.db])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        con = sqlite3.connect(out)
+        self.assertEqual(con.execute("SELECT count(*), count(temperature_c) FROM samples")
+                         .fetchall(), [(2, 2)])
+        con.close()
+        for args, message in ((["db", "raw"], "raw needs the file to write"),
+                              (["db", "info", out], "'info' takes no file")):
+            r = run(args + ["--database", self.db])
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(message, r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
