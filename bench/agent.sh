@@ -22,7 +22,7 @@ run() { # INTERVAL
   kill -TERM "$pid"
   wait "$pid"
   local samples bytes
-  samples=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from samples').fetchone()[0])" "$db")
+  samples=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select sum(samples) from sample_blocks').fetchone()[0])" "$db")
   bytes=$(stat -c %s "$db")
   python3 - "$1" "$cpu_ns" "$samples" "$rss" "$bytes" <<'PY'
 import sys

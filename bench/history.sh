@@ -18,7 +18,7 @@ $gen --scenario "$tmp/scenario.json" --database "$tmp/day.db" --from -1d --inter
 python3 - "$tmp/day.db" <<'PY'
 import os, sqlite3, sys
 db = sys.argv[1]
-n = sqlite3.connect(db).execute("select count(*) from samples").fetchone()[0]
+n = sqlite3.connect(db).execute("select sum(samples) from sample_blocks").fetchone()[0]
 size = os.path.getsize(db) + (os.path.getsize(db + "-wal") if os.path.exists(db + "-wal") else 0)
 print("  %d GPU-samples, %.1f MiB on disk: %.0f bytes per GPU-sample (rollups included)"
       % (n, size / 1048576, size / n))

@@ -1,6 +1,7 @@
-/* `gpulse db info|check|prune|rebuild`: what the history database holds,
- * whether the file is sound, retention now, and the rollups recomputed.
- * info and check open it read-only, so they work beside a running agent. */
+/* `gpulse db info|check|prune|rebuild|raw`: what the history database
+ * holds, whether the file is sound, retention now, the rollups recomputed,
+ * and the raw samples decoded into a plain SQLite file. info, check and
+ * raw open it read-only, so they work beside a running agent. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,14 +19,19 @@ static void usage(FILE *out)
 {
     fputs("Usage: gpulse db info|check|prune|rebuild [--config PATH] [--set KEY=VALUE]\n"
           "                                        [--database PATH]\n"
+          "       gpulse db raw OUTPUT.db [--database PATH]\n"
           "  info     path, size, schema version, each table's rows and time range, the\n"
           "           agent's missed ticks and queue drops, and the last week's activity\n"
-          "  check    SQLite's integrity check; exit 1 when the file is damaged\n"
+          "  check    SQLite's integrity check and every raw-sample block decoded; exit 1\n"
+          "           when the file is damaged\n"
           "  prune    apply retention now (keys retention.*) and return the freed space\n"
           "           to the file system\n"
           "  rebuild  recompute the minute, hour and day rollups and the daily activity\n"
           "           from what is stored (after changing timezone or\n"
           "           activity_threshold_pct); safe beside a running agent\n"
+          "  raw      write the raw samples, decoded from their blocks, into a new SQLite\n"
+          "           file OUTPUT.db: tables samples and process_samples, a row per\n"
+          "           sample (for sqlite3 and other tools)\n"
           "\n"
           "  -c, --config PATH     configuration file (see gpulse config --help)\n"
           "      --set KEY=VALUE   override one configuration key\n"
@@ -122,6 +128,20 @@ static int rebuild(struct store *s)
     return GP_EXIT_OK;
 }
 
+static int raw(struct store *s, const char *out)
+{
+    int64_t damaged = 0;
+    struct gp_err err = { 0 };
+    if (store_raw_export(s, out, &damaged, &err) != 0) {
+        return cli_fail("%s", err.msg);
+    }
+    if (damaged > 0) {
+        fprintf(stderr, "gpulse: %s; %lld damaged blocks left out\n", err.msg, (long long)damaged);
+    }
+    printf("%s: raw samples written to %s\n", store_path(s), out);
+    return damaged > 0 ? GP_EXIT_FAILURE : GP_EXIT_OK;
+}
+
 static int check(struct store *s)
 {
     bool ok = false;
@@ -145,18 +165,24 @@ int cli_db_main(int argc, char **argv)
     struct cli_opts p = cli_opts_make("db", argc, argv, ":c:d:h", longopts, usage);
     p.config = &da.config;
     p.database = &da.database;
-    p.max_operands = 1;
+    p.max_operands = 2;
     /* all of its options are the shared ones */
     if (cli_opts_parse(&p) != 0) {
         return p.exit_code;
     }
     if (optind >= argc) {
-        return cli_usage_error("db", "say what to do: info, check, prune or rebuild");
+        return cli_usage_error("db", "say what to do: info, check, prune, rebuild or raw");
     }
     const char *action = argv[optind];
     if (strcmp(action, "info") != 0 && strcmp(action, "check") != 0 &&
-        strcmp(action, "prune") != 0 && strcmp(action, "rebuild") != 0) {
-        return cli_usage_error("db", "'%s' is not one of info, check, prune, rebuild", action);
+        strcmp(action, "prune") != 0 && strcmp(action, "rebuild") != 0 &&
+        strcmp(action, "raw") != 0) {
+        return cli_usage_error("db", "'%s' is not one of info, check, prune, rebuild, raw", action);
+    }
+    bool is_raw = strcmp(action, "raw") == 0;
+    if (is_raw != (optind + 1 < argc)) {
+        return cli_usage_error("db", is_raw ? "raw needs the file to write" : "'%s' takes no file",
+                               action);
     }
     bool writes = strcmp(action, "prune") == 0 || strcmp(action, "rebuild") == 0;
     struct config cfg;
@@ -165,7 +191,9 @@ int cli_db_main(int argc, char **argv)
     if (rc) {
         return rc;
     }
-    if (strcmp(action, "rebuild") == 0) {
+    if (is_raw) {
+        rc = raw(s, argv[optind + 1]);
+    } else if (strcmp(action, "rebuild") == 0) {
         rc = rebuild(s);
     } else {
         rc = writes ? prune(s, &cfg) : strcmp(action, "info") == 0 ? info(s) : check(s);

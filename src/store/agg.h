@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "gpu/fields.h"
+#include "store/codec.h"
 #include "util/clock.h"
 
 /* The fields of the samples table, each rolled up (store_sample_field):
@@ -83,16 +84,23 @@ void store_agg_bind(sqlite3_stmt *st, int first, const struct store_agg *a);
  * with the energy used since the sample before (which may lie before the
  * range). */
 struct store_raw_reader {
-    sqlite3_stmt *st;
+    sqlite3 *db;
+    sqlite3_stmt *st; /* the range's blocks */
+    int64_t from;
+    int64_t to;
     const size_t *slots;
     size_t nslots;
+    struct store_codec_block block; /* the block being read */
+    size_t row;                     /* its next row */
+    int energy_col;
     bool has_prev_energy;
     int64_t prev_t;
     int64_t prev_energy_mj;
+    int64_t damaged; /* blocks that did not decode: logged, naming GPU and minute, and skipped */
 };
 
-/* Opens a reader of samples of gpu_id with from <= t < to. Returns an
- * SQLite result code. */
+/* Opens a reader of samples of gpu_id with from <= t < to, from the
+ * sample_blocks table (store/blocks.c). Returns an SQLite result code. */
 int store_raw_reader_open(sqlite3 *db, struct store_raw_reader *r, int64_t gpu_id, int64_t from,
                           int64_t to, const size_t *slots, size_t nslots);
 

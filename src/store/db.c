@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/blocks.h"
 #include "store/store_int.h"
 #include "util/xalloc.h"
 
@@ -196,12 +197,13 @@ int store_read_info(struct store *s, struct store_info *out, struct gp_err *err)
     } tables[] = {
         { "gpus", "SELECT count(*) FROM gpus", "SELECT min(first_seen) FROM gpus",
           "SELECT max(last_seen) FROM gpus" },
-        { "samples", "SELECT count(*) FROM samples", "SELECT min(t) FROM samples",
-          "SELECT max(t) FROM samples" },
+        /* raw samples: counted in their blocks (a row per GPU per minute) */
+        { "samples", "SELECT coalesce(sum(samples), 0) FROM sample_blocks",
+          "SELECT min(t_first) FROM sample_blocks", "SELECT max(t_last) FROM sample_blocks" },
         { "processes", "SELECT count(*) FROM processes", "SELECT min(first_seen) FROM processes",
           "SELECT max(last_seen) FROM processes" },
-        { "process_samples", "SELECT count(*) FROM process_samples",
-          "SELECT min(t) FROM process_samples", "SELECT max(t) FROM process_samples" },
+        { "process_samples", "SELECT coalesce(sum(samples), 0) FROM process_blocks",
+          "SELECT min(t_first) FROM process_blocks", "SELECT max(t_last) FROM process_blocks" },
         { "rollup_minute", "SELECT count(*) FROM rollup_minute", "SELECT min(t) FROM rollup_minute",
           "SELECT max(t) FROM rollup_minute" },
         { "rollup_hour", "SELECT count(*) FROM rollup_hour", "SELECT min(t) FROM rollup_hour",
@@ -246,7 +248,19 @@ int store_check(struct store *s, bool *ok, struct gp_err *err)
     if (rc != SQLITE_DONE) {
         *ok = false;
         gp_err_set(err, store_errno(rc), "'%s': %s", s->path, sqlite3_errmsg(s->db));
+        return 0;
     }
+    /* Every raw-sample block must decode too. */
+    int64_t bad = 0;
+    struct gp_err first = { 0 };
+    rc = store_blocks_check(s, &bad, &first);
+    if (rc != SQLITE_OK) {
+        gp_err_set(err, store_errno(rc), "'%s': %s", s->path, sqlite3_errmsg(s->db));
+    } else if (bad > 0 && *ok) {
+        gp_err_set(err, -EILSEQ, "%s (%lld damaged block%s in all)", first.msg, (long long)bad,
+                   bad == 1 ? "" : "s");
+    }
+    *ok = *ok && rc == SQLITE_OK && bad == 0;
     return 0;
 }
 

@@ -48,7 +48,7 @@ int store_query_processes(struct store *s, const struct store_process_filter *f,
              " WHERE p.last_seen >= ?1"
              " AND (?2 IS NULL OR p.user = ?2)"
              " AND (?3 IS NULL OR g.idx = ?3 OR g.uuid = ?4)"
-             " AND (?5 = 0 OR p.last_seen >= (SELECT max(t) FROM samples) - ?5)"
+             " AND (?5 = 0 OR p.last_seen >= (SELECT max(last_seen) FROM gpus) - ?5)"
              " AND (?7 IS NULL OR instr(lower(coalesce(p.command, '') || ' ' ||"
              "  coalesce(p.cmdline, '') || ' ' || coalesce(p.user, '') || ' ' ||"
              "  coalesce(p.container, '')), lower(?7)) > 0)"
@@ -328,7 +328,8 @@ int store_raw_horizon_ms(struct store *s, const char *gpu, int64_t *out, struct 
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(
         s->db,
-        "SELECT (SELECT t FROM samples WHERE samples.gpu = gpus.id ORDER BY t LIMIT 1),"
+        "SELECT (SELECT t_first FROM sample_blocks WHERE key >= gpus.id * 4294967296"
+        "  AND key < (gpus.id + 1) * 4294967296 ORDER BY key LIMIT 1),"
         " (SELECT t FROM rollup_minute WHERE key >= gpus.id * 4294967296"
         "  AND key < (gpus.id + 1) * 4294967296 ORDER BY key LIMIT 1)"
         " FROM gpus WHERE ?1 IS NULL OR idx = ?1 OR uuid = ?1",

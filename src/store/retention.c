@@ -4,7 +4,8 @@
  * by incremental vacuum, outside any write transaction, so the writer (and
  * the sampler behind it) never waits long. Nothing is deleted that a
  * coarser rollup has not taken in yet: raw samples stay until their minute
- * is rolled up, minutes until their hour and day are. */
+ * is rolled up, minutes until their hour and day are. Raw samples go a
+ * whole block (a minute) at a time. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -18,9 +19,9 @@
 #define VACUUM_PAGES 256
 
 enum rule_kind {
-    BY_GPU_TIME, /* samples: (gpu, t) */
-    BY_KEY,      /* rollups: rowid = gpu << 32 | minute */
-    BY_SQL,      /* small tables: one statement over a time column */
+    BY_BLOCK, /* raw samples: rowid = gpu << 32 | minute, whole minutes */
+    BY_KEY,   /* rollups: rowid = gpu << 32 | minute */
+    BY_SQL,   /* small tables: one statement over a time column */
 };
 
 struct table_rule {
@@ -36,17 +37,19 @@ struct table_rule {
 #define LIMIT(field) offsetof(struct store_retention, field)
 
 static const struct table_rule rules[] = {
-    { .table = "samples",
-      .kind = BY_GPU_TIME,
+    { .table = "sample_blocks",
+      .kind = BY_BLOCK,
       .limit_offset = LIMIT(samples_ms),
       .chunk_ms = CLOCK_HOUR_MS,
       .guard_levels = 1U << STORE_LEVEL_MINUTE },
-    { .table = "process_samples",
+    { .table = "process_blocks",
       .kind = BY_SQL,
       .limit_offset = LIMIT(process_samples_ms),
-      /* along each older lifetime's key, not a scan of the table */
-      .delete_sql = "DELETE FROM process_samples WHERE process IN"
-                    " (SELECT id FROM processes WHERE first_seen < ?1) AND t < ?1" },
+      /* along each older lifetime's keys, not a scan of the table; whole
+       * minutes that end by the cutoff */
+      .delete_sql = "DELETE FROM process_blocks WHERE key IN (SELECT b.key FROM processes p"
+                    " JOIN process_blocks b ON b.key >= p.id * 4294967296"
+                    " AND b.key < p.id * 4294967296 + ?1 / 60000 WHERE p.first_seen < ?1)" },
     { .table = "rollup_minute",
       .kind = BY_KEY,
       .limit_offset = LIMIT(minute_ms),
@@ -68,8 +71,9 @@ static const struct table_rule rules[] = {
       .kind = BY_SQL,
       .limit_offset = LIMIT(processes_ms),
       /* a lifetime that goes takes its samples with it */
-      .delete_sql = "DELETE FROM process_samples WHERE process IN"
-                    " (SELECT id FROM processes WHERE last_seen < ?1);"
+      .delete_sql = "DELETE FROM process_blocks WHERE key IN (SELECT b.key FROM processes p"
+                    " JOIN process_blocks b ON b.key >= p.id * 4294967296"
+                    " AND b.key < (p.id + 1) * 4294967296 WHERE p.last_seen < ?1);"
                     "DELETE FROM processes WHERE last_seen < ?1" },
 };
 
@@ -137,25 +141,18 @@ static int in_transaction(struct store *s, const char *sql, int64_t p1, int64_t 
  * process); *any false when it has none. */
 static int oldest(struct store *s, const struct table_rule *r, int64_t owner, int64_t *t, bool *any)
 {
+    /* A block's time is its minute's start, from the key. */
     char sql[200];
-    if (r->kind == BY_GPU_TIME) {
-        snprintf(sql, sizeof(sql), "SELECT min(t) FROM %s WHERE gpu = ?1", r->table);
-    } else {
-        snprintf(sql, sizeof(sql),
-                 "SELECT t FROM %s WHERE key >= ?1 AND key < ?2 ORDER BY key"
-                 " LIMIT 1",
-                 r->table);
-    }
+    snprintf(sql, sizeof(sql),
+             "SELECT %s FROM %s WHERE key >= ?1 AND key < ?2 ORDER BY key"
+             " LIMIT 1",
+             r->kind == BY_BLOCK ? "(key & 4294967295) * 60000" : "t", r->table);
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     *any = false;
     if (rc == SQLITE_OK) {
-        if (r->kind == BY_GPU_TIME) {
-            sqlite3_bind_int64(st, 1, owner);
-        } else {
-            sqlite3_bind_int64(st, 1, store_rollup_key(owner, 0));
-            sqlite3_bind_int64(st, 2, store_rollup_key(owner + 1, 0));
-        }
+        sqlite3_bind_int64(st, 1, store_rollup_key(owner, 0));
+        sqlite3_bind_int64(st, 2, store_rollup_key(owner + 1, 0));
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
             *any = true;
@@ -184,12 +181,12 @@ static int prune_gpu(struct store *s, const struct table_rule *r, int64_t gpu_id
             cutoff = through[level] < cutoff ? through[level] : cutoff;
         }
     }
-    char sql[200];
-    if (r->kind == BY_GPU_TIME) {
-        snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE gpu = ?1 AND t < ?2", r->table);
-    } else {
-        snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE key >= ?1 AND key < ?2", r->table);
+    if (r->kind == BY_BLOCK) {
+        /* whole minutes only: a block goes once its minute ends by the cutoff */
+        cutoff = store_level_start(STORE_LEVEL_MINUTE, cutoff);
     }
+    char sql[200];
+    snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE key >= ?1 AND key < ?2", r->table);
     *done = false;
     while (rc == SQLITE_OK) {
         int64_t first = 0;
@@ -200,8 +197,9 @@ static int prune_gpu(struct store *s, const struct table_rule *r, int64_t gpu_id
             break;
         }
         int64_t upto = first + r->chunk_ms < cutoff ? first + r->chunk_ms : cutoff;
-        if (r->kind == BY_GPU_TIME) {
-            rc = in_transaction(s, sql, gpu_id, upto, 0, deleted);
+        if (r->kind == BY_BLOCK) {
+            rc = in_transaction(s, sql, store_rollup_key(gpu_id, 0), store_rollup_key(gpu_id, upto),
+                                0, deleted);
         } else {
             /* A rollup period is deleted once it starts before the cutoff. */
             rc = in_transaction(s, sql, store_rollup_key(gpu_id, 0),

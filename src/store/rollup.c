@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "store/agg.h"
+#include "store/blocks.h"
 #include "store/store_int.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -257,20 +258,8 @@ static int build_from_minutes(struct store *s, enum store_level level, int64_t g
 
 static int first_sample(struct store *s, int64_t gpu_id, int64_t *t, bool *any)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, "SELECT min(t) FROM samples WHERE gpu = ?1", -1, &st, NULL);
-    *any = false;
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, gpu_id);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            *any = sqlite3_column_type(st, 0) != SQLITE_NULL;
-            *t = sqlite3_column_int64(st, 0);
-            rc = SQLITE_OK;
-        }
-    }
-    sqlite3_finalize(st);
-    return rc;
+    int64_t last = 0;
+    return store_blocks_span(s->db, gpu_id, t, &last, any);
 }
 
 static int64_t min64(int64_t a, int64_t b)
@@ -396,15 +385,11 @@ static int first_minute(struct store *s, int64_t gpu_id, int64_t *t, bool *any)
 static int roll_up_all(struct store *s, int64_t gpu_id, int64_t t0,
                        struct store_rebuild_result *out, int64_t *day_from, int64_t *day_to)
 {
+    int64_t first = 0;
     int64_t last = 0;
+    bool any = false;
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, "SELECT max(t) FROM samples WHERE gpu = ?1", -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, gpu_id);
-        rc = sqlite3_step(st) == SQLITE_ROW ? SQLITE_OK : SQLITE_ERROR;
-        last = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
+    int rc = store_blocks_span(s->db, gpu_id, &first, &last, &any);
     struct gp_err err = { 0 };
     if (rc == SQLITE_OK && (rc = begin(s)) == SQLITE_OK) {
         rc = end(s, store_rollup_advance(s, gpu_id, t0, last, day_from, day_to, &err) == 0

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store/blocks.h"
 #include "store/store_int.h"
 
 /* Version 1. Times are Unix epoch milliseconds (UTC). Absent metrics are
@@ -154,6 +155,21 @@ static const char schema_v3[] =
     "ALTER TABLE rollup_hour ADD COLUMN clock_event_reasons_or INTEGER;"
     "ALTER TABLE rollup_day ADD COLUMN clock_event_reasons_or INTEGER;";
 
+/* Version 4: raw samples in blocks (store/blocks.h, docs/storage.md): a
+ * row per GPU per minute and per process lifetime per minute, keyed like
+ * the rollups (owner's id in the high 32 bits, minutes since the epoch in
+ * the low ones), with the span and count of the samples it holds. The
+ * step's hook moves every row of samples and process_samples into blocks;
+ * the old tables go after it. */
+static const char schema_v4_blocks[] =
+    "CREATE TABLE sample_blocks (key INTEGER PRIMARY KEY, gpu INTEGER NOT NULL,"
+    "  t_first INTEGER NOT NULL, t_last INTEGER NOT NULL, samples INTEGER NOT NULL,"
+    "  data BLOB NOT NULL);"
+    "CREATE TABLE process_blocks (key INTEGER PRIMARY KEY, process INTEGER NOT NULL,"
+    "  t_first INTEGER NOT NULL, t_last INTEGER NOT NULL, samples INTEGER NOT NULL,"
+    "  data BLOB NOT NULL);";
+static const char schema_v4_drop[] = "DROP TABLE samples; DROP TABLE process_samples;";
+
 /* A step's SQL in up to this many parts, run in order in one transaction
  * (C guarantees string literals up to 4095 bytes only). */
 #define MIGRATION_PARTS 4
@@ -170,7 +186,22 @@ static const char *const migrations[][MIGRATION_PARTS] = {
     { schema_v1 },
     { schema_v2_minute, schema_v2_hour, schema_v2_day, schema_v2_state },
     { schema_v3 },
+    { schema_v4_blocks, schema_v4_drop },
 };
+
+/* A step whose rows must be converted by C (the block encoder) names a
+ * hook, run after its first SQL part and before the others. Like the SQL,
+ * a hook is never changed once released: it reads the columns of the
+ * schema it starts from, by name. */
+static int (*const migration_hooks[])(struct store *s, char **msg) = {
+    NULL,
+    NULL,
+    NULL,
+    store_blocks_migrate_v4,
+};
+
+_Static_assert(GP_ARRAY_LEN(migration_hooks) == STORE_SCHEMA_VERSION,
+               "one hook slot per schema version");
 
 _Static_assert(GP_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
                "one migration per schema version");
@@ -183,6 +214,9 @@ static int migrate_to(struct store *s, int to, char **msg)
     int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, msg);
     for (size_t i = 0; i < MIGRATION_PARTS && migrations[to - 1][i] && rc == SQLITE_OK; i++) {
         rc = sqlite3_exec(s->db, migrations[to - 1][i], NULL, NULL, msg);
+        if (i == 0 && rc == SQLITE_OK && migration_hooks[to - 1]) {
+            rc = migration_hooks[to - 1](s, msg);
+        }
     }
     if (rc == SQLITE_OK) {
         rc = sqlite3_exec(s->db, set_version, NULL, NULL, msg);

@@ -13,7 +13,7 @@
 
 /* The schema this gpulse writes; a database with a higher version was
  * written by a newer gpulse and is refused, untouched. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 
@@ -304,9 +304,22 @@ struct store_info {
 /* Reads sizes and per-table counts. Returns 0 or a negative code. */
 GP_NODISCARD int store_read_info(struct store *s, struct store_info *out, struct gp_err *err);
 
-/* Runs SQLite's integrity check; *ok tells whether the file is sound, and
- * err holds the first problem when not. Returns 0 unless the check itself
- * could not run. */
+/* Runs SQLite's integrity check, then decodes every raw-sample block; *ok
+ * tells whether the file is sound, and err holds the first problem when
+ * not (a damaged block is named by its GPU or process and minute).
+ * Returns 0 unless the check itself could not run. */
 GP_NODISCARD int store_check(struct store *s, bool *ok, struct gp_err *err);
+
+/* Writes every raw sample, decoded from its block, into a new SQLite file
+ * at path (replaced if it exists) as schema 3 kept them: tables samples
+ * (gpu, t, lost, busy_us, window_us, a column per stored field) and
+ * process_samples (process, t, memory_bytes, sm_pct, memory_pct,
+ * encoder_pct, decoder_pct), gpu and process being ids in gpus and
+ * processes; NULL where a value is absent. For sqlite3, tests and
+ * exports (`gpulse db raw`). Blocks that do not decode are left out and
+ * counted in *damaged, err naming the first. Returns 0 or a negative code
+ * with err set. */
+GP_NODISCARD int store_raw_export(struct store *s, const char *path, int64_t *damaged,
+                                  struct gp_err *err);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include "store/codec.h"
 #include "store/store.h"
 
 /* What the writer remembers about a process lifetime it has written. */
@@ -24,6 +25,15 @@ struct store_process_entry {
     double pending_memory_sum;
     double pending_gpu_seconds;
     double pending_sm_seconds;
+};
+
+/* A batch's raw samples of one GPU (process false) or process lifetime
+ * in one minute, before they join the stored block. */
+struct store_pending_block {
+    bool process;
+    int64_t owner; /* gpus.id or processes.id */
+    int64_t minute_ms;
+    struct store_codec_block rows;
 };
 
 struct store_gpu_entry {
@@ -60,9 +70,7 @@ struct store {
     enum store_mode mode;
     /* writer state, prepared on first write */
     sqlite3_stmt *upsert_gpu;
-    sqlite3_stmt *insert_sample;
     sqlite3_stmt *upsert_process;
-    sqlite3_stmt *insert_process_sample;
     sqlite3_stmt *find_process;
     sqlite3_stmt *touch_gpu;
     sqlite3_stmt *update_process;
@@ -73,6 +81,13 @@ struct store {
     size_t proc_cap;
     uint64_t batch;
     sqlite3_stmt *rollup_stmts[ROLLUP_STMT_COUNT];
+    /* store/blocks.c's statements, per kind of block: read, replace */
+    sqlite3_stmt *block_stmts[2][2];
+    /* the batch's raw samples, a block per GPU (or lifetime) and minute,
+     * added to the stored blocks at the end of the batch (writer.c) */
+    struct store_pending_block *pending;
+    size_t pending_count;
+    size_t pending_cap;
     double activity_threshold_pct;
     int migrated_from; /* the schema version found at open */
 };

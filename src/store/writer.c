@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "store/agg.h"
+#include "store/blocks.h"
 #include "store/store_int.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -52,10 +53,6 @@ static const char sql_upsert_process[] =
     " sm_seconds = sm_seconds + excluded.sm_seconds"
     " RETURNING id";
 
-static const char sql_insert_process_sample[] =
-    "INSERT OR REPLACE INTO process_samples (process, t, memory_bytes, sm_pct, memory_pct,"
-    " encoder_pct, decoder_pct) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-
 static const char sql_update_process[] =
     "UPDATE processes SET last_seen = max(last_seen, ?2), samples = samples + ?3,"
     " memory_max_bytes = CASE WHEN ?4 IS NULL THEN memory_max_bytes"
@@ -84,30 +81,9 @@ static int prepare(struct store *s, const char *sql, sqlite3_stmt **st, struct g
 
 static int prepare_all(struct store *s, struct gp_err *err)
 {
-    if (!s->insert_sample) {
-        char sql[2048];
-        int n = snprintf(sql, sizeof(sql),
-                         "INSERT OR REPLACE INTO samples (gpu, t, lost, busy_us, window_us");
-        for (size_t i = 0; i < STORE_AGG_FIELDS; i++) {
-            n += snprintf(sql + n, sizeof(sql) - (size_t)n, ", %s",
-                          gpu_field_info(store_sample_field(i))->key);
-        }
-        n += snprintf(sql + n, sizeof(sql) - (size_t)n, ") VALUES (?, ?, ?, ?, ?");
-        for (size_t i = 0; i < STORE_AGG_FIELDS; i++) {
-            n += snprintf(sql + n, sizeof(sql) - (size_t)n, ", ?");
-        }
-        snprintf(sql + n, sizeof(sql) - (size_t)n, ")");
-        int rc = prepare(s, sql, &s->insert_sample, err);
-        if (rc) {
-            return rc;
-        }
-    }
     int rc = prepare(s, sql_upsert_gpu, &s->upsert_gpu, err);
     if (!rc) {
         rc = prepare(s, sql_upsert_process, &s->upsert_process, err);
-    }
-    if (!rc) {
-        rc = prepare(s, sql_insert_process_sample, &s->insert_process_sample, err);
     }
     if (!rc) {
         rc = prepare(s, sql_find_process, &s->find_process, err);
@@ -121,17 +97,29 @@ static int prepare_all(struct store *s, struct gp_err *err)
     return rc;
 }
 
+/* Forgets the batch's raw samples not yet added to their blocks. */
+static void drop_pending(struct store *s)
+{
+    for (size_t i = 0; i < s->pending_count; i++) {
+        store_codec_free(&s->pending[i].rows);
+    }
+    s->pending_count = 0;
+}
+
 void store_writer_fini(struct store *s)
 {
     sqlite3_finalize(s->upsert_gpu);
-    sqlite3_finalize(s->insert_sample);
     sqlite3_finalize(s->upsert_process);
-    sqlite3_finalize(s->insert_process_sample);
     sqlite3_finalize(s->find_process);
     sqlite3_finalize(s->touch_gpu);
     sqlite3_finalize(s->update_process);
-    s->upsert_gpu = s->insert_sample = s->upsert_process = NULL;
-    s->insert_process_sample = s->find_process = s->touch_gpu = s->update_process = NULL;
+    s->upsert_gpu = s->upsert_process = NULL;
+    s->find_process = s->touch_gpu = s->update_process = NULL;
+    store_blocks_fini(s);
+    drop_pending(s);
+    free(s->pending);
+    s->pending = NULL;
+    s->pending_cap = 0;
     free(s->procs);
     s->procs = NULL;
     s->proc_count = s->proc_cap = 0;
@@ -223,21 +211,94 @@ static int gpu_row(struct store *s, const struct gpu_reading *r, int64_t t, int6
     return rc;
 }
 
+/* The row for time t in the batch's block of a GPU or lifetime (*out):
+ * its index, or -1 with err set when the minute is full. */
+static long pending_row(struct store *s, bool process, int64_t owner, int64_t t,
+                        struct store_codec_block **out, struct gp_err *err)
+{
+    int64_t minute = store_level_start(STORE_LEVEL_MINUTE, t);
+    struct store_pending_block *p = NULL;
+    for (size_t i = s->pending_count; i > 0 && !p; i--) {
+        struct store_pending_block *e = &s->pending[i - 1];
+        if (e->process == process && e->owner == owner && e->minute_ms == minute) {
+            p = e;
+        }
+    }
+    if (!p) {
+        if (s->pending_count == s->pending_cap) {
+            s->pending_cap = s->pending_cap ? s->pending_cap * 2 : 32;
+            s->pending = xrealloc(s->pending, s->pending_cap * sizeof(*s->pending));
+        }
+        p = &s->pending[s->pending_count++];
+        *p =
+            (struct store_pending_block){ .process = process, .owner = owner, .minute_ms = minute };
+        store_codec_init(&p->rows,
+                         store_blocks_cols(process ? STORE_BLOCKS_PROCESS : STORE_BLOCKS_GPU));
+    }
+    *out = &p->rows;
+    long r = store_codec_row(&p->rows, t);
+    if (r < 0) {
+        gp_err_set(err, -E2BIG, "more than %d samples in a minute", STORE_CODEC_MAX_ROWS);
+    }
+    return r;
+}
+
+/* Adds the batch's rows to the stored blocks, before the rollups read them. */
+static int flush_pending(struct store *s, struct gp_err *err)
+{
+    int rc = 0;
+    for (size_t i = 0; i < s->pending_count && rc == 0; i++) {
+        struct store_pending_block *p = &s->pending[i];
+        rc = store_blocks_add(s, p->process ? STORE_BLOCKS_PROCESS : STORE_BLOCKS_GPU, p->owner,
+                              p->minute_ms, &p->rows, err);
+    }
+    drop_pending(s);
+    return rc;
+}
+
 static int write_sample(struct store *s, int64_t gpu_id, int64_t t, const struct gpu_reading *r,
                         struct gp_err *err)
 {
-    sqlite3_stmt *st = s->insert_sample;
-    sqlite3_bind_int64(st, 1, gpu_id);
-    sqlite3_bind_int64(st, 2, t);
-    sqlite3_bind_int(st, 3, r->state == GPU_STATE_LOST);
+    struct store_codec_block *b = NULL;
+    long row = pending_row(s, false, gpu_id, t, &b, err);
+    if (row < 0) {
+        return -E2BIG;
+    }
+    size_t i = (size_t)row;
+    store_codec_set(b, i, STORE_BLOCKS_COL_LOST, r->state == GPU_STATE_LOST);
     if (r->busy.source != GPU_BUSY_NONE) {
-        sqlite3_bind_int64(st, 4, (int64_t)r->busy.busy_us);
-        sqlite3_bind_int64(st, 5, (int64_t)r->busy.window_us);
+        store_codec_set(b, i, STORE_BLOCKS_COL_BUSY, (int64_t)r->busy.busy_us);
+        store_codec_set(b, i, STORE_BLOCKS_COL_WINDOW, (int64_t)r->busy.window_us);
     }
-    for (size_t i = 0; i < STORE_AGG_FIELDS; i++) {
-        bind_field(st, 6 + (int)i, &r->values, store_sample_field(i));
+    for (size_t c = STORE_BLOCKS_COL_FIELDS; c < b->cols; c++) {
+        int slot = store_blocks_slot(c);
+        enum gpu_field f = slot >= 0 ? store_sample_field((size_t)slot) : GPU_FIELD_COUNT;
+        if (slot >= 0 && gpu_values_has(&r->values, f)) {
+            store_codec_set(b, i, c, r->values.v[f]);
+        }
     }
-    return step_id(s, st, NULL, err);
+    return 0;
+}
+
+static int write_process_sample(struct store *s, int64_t process_id, int64_t t,
+                                const struct gpu_process *p, struct gp_err *err)
+{
+    struct store_codec_block *b = NULL;
+    long row = pending_row(s, true, process_id, t, &b, err);
+    if (row < 0) {
+        return -E2BIG;
+    }
+    size_t i = (size_t)row;
+    if (p->has_used_memory) {
+        store_codec_set(b, i, STORE_BLOCKS_COL_MEMORY, (int64_t)p->used_memory_bytes);
+    }
+    if (p->has_utilization) {
+        store_codec_set(b, i, STORE_BLOCKS_COL_SM, p->sm_pct);
+        store_codec_set(b, i, STORE_BLOCKS_COL_MEMORY_PCT, p->memory_pct);
+        store_codec_set(b, i, STORE_BLOCKS_COL_ENCODER, p->encoder_pct);
+        store_codec_set(b, i, STORE_BLOCKS_COL_DECODER, p->decoder_pct);
+    }
+    return 0;
 }
 
 /* The writer's memory of a lifetime: where its row is and when it was last
@@ -346,19 +407,7 @@ static int write_process(struct store *s, int64_t gpu_id, int64_t t, int64_t per
         }
     }
 
-    st = s->insert_process_sample;
-    sqlite3_bind_int64(st, 1, e->row_id);
-    sqlite3_bind_int64(st, 2, t);
-    if (p->has_used_memory) {
-        sqlite3_bind_int64(st, 3, (int64_t)p->used_memory_bytes);
-    }
-    if (p->has_utilization) {
-        sqlite3_bind_int(st, 4, (int)p->sm_pct);
-        sqlite3_bind_int(st, 5, (int)p->memory_pct);
-        sqlite3_bind_int(st, 6, (int)p->encoder_pct);
-        sqlite3_bind_int(st, 7, (int)p->decoder_pct);
-    }
-    rc = step_id(s, st, NULL, err);
+    rc = write_process_sample(s, e->row_id, t, p, err);
     if (rc == 0) {
         e->last_ms = t;
         e->seen_batch = s->batch;
@@ -421,6 +470,9 @@ int store_write(struct store *s, const struct gpu_snapshot *const *snaps, size_t
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = write_snapshot(s, snaps[i], period_ms, err);
     }
+    if (rc == 0) {
+        rc = flush_pending(s, err);
+    }
     /* The batch's sightings of known lifetimes, one UPDATE each. */
     for (size_t i = 0; i < s->proc_count && rc == 0; i++) {
         struct store_process_entry *e = &s->procs[i];
@@ -473,6 +525,7 @@ int store_write(struct store *s, const struct gpu_snapshot *const *snaps, size_t
     }
     if (rc != 0) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        drop_pending(s);
         /* The cache may describe rows that were rolled back. */
         s->proc_count = 0;
         s->gpu_count = 0;

@@ -5,6 +5,7 @@ of the C implementation (so a test compares two computations, not one)."""
 import json
 import math
 import os
+import sqlite3
 import subprocess
 import tempfile
 
@@ -57,6 +58,25 @@ def run(args, scenario=None, env=None, timeout=30, lib=SIM_LIB):
     finally:
         if cleanup:
             os.unlink(cleanup)
+
+
+def query_db(path, sql, args=()):
+    """Runs sql on the database at path, read-only, and returns its rows. A
+    query that names samples or process_samples reads the raw samples
+    decoded from their blocks by `gpulse db raw`, in the tables schema 3
+    kept them in (so a test checks the stored values, not the encoding)."""
+    with tempfile.TemporaryDirectory(prefix="gpulse-e2e-raw-") as d:
+        con = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+        try:
+            if "samples" in sql:
+                raw = os.path.join(d, "raw.db")
+                p = run(["db", "raw", raw, "--database", path])
+                if p.returncode != 0:
+                    raise sqlite3.OperationalError("gpulse db raw: " + p.stderr)
+                con.execute("ATTACH ? AS raw", (raw,))
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
 
 
 def now_json(scenario, env=None, args=()):

@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from gpulse_e2e import FIXTURES, GPULSE, SIM_LIB, run, write_scenario
+from gpulse_e2e import FIXTURES, GPULSE, SIM_LIB, query_db, run, write_scenario
 
 SCENARIO = {"gpus": [
     {"name": "Sim A", "metrics": {"temperature_c": 61, "power_w": 250,
@@ -41,11 +41,7 @@ class AgentTest(unittest.TestCase):
                                 text=True, **kw)
 
     def query(self, sql):
-        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
-        try:
-            return con.execute(sql).fetchall()
-        finally:
-            con.close()
+        return query_db(self.db, sql)
 
 
 class OnceAndDryRun(AgentTest):
@@ -304,7 +300,10 @@ class BadDatabases(AgentTest):
         out, err = p.communicate(timeout=30)
         self.assertEqual(p.returncode, 1)
         self.assertIn("schema version 42, written by a newer gpulse", err)
-        self.assertEqual(self.query("SELECT count(*) FROM samples"), [(2,)])
+        # (gpulse db raw refuses the file too: count in the blocks)
+        con = sqlite3.connect(self.db)
+        self.assertEqual(con.execute("SELECT sum(samples) FROM sample_blocks").fetchall(), [(2,)])
+        con.close()
 
     def test_bad_arguments(self):
         for args, message in ((["--interval", "10ms"], "key 'interval'"),
@@ -314,6 +313,24 @@ class BadDatabases(AgentTest):
             out, err = p.communicate(timeout=30)
             self.assertEqual(p.returncode, 2, err)
             self.assertIn(message, err)
+
+
+class DbRaw(AgentTest):
+    def test_raw_samples_decode_into_plain_tables(self):
+        p = self.agent("--once", "--proc-root", FIXTURES + "/proc")
+        self.assertEqual(p.wait(timeout=30), 0)
+        out = os.path.join(self.dir, "raw.db")
+        r = run(["db", "raw", out, "--database", self.db])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        con = sqlite3.connect(out)
+        self.assertEqual(con.execute("SELECT count(*), count(temperature_c) FROM samples")
+                         .fetchall(), [(2, 2)])
+        con.close()
+        for args, message in ((["db", "raw"], "raw needs the file to write"),
+                              (["db", "info", out], "'info' takes no file")):
+            r = run(args + ["--database", self.db])
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(message, r.stderr)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import unittest
 import urllib.parse
 import urllib.request
 
-from gpulse_e2e import Agent
+from gpulse_e2e import Agent, query_db
 
 HOSTILE = 'x"y\\z\n<b>'
 
@@ -155,15 +155,11 @@ class MetricsTest(unittest.TestCase):
                         self.assertEqual(types[name], "gauge")
 
                 def flushed():
-                    con = sqlite3.connect("file:%s?mode=ro" % agent.database, uri=True)
                     try:
-                        row = con.execute("SELECT count(*), count(pcie_tx_kbps),"
-                                          " max(pcie_tx_kbps), max(pcie_rx_kbps)"
-                                          " FROM samples").fetchone()
+                        row = query_db(agent.database, "SELECT count(*), count(pcie_tx_kbps),"
+                                       " max(pcie_tx_kbps), max(pcie_rx_kbps) FROM samples")[0]
                     except sqlite3.Error:
                         return None
-                    finally:
-                        con.close()
                     return row if row[0] > 0 else None
 
                 row = agent.wait_for(flushed, timeout=15, what="a flush")

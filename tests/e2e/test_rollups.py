@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from gpulse_e2e import GEN, GPULSE, SIM_LIB, run, write_scenario
+from gpulse_e2e import GEN, GPULSE, SIM_LIB, query_db, run, write_scenario
 
 SQUARE = {"sample_period_ms": 100, "gpus": [
     {"name": "Sim A", "metrics": {"power_w": {"pattern": "ramp", "from": 100, "to": 300,
@@ -35,11 +35,7 @@ class Base(unittest.TestCase):
         self.addCleanup(os.unlink, self.scenario)
 
     def query(self, sql, *args):
-        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
-        try:
-            return con.execute(sql, args).fetchall()
-        finally:
-            con.close()
+        return query_db(self.db, sql, args)
 
     def generate(self, *args):
         p = subprocess.run([GEN, "--scenario", self.scenario, "--database", self.db,

@@ -4,8 +4,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gp_cmocka.h"
+#include "store/store.h"
 #include "util/clock.h"
 
 char gp_testdb_dir[64];
@@ -37,6 +39,25 @@ int gp_testdb_fresh(void **state)
     return system(cmd);
 }
 
+void gp_testdb_attach_raw(sqlite3 *db, const char *path)
+{
+    char raw[600];
+    snprintf(raw, sizeof(raw), "%s.raw", path);
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    int64_t damaged = 0;
+    if (store_open(path, STORE_READ_ONLY, &s, &err) != 0 ||
+        store_raw_export(s, raw, &damaged, &err) != 0 || damaged != 0) {
+        fail_msg("cannot decode the raw samples of %s: %s", path, err.msg);
+    }
+    store_close(s);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "ATTACH ?1 AS raw", -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, raw, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+}
+
 int64_t gp_testdb_scalar(const char *fmt, ...)
 {
     char sql[512];
@@ -46,6 +67,9 @@ int64_t gp_testdb_scalar(const char *fmt, ...)
     va_end(ap);
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(gp_testdb_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    if (strstr(sql, "samples")) {
+        gp_testdb_attach_raw(db, gp_testdb_path);
+    }
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         fail_msg("%s: %s", sql, sqlite3_errmsg(db));

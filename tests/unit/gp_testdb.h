@@ -3,6 +3,7 @@
 #ifndef GPULSE_TESTS_GP_TESTDB_H
 #define GPULSE_TESTS_GP_TESTDB_H
 
+#include <sqlite3.h>
 #include <stdint.h>
 
 #include "util/common.h"
@@ -20,8 +21,15 @@ int gp_testdb_remove_dir(void **state);
  * and days cut in UTC unless the test says otherwise. */
 int gp_testdb_fresh(void **state);
 
+/* Decodes the raw samples of the database at path (store_raw_export)
+ * into path ".raw" and attaches that to db as "raw": tables samples and
+ * process_samples, as schema 3 had them. Fails the test when a block does
+ * not decode. */
+void gp_testdb_attach_raw(sqlite3 *db, const char *path);
+
 /* The first column of the first row of the query fmt makes, read from the
- * database at gp_testdb_path: -999 for NULL, -1 for no row. A query that
+ * database at gp_testdb_path (with its raw samples attached, decoded, when
+ * the query names samples): -999 for NULL, -1 for no row. A query that
  * does not prepare fails the test, naming it. */
 int64_t gp_testdb_scalar(const char *fmt, ...) GP_PRINTF(1, 2);
 

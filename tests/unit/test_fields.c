@@ -247,6 +247,18 @@ static void counters_and_masks_roll_up(void **state)
 /* A schema-2 database: the tables of today without the OR columns. */
 static void downgrade_to_v2(void)
 {
+    /* raw samples back in rows, as schema 3 and before kept them */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    gp_testdb_attach_raw(db, path);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE main.samples AS SELECT * FROM raw.samples;"
+                                  "CREATE TABLE main.process_samples AS"
+                                  " SELECT * FROM raw.process_samples;"
+                                  "DROP TABLE sample_blocks; DROP TABLE process_blocks;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
     exec("ALTER TABLE rollup_minute DROP COLUMN clock_event_reasons_or;"
          "ALTER TABLE rollup_hour DROP COLUMN clock_event_reasons_or;"
          "ALTER TABLE rollup_day DROP COLUMN clock_event_reasons_or;"
@@ -269,8 +281,8 @@ static void v2_database_upgrades_to_v3(void **state)
     /* readers refuse it until the agent (or a rebuild) has upgraded it */
     assert_int_equal(store_open(path, STORE_READ_ONLY, &s, &err), -EPROTO);
     assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
-    assert_int_equal(STORE_SCHEMA_VERSION, 3);
-    assert_int_equal(gp_testdb_scalar("PRAGMA user_version"), 3);
+    assert_int_equal(STORE_SCHEMA_VERSION, 4);
+    assert_int_equal(gp_testdb_scalar("PRAGMA user_version"), 4);
     for (size_t t = 0; t < GP_ARRAY_LEN(rollup_tables); t++) {
         assert_true(has_column(rollup_tables[t], "clock_event_reasons_or"));
     }

@@ -12,6 +12,7 @@
 #include "gp_cmocka.h"
 #include "gp_testdb.h"
 #include "store/store.h"
+#include "util/clock.h"
 
 static const char *const path = gp_testdb_path;
 
@@ -328,12 +329,85 @@ static void prune_in_slices_and_give_space_back(void **state)
     } while (!res.finished && rounds < 1000);
     assert_true(res.finished);
     assert_true(rounds > 1);
-    assert_int_equal(res.rows_deleted, (2 * DAY_MS - DAY_MS / 2) / 10000);
+    /* raw samples go a block (a GPU's minute) at a time */
+    assert_int_equal(res.rows_deleted, (2 * DAY_MS - DAY_MS / 2) / CLOCK_MINUTE_MS);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM samples"), (DAY_MS / 2) / 10000);
     assert_true(res.pages_freed > 0);
     struct store_info after;
     assert_int_equal(store_read_info(s, &after, &err), 0);
     assert_int_equal(after.free_pages, 0);
     store_close(s);
+}
+
+/* Raw samples are kept a block per GPU per minute: a restarted writer
+ * carries on in the minute's block, and a damaged block is named (GPU and
+ * minute) by db check, skipped by queries and exports, replaced by the
+ * next write into its minute; nothing else is lost. */
+static void a_damaged_block_is_named_and_skipped(void **state)
+{
+    (void)state;
+    const int64_t t0 = 1800000000000LL; /* 2027-01-15T08:00:00Z */
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    for (int64_t t = t0; t < t0 + 3 * CLOCK_MINUTE_MS; t += 10000) {
+        if (!s) {
+            assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
+        }
+        write_at(s, t, &proc_a, 1);
+        if (t % 25000 == 0) { /* a restart now and then, mid-minute */
+            store_close(s);
+            s = NULL;
+        }
+    }
+    store_close(s);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM sample_blocks"), 3);
+    assert_int_equal(gp_testdb_scalar("SELECT sum(samples) FROM sample_blocks"), 18);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM process_blocks"), 3);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM samples"), 18);
+
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "UPDATE sample_blocks SET data = substr(data, 1, length(data) - 3)"
+                     " WHERE t_first >= 1800000060000 AND t_first < 1800000120000",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+
+    assert_int_equal(store_open(path, STORE_READ_ONLY, &s, &err), 0);
+    bool ok = true;
+    assert_int_equal(store_check(s, &ok, &err), 0);
+    assert_false(ok);
+    assert_non_null(strstr(err.msg, "GPU 0 (GPU-test)"));
+    assert_non_null(strstr(err.msg, "2027-01-15T08:01Z"));
+    struct store_history_query q = { .from_ms = t0,
+                                     .to_ms = t0 + 3 * CLOCK_MINUTE_MS,
+                                     .metrics = { GPU_FIELD_TEMP_C },
+                                     .metric_count = 1 };
+    struct store_history_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(store_query_history(s, &q, &rows, &n, &err), 0);
+    assert_int_equal(n, 12); /* the first and last minutes */
+    for (size_t i = 0; i < n; i++) {
+        assert_true(rows[i].t_ms < t0 + CLOCK_MINUTE_MS ||
+                    rows[i].t_ms >= t0 + 2 * CLOCK_MINUTE_MS);
+        assert_true(rows[i].has[0] && rows[i].max[0] > 54.5 && rows[i].max[0] < 55.5);
+    }
+    free(rows);
+    char raw[160];
+    snprintf(raw, sizeof(raw), "%s.raw", path);
+    int64_t damaged = 0;
+    assert_int_equal(store_raw_export(s, raw, &damaged, &err), 0);
+    assert_int_equal(damaged, 1);
+    store_close(s);
+
+    /* the writer replaces it with what it writes next there */
+    assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
+    write_at(s, t0 + 61000, &proc_a, 1);
+    store_close(s);
+    assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM samples"), 13);
 }
 
 int main(void)
@@ -349,6 +423,7 @@ int main(void)
         cmocka_unit_test_setup(info_and_check, gp_testdb_fresh),
         cmocka_unit_test_setup(retention_boundaries, gp_testdb_fresh),
         cmocka_unit_test_setup(prune_in_slices_and_give_space_back, gp_testdb_fresh),
+        cmocka_unit_test_setup(a_damaged_block_is_named_and_skipped, gp_testdb_fresh),
     };
     return cmocka_run_group_tests(tests, gp_testdb_make_dir, gp_testdb_remove_dir);
 }
