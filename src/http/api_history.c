@@ -97,7 +97,8 @@ void http_api_history(struct http_request *req, struct http_reply *reply)
         http_reply_error(reply, 500, NULL, "%s", err.msg);
         return;
     }
-    http_reply_json(reply, report_history_json(&h));
+    dynbuf_reset(&reply->body);
+    http_reply_json_written(reply, report_history_json_append(&reply->body, &h));
     report_history_fini(&h);
     if (key[0]) {
         http_query_cache_put(srv, key, version, reply);

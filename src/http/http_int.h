@@ -127,6 +127,11 @@ int http_param_gpu(struct http_request *req, struct http_reply *reply, const cha
  * a body past the response cap becomes a 500. */
 void http_reply_json(struct http_reply *reply, json_t *v);
 
+/* Finishes a JSON reply whose body the handler appended itself (after
+ * dynbuf_reset): sets its type and status, or makes it a 500 when rc (the
+ * writer's result) or the body's error says it failed (past the cap). */
+void http_reply_json_written(struct http_reply *reply, int rc);
+
 /* Takes a read-only database connection (opening one if none is free), or
  * fills reply with a 503 and returns NULL. Give it back with
  * http_store_put(). */

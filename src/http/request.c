@@ -45,8 +45,17 @@ void http_reply_json(struct http_reply *reply, json_t *v)
     char *text = json_dumps(v, REPORT_JSON_FLAGS);
     json_decref(v);
     dynbuf_reset(&reply->body);
+    if (!text || dynbuf_adds(&reply->body, text) == 0) {
+        dynbuf_adds(&reply->body, "\n");
+    }
+    http_reply_json_written(reply, text ? 0 : -ENOMEM);
+    free(text);
+}
+
+void http_reply_json_written(struct http_reply *reply, int rc)
+{
     reply->content_type = "application/json";
-    if (!text || dynbuf_adds(&reply->body, text) != 0 || dynbuf_adds(&reply->body, "\n") != 0) {
+    if (rc != 0 || dynbuf_error(&reply->body) != 0) {
         dynbuf_reset(&reply->body);
         reply->status = 500;
         /* Far below any cap: cannot fail. */
@@ -57,7 +66,6 @@ void http_reply_json(struct http_reply *reply, json_t *v)
     } else if (reply->status == 0) {
         reply->status = 200;
     }
-    free(text);
 }
 
 struct param_scan {
