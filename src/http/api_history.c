@@ -81,7 +81,7 @@ void http_api_history(struct http_request *req, struct http_reply *reply)
     uint64_t version = agent_live_data_version(srv->live);
     if (plan.step_ms > 0) {
         cache_key(&hreq, &plan, key, sizeof(key));
-        if (http_query_cache_get(srv, key, version, reply)) {
+        if (http_answers_get(&srv->answers, srv->live, key, reply)) {
             return;
         }
     }
@@ -101,6 +101,8 @@ void http_api_history(struct http_request *req, struct http_reply *reply)
     http_reply_json_written(reply, report_history_json_append(&reply->body, &h));
     report_history_fini(&h);
     if (key[0]) {
-        http_query_cache_put(srv, key, version, reply);
+        /* Buckets hold the periods that start in them: the answer read
+         * stored data before the last bucket's end only. */
+        http_answers_put(&srv->answers, srv->live, key, version, h.plan.to_ms, reply);
     }
 }

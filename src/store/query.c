@@ -362,6 +362,16 @@ int store_query_history(struct store *s, const struct store_history_query *q,
     return 0;
 }
 
+int64_t store_changes_from_ms(int64_t t_ms)
+{
+    if (t_ms == INT64_MIN || t_ms == INT64_MAX) {
+        return t_ms;
+    }
+    int64_t hour = t_ms - ((t_ms % CLOCK_HOUR_MS) + CLOCK_HOUR_MS) % CLOCK_HOUR_MS;
+    int64_t day = clock_local_day_start(t_ms);
+    return day < hour ? day : hour;
+}
+
 int store_raw_horizon_ms(struct store *s, const char *gpu, int64_t *out, struct gp_err *err)
 {
     *out = 0;
