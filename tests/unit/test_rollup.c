@@ -295,18 +295,16 @@ static void history_days_across_berlin_dst(void **state)
     for (size_t w = 0; w < GP_ARRAY_LEN(weeks); w++) {
         write_range(s, weeks[w].first, weeks[w].starts[3] + DAY_MS, 10 * MINUTE_MS, 2, flat_pair);
     }
+    struct store_history_query days = { .local_days = true, .metric_count = 1 };
+    days.metrics[0] = GPU_FIELD_UTIL_GPU_PCT;
+    struct gp_err err = { 0 };
     for (size_t w = 0; w < GP_ARRAY_LEN(weeks); w++) {
-        struct store_history_query q = {
-            .from_ms = weeks[w].first + 5 * HOUR_MS,
-            .to_ms = weeks[w].starts[3] + DAY_MS,
-            .local_days = true,
-            .metric_count = 1,
-            .metrics = { GPU_FIELD_UTIL_GPU_PCT },
-        };
+        /* from 05:00 of the first day: its whole day, as buckets are */
+        days.from_ms = weeks[w].first + 5 * HOUR_MS;
+        days.to_ms = weeks[w].starts[3] + DAY_MS;
         struct store_history_row *rows = NULL;
         size_t n = 0;
-        struct gp_err err = { 0 };
-        assert_int_equal(store_query_history(s, &q, &rows, &n, &err), 0);
+        assert_int_equal(store_query_history(s, &days, &rows, &n, &err), 0);
         assert_int_equal(n, 8);
         for (size_t i = 0; i < n; i++) {
             assert_int_equal(rows[i].gpu_index, (int)(i / 4));
