@@ -62,9 +62,9 @@ static void run_answer(struct store *s, const char *label, int64_t range_ms, int
     for (int i = 0; i < runs; i++) {
         uint64_t t0 = clock_monotonic_us();
         int64_t now = clock_realtime_ms();
-        struct report_history_request req = {
-            .from_ms = now - range_ms, .to_ms = now, .points = 1000 - i % 100
-        };
+        struct report_history_request req = { .from_ms = now - range_ms,
+                                              .to_ms = now,
+                                              .points = 1000 - i % 100 };
         struct gp_err err = { 0 };
         if (report_history_parse_metrics(REPORT_HISTORY_DEFAULT_METRICS, &req, &err) != 0) {
             exit(1);
@@ -92,9 +92,8 @@ static void run_answer(struct store *s, const char *label, int64_t range_ms, int
     int p99 = (runs * 99) / 100;
     printf("  %-10s %5zu rows %7zu bytes  query median %6.2f p99 %6.2f ms  "
            "answer median %6.2f p99 %6.2f ms\n",
-           label, rows, bytes, (double)query_us[runs / 2] / 1000.0,
-           (double)query_us[p99] / 1000.0, (double)total_us[runs / 2] / 1000.0,
-           (double)total_us[p99] / 1000.0);
+           label, rows, bytes, (double)query_us[runs / 2] / 1000.0, (double)query_us[p99] / 1000.0,
+           (double)total_us[runs / 2] / 1000.0, (double)total_us[p99] / 1000.0);
     free(query_us);
     free(total_us);
 }

@@ -41,7 +41,7 @@ struct http_tick_cache {
  * together, none over a quarter of it; the least recently used goes first.
  * A one-year history for 8 GPUs is 0.3 MB, a month 0.6 MB
  * (docs/performance.md). */
-#define HTTP_ANSWERS_MAX_BYTES (4 * 1024 * 1024)
+#define HTTP_ANSWERS_MAX_BYTES ((size_t)4 << 20)
 #define HTTP_ANSWERS_MIN_KEPT  4 /* an answer over max_bytes / this is not kept */
 #define HTTP_ANSWERS_ENTRIES   64
 struct http_answer {

@@ -121,21 +121,21 @@ int64_t clock_local_day_start(int64_t t_ms)
         return (int64_t)guess * 1000;
     }
     /* 36 hours before is an earlier date in any zone. */
-    return (int64_t)first_second_of(date, secs - 36 * 3600, secs) * 1000;
+    return (int64_t)first_second_of(date, secs - (time_t)36 * 3600, secs) * 1000;
 }
 
 int64_t clock_local_day_next(int64_t day_start_ms)
 {
     time_t secs = (time_t)(day_start_ms >= 0 ? day_start_ms / 1000 : (day_start_ms - 999) / 1000);
     int64_t date = date_number(secs);
-    time_t guess = secs + 24 * 3600;
+    time_t guess = secs + (time_t)24 * 3600;
     struct tm at = { 0 };
     localtime_r(&guess, &at);
     if (reads_midnight(&at) && date_of_tm(&at) > date && date_number(guess - 1) == date) {
         return (int64_t)guess * 1000;
     }
     /* 48 hours after is a later date in any zone. */
-    return (int64_t)first_second_of(date + 1, secs, secs + 48 * 3600) * 1000;
+    return (int64_t)first_second_of(date + 1, secs, secs + (time_t)48 * 3600) * 1000;
 }
 
 void clock_local_date(int64_t t_ms, char *buf, size_t size)
