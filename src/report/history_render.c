@@ -35,23 +35,47 @@ static void add_name(struct dynbuf *b, const char *name)
     dynbuf_add(b, "\":", 2);
 }
 
-/* v at decimals places; whole units (bytes, mW) as integers; null when
- * unknown. */
-static void add_value(struct dynbuf *b, bool has, double v, int decimals)
+/* A column's numbers are formatted into a small buffer that goes into the
+ * document a few kilobytes at a time: one dynbuf_add per number was a
+ * third of the document's cost. */
+struct chunk {
+    struct dynbuf *out;
+    size_t len;
+    char data[8192];
+};
+
+/* Where the next number (with a separator) goes, after passing on what
+ * is there when it might not fit. */
+static char *chunk_room(struct chunk *c)
 {
-    char num[REPORT_JSON_NUMBER_MAX];
-    size_t n = 0;
-    if (!has || !isfinite(v)) {
-        n = report_format_json_real(NAN, 0, num);
-    } else if (decimals > 0) {
-        n = report_format_json_real(v, decimals, num);
-    } else {
-        n = report_format_json_int((int64_t)llround(v), num);
+    if (c->len + REPORT_JSON_NUMBER_MAX + 1 > sizeof(c->data)) {
+        dynbuf_add(c->out, c->data, c->len);
+        c->len = 0;
     }
-    dynbuf_add(b, num, n);
+    return c->data + c->len;
 }
 
-static void add_int(struct dynbuf *b, int64_t v)
+/* v at decimals places; whole units (bytes, mW) as integers; null when
+ * unknown. */
+static void add_value(struct chunk *c, bool has, double v, int decimals)
+{
+    char *p = chunk_room(c);
+    if (!has || !isfinite(v)) {
+        c->len += report_format_json_real(NAN, 0, p);
+    } else if (decimals > 0) {
+        c->len += report_format_json_real(v, decimals, p);
+    } else {
+        c->len += report_format_json_int((int64_t)llround(v), p);
+    }
+}
+
+static void add_int(struct chunk *c, int64_t v)
+{
+    c->len += report_format_json_int(v, chunk_room(c));
+}
+
+/* An integer outside the columns. */
+static void put_int(struct dynbuf *b, int64_t v)
 {
     char num[REPORT_JSON_NUMBER_MAX];
     dynbuf_add(b, num, report_format_json_int(v, num));
@@ -66,23 +90,24 @@ enum series_column {
     COLUMN_ENERGY,
 };
 
-static void add_own_value(struct dynbuf *b, const struct store_history_row *r, enum series_column c)
+static void add_own_value(struct chunk *c, const struct store_history_row *r,
+                          enum series_column column)
 {
-    switch (c) {
+    switch (column) {
     case COLUMN_T:
-        add_int(b, r->t_ms);
+        add_int(c, r->t_ms);
         break;
     case COLUMN_SAMPLES:
-        add_int(b, r->count);
+        add_int(c, r->count);
         break;
     case COLUMN_BUSY:
-        add_value(b, r->has_busy, r->busy_pct, REPORT_DECIMALS_PCT);
+        add_value(c, r->has_busy, r->busy_pct, REPORT_DECIMALS_PCT);
         break;
     case COLUMN_BUSY_SECONDS:
-        add_value(b, true, r->busy_seconds, REPORT_DECIMALS_SECONDS);
+        add_value(c, true, r->busy_seconds, REPORT_DECIMALS_SECONDS);
         break;
     case COLUMN_ENERGY:
-        add_value(b, r->has_energy, r->energy_j, 3);
+        add_value(c, r->has_energy, r->energy_j, 3);
         break;
     }
 }
@@ -92,20 +117,21 @@ static void add_column(struct dynbuf *b, const struct report_history *h, size_t 
                        size_t m, const struct report_history_column *c, enum series_column own)
 {
     int decimals = c ? report_history_present(h->req.metrics[m]).decimals : 0;
-    dynbuf_add(b, "[", 1);
+    struct chunk out = { .out = b, .len = 1, .data = "[" };
     for (size_t i = lo; i < hi; i++) {
         if (i > lo) {
-            dynbuf_add(b, ",", 1);
+            out.data[out.len++] = ','; /* chunk_room kept a byte for it */
         }
         if (c) {
             double v = 0;
             bool has = c->read(&h->rows[i], m, &v);
-            add_value(b, has, v, decimals);
+            add_value(&out, has, v, decimals);
         } else {
-            add_own_value(b, &h->rows[i], own);
+            add_own_value(&out, &h->rows[i], own);
         }
     }
-    dynbuf_add(b, "]", 1);
+    out.data[out.len++] = ']';
+    dynbuf_add(b, out.data, out.len);
 }
 
 /* Whether metric m repeats an earlier one: a JSON object keeps one value
@@ -203,7 +229,7 @@ static void add_series(struct dynbuf *b, const struct report_history *h, size_t 
     };
     dynbuf_add(b, "{", 1);
     add_name(b, "gpu");
-    add_int(b, h->rows[lo].gpu_index);
+    put_int(b, h->rows[lo].gpu_index);
     for (size_t c = 0; c < GP_ARRAY_LEN(own); c++) {
         dynbuf_add(b, ",", 1);
         add_name(b, own[c].name);
@@ -237,16 +263,16 @@ int report_history_json_append(struct dynbuf *out, const struct report_history *
     add_time(out, p->to_ms);
     dynbuf_add(out, ",", 1);
     add_name(out, "from_ms");
-    add_int(out, p->from_ms);
+    put_int(out, p->from_ms);
     dynbuf_add(out, ",", 1);
     add_name(out, "to_ms");
-    add_int(out, p->to_ms);
+    put_int(out, p->to_ms);
     dynbuf_adds(out, ",\"resolution\":\"");
     dynbuf_adds(out, p->resolution);
     dynbuf_adds(out, "\",\"step_ms\":");
-    add_int(out, p->step_ms);
+    put_int(out, p->step_ms);
     dynbuf_adds(out, ",\"points\":");
-    add_int(out, h->req.points);
+    put_int(out, h->req.points);
     dynbuf_adds(out, ",\"metrics\":[");
     for (size_t m = 0; m < h->req.metric_count; m++) {
         dynbuf_adds(out, m > 0 ? ",\"" : "\"");
