@@ -1,6 +1,6 @@
 /* GET /api/v1/history: the query parameters become report/history's
  * request, which is planned, read and rendered there. Bucketed answers are
- * kept in the answer cache until the data changes. */
+ * kept in the answers cache (answers.c) until the data they read changes. */
 #include <stdio.h>
 #include <string.h>
 
