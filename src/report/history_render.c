@@ -61,7 +61,7 @@ static void add_value(struct chunk *c, bool has, double v, int decimals)
 {
     char *p = chunk_room(c);
     if (!has || !isfinite(v)) {
-        c->len += report_format_json_real(NAN, 0, p);
+        c->len += report_format_json_real((double)NAN, 0, p);
     } else if (decimals > 0) {
         c->len += report_format_json_real(v, decimals, p);
     } else {
