@@ -90,7 +90,12 @@ static bool flush(struct writer *w, struct gpu_snapshot **pending, size_t *n, in
     int rc =
         store_write(w->store, (const struct gpu_snapshot *const *)pending, *n, w->period_ms, &err);
     if (w->live) {
-        agent_live_note_flush(w->live, rc, err.msg, clock_realtime_ms());
+        int64_t oldest_ms = INT64_MAX;
+        for (size_t i = 0; i < *n; i++) {
+            oldest_ms = pending[i]->time_ms < oldest_ms ? pending[i]->time_ms : oldest_ms;
+        }
+        agent_live_note_flush(w->live, rc, err.msg, clock_realtime_ms(),
+                              store_changes_from_ms(oldest_ms));
     }
     if (rc != 0) {
         if (rc != *last_error) {

@@ -25,7 +25,18 @@ struct agent_live {
     size_t gpu_count;
     struct agent_live_store_state store;
     uint64_t data_version; /* +1 per change the writer makes */
+    /* The earliest time each of the last changes may have changed: change
+     * v at [v % AGENT_LIVE_CHANGES_KEPT]. */
+    int64_t changed_from_ms[AGENT_LIVE_CHANGES_KEPT];
 };
+
+/* Counts a change that may have changed stored data from from_ms on.
+ * Called with the lock held. */
+static void note_changed(struct agent_live *l, int64_t from_ms)
+{
+    l->data_version++;
+    l->changed_from_ms[l->data_version % AGENT_LIVE_CHANGES_KEPT] = from_ms;
+}
 
 struct agent_live *agent_live_new(uint64_t interval_ms)
 {
@@ -135,10 +146,11 @@ const struct agent_live_frame *agent_live_acquire(struct agent_live *l)
     return f;
 }
 
-void agent_live_note_flush(struct agent_live *l, int rc, const char *error, int64_t now_ms)
+void agent_live_note_flush(struct agent_live *l, int rc, const char *error, int64_t now_ms,
+                           int64_t changed_from_ms)
 {
     pthread_mutex_lock(&l->lock);
-    l->data_version++;
+    note_changed(l, changed_from_ms);
     if (rc == 0) {
         l->store.failing = false;
         l->store.last_ok_ms = now_ms;
@@ -163,8 +175,27 @@ void agent_live_store_state(struct agent_live *l, struct agent_live_store_state 
 void agent_live_note_change(struct agent_live *l)
 {
     pthread_mutex_lock(&l->lock);
-    l->data_version++;
+    note_changed(l, INT64_MIN);
     pthread_mutex_unlock(&l->lock);
+}
+
+int64_t agent_live_changed_from_ms(struct agent_live *l, uint64_t since, uint64_t *now_version)
+{
+    pthread_mutex_lock(&l->lock);
+    uint64_t v = l->data_version;
+    int64_t from = INT64_MAX;
+    if (since > v || v - since > AGENT_LIVE_CHANGES_KEPT) {
+        from = INT64_MIN;
+    }
+    for (uint64_t c = since + 1; c <= v && from != INT64_MIN; c++) {
+        int64_t t = l->changed_from_ms[c % AGENT_LIVE_CHANGES_KEPT];
+        from = t < from ? t : from;
+    }
+    pthread_mutex_unlock(&l->lock);
+    if (now_version) {
+        *now_version = v;
+    }
+    return from;
 }
 
 uint64_t agent_live_data_version(struct agent_live *l)

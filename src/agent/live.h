@@ -67,16 +67,30 @@ const struct agent_live_frame *agent_live_acquire(struct agent_live *l);
 void agent_live_release(const struct agent_live_frame *f);
 
 /* The writer: records the result of a flush (rc 0 or the error and its
- * message). */
-void agent_live_note_flush(struct agent_live *l, int rc, const char *error, int64_t now_ms);
+ * message) of samples that change stored data from changed_from_ms on
+ * (store_changes_from_ms of the oldest; INT64_MIN: anything). */
+void agent_live_note_flush(struct agent_live *l, int rc, const char *error, int64_t now_ms,
+                           int64_t changed_from_ms);
 
-/* The writer: the database changed other than by a flush (retention). */
+/* The writer: the database changed other than by a flush (retention): any
+ * stored time may have changed. */
 void agent_live_note_change(struct agent_live *l);
 
 /* A number that changes whenever the writer changes the database (each
  * flush, each retention pass): answers computed from the database stay
  * valid while it does not change. */
 uint64_t agent_live_data_version(struct agent_live *l);
+
+/* How many changes agent_live_changed_from_ms remembers. */
+#define AGENT_LIVE_CHANGES_KEPT 256
+
+/* The earliest stored time that the changes made after data version
+ * `since` may have changed: INT64_MAX when none was made, INT64_MIN when
+ * one could change anything (retention) or `since` is older than the last
+ * AGENT_LIVE_CHANGES_KEPT changes. An answer that reads only data before
+ * that time is still valid. *now_version (may be NULL) gets the current
+ * data version, read under the same lock. */
+int64_t agent_live_changed_from_ms(struct agent_live *l, uint64_t since, uint64_t *now_version);
 
 /* Reads the writer's state. */
 void agent_live_store_state(struct agent_live *l, struct agent_live_store_state *out);

@@ -26,7 +26,7 @@ void http_api_activity(struct http_request *req, struct http_reply *reply)
     snprintf(key, sizeof(key), "activity|%d|%s|%lld", q.weeks, q.gpu ? q.gpu : "",
              (long long)clock_local_day_start(q.now_ms));
     uint64_t version = agent_live_data_version(srv->live);
-    if (http_query_cache_get(srv, key, version, reply)) {
+    if (http_answers_get(&srv->answers, srv->live, key, reply)) {
         return;
     }
     struct store *s = http_store_get(srv, reply);
@@ -43,5 +43,5 @@ void http_api_activity(struct http_request *req, struct http_reply *reply)
     }
     http_reply_json(reply, report_activity_json(&a));
     report_activity_fini(&a);
-    http_query_cache_put(srv, key, version, reply);
+    http_answers_put(&srv->answers, srv->live, key, version, INT64_MAX, reply);
 }

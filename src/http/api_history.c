@@ -1,6 +1,6 @@
 /* GET /api/v1/history: the query parameters become report/history's
  * request, which is planned, read and rendered there. Bucketed answers are
- * kept in the answer cache until the data changes. */
+ * kept in the answers cache (answers.c) until the data they read changes. */
 #include <stdio.h>
 #include <string.h>
 
@@ -81,7 +81,7 @@ void http_api_history(struct http_request *req, struct http_reply *reply)
     uint64_t version = agent_live_data_version(srv->live);
     if (plan.step_ms > 0) {
         cache_key(&hreq, &plan, key, sizeof(key));
-        if (http_query_cache_get(srv, key, version, reply)) {
+        if (http_answers_get(&srv->answers, srv->live, key, reply)) {
             return;
         }
     }
@@ -97,9 +97,12 @@ void http_api_history(struct http_request *req, struct http_reply *reply)
         http_reply_error(reply, 500, NULL, "%s", err.msg);
         return;
     }
-    http_reply_json(reply, report_history_json(&h));
+    dynbuf_reset(&reply->body);
+    http_reply_json_written(reply, report_history_json_append(&reply->body, &h));
     report_history_fini(&h);
     if (key[0]) {
-        http_query_cache_put(srv, key, version, reply);
+        /* Buckets hold the periods that start in them: the answer read
+         * stored data before the last bucket's end only. */
+        http_answers_put(&srv->answers, srv->live, key, version, h.plan.to_ms, reply);
     }
 }

@@ -77,11 +77,11 @@ void http_api_svg(struct http_request *req, struct http_reply *reply)
     snprintf(key, sizeof(key), "svg|%d|%d|%s|%lld", (int)o.theme, o.weeks, o.gpu ? o.gpu : "",
              (long long)clock_local_day_start(now));
     uint64_t version = agent_live_data_version(srv->live);
-    if (!http_query_cache_get(srv, key, version, reply)) {
+    if (!http_answers_get(&srv->answers, srv->live, key, reply)) {
         if (draw(srv, &o, now, reply) != 0) {
             return;
         }
-        http_query_cache_put(srv, key, version, reply);
+        http_answers_put(&srv->answers, srv->live, key, version, INT64_MAX, reply);
     }
     const char *inm = http_header(req, "If-None-Match");
     if (inm && strcmp(inm, reply->etag) == 0) {

@@ -31,13 +31,24 @@ struct http_tick_cache {
 };
 
 /* Answers computed from the database (history, activity, the SVG), kept
- * while the database has not changed: between two flushes every client
- * polling the same chart gets the same bytes without a query. */
-#define HTTP_QUERY_CACHE_ENTRIES 64
-struct http_query_cache_entry {
-    char key[320];    /* the endpoint and its normalised parameters */
-    uint64_t version; /* agent_live_data_version() when computed */
-    char *body;
+ * while the data they read has not changed: each answer reads stored data
+ * before its to_ms only, and a flush of new samples changes data from
+ * their hour (or local day) on (store_changes_from_ms), so an answer over
+ * closed periods outlives the flushes, and one that reaches the newest
+ * data lasts until the next flush (5 s by default), shared meanwhile by
+ * every client polling the same chart. Retention drops them all. Bounded
+ * in bytes whatever the requests: HTTP_ANSWERS_MAX_BYTES for all bodies
+ * together, none over a quarter of it; the least recently used goes first.
+ * A one-year history for 8 GPUs is 0.3 MB, a month 0.6 MB
+ * (docs/performance.md). */
+#define HTTP_ANSWERS_MAX_BYTES ((size_t)4 << 20)
+#define HTTP_ANSWERS_MIN_KEPT  4 /* an answer over max_bytes / this is not kept */
+#define HTTP_ANSWERS_ENTRIES   64
+struct http_answer {
+    char key[320]; /* the endpoint and its normalised parameters; "" when free */
+    int64_t to_ms; /* it read stored data before this only (INT64_MAX: any) */
+    uint64_t used; /* the cache's clock when last put or served: least recent goes */
+    char *body;    /* NULL when free */
     size_t len;
     unsigned status;
     const char *content_type; /* static strings */
@@ -45,10 +56,13 @@ struct http_query_cache_entry {
     char etag[48];
 };
 
-struct http_query_cache {
-    pthread_mutex_t lock; /* guards the entries */
-    struct http_query_cache_entry entries[HTTP_QUERY_CACHE_ENTRIES];
-    size_t next; /* the slot the next new key takes (round robin) */
+struct http_answers {
+    pthread_mutex_t lock; /* guards everything below */
+    struct http_answer entries[HTTP_ANSWERS_ENTRIES];
+    size_t bytes;          /* the bodies kept, together */
+    size_t max_bytes;      /* their bound */
+    uint64_t seen_version; /* agent_live's data version the entries were checked at */
+    uint64_t clock;
 };
 
 struct http_server {
@@ -62,7 +76,7 @@ struct http_server {
     struct http_store_pool pool;
     struct http_tick_cache metrics_cache;
     struct http_tick_cache now_cache;
-    struct http_query_cache query_cache;
+    struct http_answers answers;
 };
 
 struct http_request {
@@ -131,20 +145,38 @@ int http_param_gpu(struct http_request *req, struct http_reply *reply, const cha
  * a body past the response cap becomes a 500. */
 void http_reply_json(struct http_reply *reply, json_t *v);
 
+/* Finishes a JSON reply whose body the handler appended itself (after
+ * dynbuf_reset): sets its type and status, or makes it a 500 when rc (the
+ * writer's result) or the body's error says it failed (past the cap). */
+void http_reply_json_written(struct http_reply *reply, int rc);
+
 /* Takes a read-only database connection (opening one if none is free), or
  * fills reply with a 503 and returns NULL. Give it back with
  * http_store_put(). */
 struct store *http_store_get(struct http_server *srv, struct http_reply *reply);
 void http_store_put(struct http_server *srv, struct store *s);
 
-/* Fills reply from the cache when key was answered at this data version;
- * returns true then. */
-bool http_query_cache_get(struct http_server *srv, const char *key, uint64_t version,
-                          struct http_reply *reply);
+/* ----------------------------------------------------------- answers.c -- */
 
-/* Keeps a 200 reply's body, type, caching headers and ETag under key. */
-void http_query_cache_put(struct http_server *srv, const char *key, uint64_t version,
-                          const struct http_reply *reply);
+/* An empty cache holding at most max_bytes of bodies. Free with
+ * http_answers_fini(). */
+void http_answers_init(struct http_answers *c, size_t max_bytes);
+void http_answers_fini(struct http_answers *c);
+
+/* Fills reply from the cache when key's answer is kept and the data it
+ * read has not changed since (live says what changed; stale answers are
+ * dropped on the way). Returns true then. */
+bool http_answers_get(struct http_answers *c, struct agent_live *live, const char *key,
+                      struct http_reply *reply);
+
+/* Keeps a 200 reply's body, type, caching headers and ETag under key,
+ * computed from the data at version (agent_live_data_version() read
+ * before the query) and reading stored data before to_ms only (INT64_MAX
+ * when it reaches the newest data). Not kept when a change since version
+ * already reached before to_ms, or when the body is over max_bytes /
+ * HTTP_ANSWERS_MIN_KEPT; least recently used answers go to make room. */
+void http_answers_put(struct http_answers *c, struct agent_live *live, const char *key,
+                      uint64_t version, int64_t to_ms, const struct http_reply *reply);
 
 /* ------------------------------------- the endpoints: api_<name>.c each -- */
 

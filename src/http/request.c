@@ -45,8 +45,17 @@ void http_reply_json(struct http_reply *reply, json_t *v)
     char *text = json_dumps(v, REPORT_JSON_FLAGS);
     json_decref(v);
     dynbuf_reset(&reply->body);
+    if (!text || dynbuf_adds(&reply->body, text) == 0) {
+        dynbuf_adds(&reply->body, "\n");
+    }
+    http_reply_json_written(reply, text ? 0 : -ENOMEM);
+    free(text);
+}
+
+void http_reply_json_written(struct http_reply *reply, int rc)
+{
     reply->content_type = "application/json";
-    if (!text || dynbuf_adds(&reply->body, text) != 0 || dynbuf_adds(&reply->body, "\n") != 0) {
+    if (rc != 0 || dynbuf_error(&reply->body) != 0) {
         dynbuf_reset(&reply->body);
         reply->status = 500;
         /* Far below any cap: cannot fail. */
@@ -57,7 +66,6 @@ void http_reply_json(struct http_reply *reply, json_t *v)
     } else if (reply->status == 0) {
         reply->status = 200;
     }
-    free(text);
 }
 
 struct param_scan {
@@ -245,64 +253,4 @@ void http_store_put(struct http_server *srv, struct store *s)
     }
     pthread_mutex_unlock(&p->lock);
     store_close(s);
-}
-
-/* ------------------------------------------------------- answers cache -- */
-
-bool http_query_cache_get(struct http_server *srv, const char *key, uint64_t version,
-                          struct http_reply *reply)
-{
-    struct http_query_cache *c = &srv->query_cache;
-    bool hit = false;
-    pthread_mutex_lock(&c->lock);
-    for (size_t i = 0; i < HTTP_QUERY_CACHE_ENTRIES && !hit; i++) {
-        struct http_query_cache_entry *e = &c->entries[i];
-        if (e->body && e->version == version && strcmp(e->key, key) == 0) {
-            dynbuf_reset(&reply->body);
-            hit = dynbuf_add(&reply->body, e->body, e->len) == 0;
-            if (hit) {
-                reply->status = e->status;
-                reply->content_type = e->content_type;
-                reply->cache_control = e->cache_control;
-                memcpy(reply->etag, e->etag, sizeof(reply->etag));
-            }
-        }
-    }
-    pthread_mutex_unlock(&c->lock);
-    return hit;
-}
-
-void http_query_cache_put(struct http_server *srv, const char *key, uint64_t version,
-                          const struct http_reply *reply)
-{
-    struct http_query_cache *c = &srv->query_cache;
-    if (reply->status != 200 || strlen(key) >= sizeof(c->entries[0].key)) {
-        return;
-    }
-    char *copy = xmalloc(reply->body.len + 1);
-    memcpy(copy, reply->body.data ? reply->body.data : "", reply->body.len);
-    copy[reply->body.len] = '\0';
-    pthread_mutex_lock(&c->lock);
-    /* The same key again (a newer version) replaces its entry; a new key
-     * takes the next slot in turn. */
-    struct http_query_cache_entry *e = NULL;
-    for (size_t i = 0; i < HTTP_QUERY_CACHE_ENTRIES && !e; i++) {
-        if (c->entries[i].body && strcmp(c->entries[i].key, key) == 0) {
-            e = &c->entries[i];
-        }
-    }
-    if (!e) {
-        e = &c->entries[c->next];
-        c->next = (c->next + 1) % HTTP_QUERY_CACHE_ENTRIES;
-    }
-    free(e->body);
-    snprintf(e->key, sizeof(e->key), "%s", key);
-    e->version = version;
-    e->body = copy;
-    e->len = reply->body.len;
-    e->status = reply->status;
-    e->content_type = reply->content_type;
-    e->cache_control = reply->cache_control;
-    memcpy(e->etag, reply->etag, sizeof(e->etag));
-    pthread_mutex_unlock(&c->lock);
 }

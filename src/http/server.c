@@ -224,7 +224,7 @@ int http_server_start(const struct config *cfg, struct agent_live *live, struct 
     pthread_mutex_init(&srv->pool.lock, NULL);
     pthread_mutex_init(&srv->metrics_cache.lock, NULL);
     pthread_mutex_init(&srv->now_cache.lock, NULL);
-    pthread_mutex_init(&srv->query_cache.lock, NULL);
+    http_answers_init(&srv->answers, HTTP_ANSWERS_MAX_BYTES);
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO;
     if (addr.ipv6) {
@@ -297,10 +297,7 @@ void http_server_stop(struct http_server *s)
     pthread_mutex_destroy(&s->pool.lock);
     tick_cache_fini(s->mhd, &s->metrics_cache);
     tick_cache_fini(s->mhd, &s->now_cache);
-    for (size_t i = 0; i < HTTP_QUERY_CACHE_ENTRIES; i++) {
-        free(s->query_cache.entries[i].body);
-    }
-    pthread_mutex_destroy(&s->query_cache.lock);
+    http_answers_fini(&s->answers);
     free(s);
 }
 

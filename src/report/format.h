@@ -41,6 +41,23 @@ enum report_format {
  * finite number. Caller owns the result. */
 json_t *report_json_real(double v, int decimals);
 
+/* The longest number report_format_json_real and report_format_json_int
+ * write, with its terminator. */
+#define REPORT_JSON_NUMBER_MAX 32
+
+/* Writes into buf (REPORT_JSON_NUMBER_MAX bytes) the bytes json_dumps
+ * (REPORT_JSON_FLAGS) writes for report_json_real(v, decimals), without
+ * making the value: "76.05", "76.0", "-0.0", "null" when v is not finite.
+ * Returns the length. For a history of 100 000 numbers this is most of the
+ * work: the fixed-point value is formatted as a scaled integer, and only
+ * values past 15 digits (or decimals past 4) go through printf's %.15g as
+ * jansson's do. tests/unit/test_render.c holds it to jansson's bytes. */
+size_t report_format_json_real(double v, int decimals, char *buf);
+
+/* Writes v in decimal into buf (REPORT_JSON_NUMBER_MAX bytes), as jansson
+ * writes an integer. Returns the length. */
+size_t report_format_json_int(int64_t v, char *buf);
+
 /* Writes root (which it takes) as one line of JSON (REPORT_JSON_FLAGS).
  * Returns 0 or -EIO. */
 GP_NODISCARD int report_json_write(FILE *out, json_t *root);

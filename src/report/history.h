@@ -8,7 +8,6 @@
 #ifndef GPULSE_REPORT_HISTORY_H
 #define GPULSE_REPORT_HISTORY_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +17,7 @@
 #include "report/format.h"
 #include "store/store.h"
 #include "util/common.h"
+#include "util/dynbuf.h"
 
 /* What a request shows when it names no metrics, and how many buckets. */
 #define REPORT_HISTORY_DEFAULT_METRICS \
@@ -99,9 +99,11 @@ GP_NODISCARD int report_history_query(struct store *s, const struct report_histo
 /* Frees what report_history_query read; a zeroed struct is a no-op. */
 void report_history_fini(struct report_history *h);
 
-/* The document (gpulse.history.v1): the range, resolution and a series of
- * columns per GPU. Caller owns the result. */
-json_t *report_history_json(const struct report_history *h);
+/* Appends the document (gpulse.history.v1: the range, resolution and a
+ * series of columns per GPU, docs/json.md) to out, as one line of compact
+ * JSON with a newline. Returns 0, or out's error (dynbuf_error: -E2BIG
+ * past its cap). */
+int report_history_json_append(struct dynbuf *out, const struct report_history *h);
 
 /* The document on one line, with a newline. Returns 0 or -EIO. */
 GP_NODISCARD int report_history_write_json(FILE *out, const struct report_history *h);

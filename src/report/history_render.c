@@ -21,111 +21,286 @@ static size_t gpu_end(const struct report_history *h, size_t lo)
 
 /* ----------------------------------------------------------------- JSON -- */
 
-/* v at decimals places; whole units (bytes, mW) as integers. */
-static json_t *real_or_null(bool has, double v, int decimals)
+/* The document is written straight into a buffer, not built as a jansson
+ * tree: a month for 8 GPUs is some 100 000 numbers, and a tree spent most
+ * of its time allocating and freeing them and printing each with %g. The
+ * bytes are those json_dumps(REPORT_JSON_FLAGS) wrote of the tree
+ * (tests/unit/test_history.c holds them to it). Every name written is a
+ * field key, a column name or a resolution: nothing needs escaping. */
+
+static void add_name(struct dynbuf *b, const char *name)
 {
+    dynbuf_add(b, "\"", 1);
+    dynbuf_adds(b, name);
+    dynbuf_add(b, "\":", 2);
+}
+
+/* A column's numbers are formatted into a small buffer that goes into the
+ * document a few kilobytes at a time: one dynbuf_add per number was a
+ * third of the document's cost. */
+struct chunk {
+    struct dynbuf *out;
+    size_t len;
+    char data[8192];
+};
+
+/* Where the next number (with a separator) goes, after passing on what
+ * is there when it might not fit. */
+static char *chunk_room(struct chunk *c)
+{
+    if (c->len + REPORT_JSON_NUMBER_MAX + 1 > sizeof(c->data)) {
+        dynbuf_add(c->out, c->data, c->len);
+        c->len = 0;
+    }
+    return c->data + c->len;
+}
+
+/* v at decimals places; whole units (bytes, mW) as integers; null when
+ * unknown. */
+static void add_value(struct chunk *c, bool has, double v, int decimals)
+{
+    char *p = chunk_room(c);
     if (!has || !isfinite(v)) {
-        return json_null();
+        c->len += report_format_json_real((double)NAN, 0, p);
+    } else if (decimals > 0) {
+        c->len += report_format_json_real(v, decimals, p);
+    } else {
+        c->len += report_format_json_int((int64_t)llround(v), p);
     }
-    return decimals > 0 ? report_json_real(v, decimals) : json_integer((json_int_t)llround(v));
 }
 
-/* Metric m's column c over rows [lo, hi). */
-static json_t *column_json(const struct report_history *h, size_t lo, size_t hi, size_t m,
-                           const struct report_history_column *c, int decimals)
+static void add_int(struct chunk *c, int64_t v)
 {
-    json_t *vals = json_array();
+    c->len += report_format_json_int(v, chunk_room(c));
+}
+
+/* An integer outside the columns. */
+static void put_int(struct dynbuf *b, int64_t v)
+{
+    char num[REPORT_JSON_NUMBER_MAX];
+    dynbuf_add(b, num, report_format_json_int(v, num));
+}
+
+/* The series' own columns, one array each. */
+enum series_column {
+    COLUMN_T,
+    COLUMN_SAMPLES,
+    COLUMN_BUSY,
+    COLUMN_BUSY_SECONDS,
+    COLUMN_ENERGY,
+};
+
+static void add_own_value(struct chunk *c, const struct store_history_row *r,
+                          enum series_column column)
+{
+    switch (column) {
+    case COLUMN_T:
+        add_int(c, r->t_ms);
+        break;
+    case COLUMN_SAMPLES:
+        add_int(c, r->count);
+        break;
+    case COLUMN_BUSY:
+        add_value(c, r->has_busy, r->busy_pct, REPORT_DECIMALS_PCT);
+        break;
+    case COLUMN_BUSY_SECONDS:
+        add_value(c, true, r->busy_seconds, REPORT_DECIMALS_SECONDS);
+        break;
+    case COLUMN_ENERGY:
+        add_value(c, r->has_energy, r->energy_j, 3);
+        break;
+    }
+}
+
+/* Metric m's column c over rows [lo, hi), or a series' own column (c NULL). */
+static void add_column(struct dynbuf *b, const struct report_history *h, size_t lo, size_t hi,
+                       size_t m, const struct report_history_column *c, enum series_column own)
+{
+    int decimals = c ? report_history_present(h->req.metrics[m]).decimals : 0;
+    struct chunk out = { .out = b, .len = 1, .data = "[" };
     for (size_t i = lo; i < hi; i++) {
-        const struct store_history_row *r = &h->rows[i];
-        double v = 0;
-        bool has = c->read(r, m, &v);
-        json_array_append_new(vals, real_or_null(has, v, decimals));
-    }
-    return vals;
-}
-
-/* Adds each metric's series value under its key to o, and its other
- * columns under the column's name ("min": {key: [...]}), after them. */
-static void metrics_json(const struct report_history *h, size_t lo, size_t hi, json_t *o)
-{
-    json_t *more = json_object();
-    for (size_t m = 0; m < h->req.metric_count; m++) {
-        const char *key = gpu_field_info(h->req.metrics[m])->key;
-        struct report_history_presentation p = report_history_present(h->req.metrics[m]);
-        for (size_t c = 0; c < p.kind->column_count; c++) {
-            const struct report_history_column *col = &p.kind->columns[c];
-            json_t *vals = column_json(h, lo, hi, m, col, p.decimals);
-            if (c == 0) {
-                json_object_set_new(o, key, vals);
-                continue;
-            }
-            json_t *group = json_object_get(more, col->name);
-            if (!group) {
-                group = json_object();
-                json_object_set_new(more, col->name, group);
-            }
-            json_object_set_new(group, key, vals);
+        if (i > lo) {
+            out.data[out.len++] = ','; /* chunk_room kept a byte for it */
+        }
+        if (c) {
+            double v = 0;
+            bool has = c->read(&h->rows[i], m, &v);
+            add_value(&out, has, v, decimals);
+        } else {
+            add_own_value(&out, &h->rows[i], own);
         }
     }
-    const char *name = NULL;
-    json_t *group = NULL;
-    json_object_foreach(more, name, group)
-    {
-        json_object_set(o, name, group);
+    out.data[out.len++] = ']';
+    dynbuf_add(b, out.data, out.len);
+}
+
+/* Whether metric m repeats an earlier one: a JSON object keeps one value
+ * per key, the last one set, where the first of them stood (as jansson's
+ * objects did; the values are the same). */
+static bool repeated(const struct report_history *h, size_t m)
+{
+    for (size_t k = 0; k < m; k++) {
+        if (h->req.metrics[k] == h->req.metrics[m]) {
+            return true;
+        }
     }
-    json_decref(more);
+    return false;
+}
+
+/* The last metric that is the same field as m. */
+static size_t last_of(const struct report_history *h, size_t m)
+{
+    size_t last = m;
+    for (size_t k = m + 1; k < h->req.metric_count; k++) {
+        last = h->req.metrics[k] == h->req.metrics[m] ? k : last;
+    }
+    return last;
+}
+
+/* Metric m's column named name, or NULL. */
+static const struct report_history_column *column_named(const struct report_history *h, size_t m,
+                                                        const char *name)
+{
+    const struct report_history_kind *k = report_history_present(h->req.metrics[m]).kind;
+    for (size_t c = 1; c < k->column_count; c++) {
+        if (strcmp(k->columns[c].name, name) == 0) {
+            return &k->columns[c];
+        }
+    }
+    return NULL;
+}
+
+/* Each metric's series value under its key, then its other columns under
+ * the column's name ("min": {key: [...]}), groups in the order their names
+ * first appear. */
+static void add_metrics(struct dynbuf *b, const struct report_history *h, size_t lo, size_t hi)
+{
+    const char *groups[3 * STORE_HISTORY_MAX_METRICS];
+    size_t group_count = 0;
+    for (size_t m = 0; m < h->req.metric_count; m++) {
+        const struct report_history_kind *k = report_history_present(h->req.metrics[m]).kind;
+        for (size_t c = 1; c < k->column_count; c++) {
+            bool known = false;
+            for (size_t g = 0; g < group_count && !known; g++) {
+                known = strcmp(groups[g], k->columns[c].name) == 0;
+            }
+            if (!known && group_count < GP_ARRAY_LEN(groups)) {
+                groups[group_count++] = k->columns[c].name;
+            }
+        }
+        if (repeated(h, m)) {
+            continue;
+        }
+        dynbuf_add(b, ",", 1);
+        add_name(b, gpu_field_info(h->req.metrics[m])->key);
+        add_column(b, h, lo, hi, last_of(h, m), &k->columns[0], COLUMN_T);
+    }
+    for (size_t g = 0; g < group_count; g++) {
+        dynbuf_add(b, ",", 1);
+        add_name(b, groups[g]);
+        dynbuf_add(b, "{", 1);
+        bool first = true;
+        for (size_t m = 0; m < h->req.metric_count; m++) {
+            const struct report_history_column *c = column_named(h, m, groups[g]);
+            if (!c || repeated(h, m)) {
+                continue;
+            }
+            if (!first) {
+                dynbuf_add(b, ",", 1);
+            }
+            first = false;
+            add_name(b, gpu_field_info(h->req.metrics[m])->key);
+            add_column(b, h, lo, hi, last_of(h, m), c, COLUMN_T);
+        }
+        dynbuf_add(b, "}", 1);
+    }
 }
 
 /* Rows [lo, hi), one GPU's, as its series: a column per value. */
-static json_t *series_json(const struct report_history *h, size_t lo, size_t hi)
+static void add_series(struct dynbuf *b, const struct report_history *h, size_t lo, size_t hi)
 {
-    json_t *t = json_array();
-    json_t *samples = json_array();
-    json_t *busy = json_array();
-    json_t *busy_s = json_array();
-    json_t *energy = json_array();
-    for (size_t i = lo; i < hi; i++) {
-        const struct store_history_row *r = &h->rows[i];
-        json_array_append_new(t, json_integer(r->t_ms));
-        json_array_append_new(samples, json_integer(r->count));
-        json_array_append_new(busy, real_or_null(r->has_busy, r->busy_pct, REPORT_DECIMALS_PCT));
-        json_array_append_new(busy_s, report_json_real(r->busy_seconds, REPORT_DECIMALS_SECONDS));
-        json_array_append_new(energy, real_or_null(r->has_energy, r->energy_j, 3));
+    static const struct {
+        const char *name;
+        enum series_column column;
+    } own[] = {
+        { "t_ms", COLUMN_T },          { "samples", COLUMN_SAMPLES },
+        { "busy_pct", COLUMN_BUSY },   { "busy_seconds", COLUMN_BUSY_SECONDS },
+        { "energy_j", COLUMN_ENERGY },
+    };
+    dynbuf_add(b, "{", 1);
+    add_name(b, "gpu");
+    put_int(b, h->rows[lo].gpu_index);
+    for (size_t c = 0; c < GP_ARRAY_LEN(own); c++) {
+        dynbuf_add(b, ",", 1);
+        add_name(b, own[c].name);
+        add_column(b, h, lo, hi, 0, NULL, own[c].column);
     }
-    json_t *o =
-        json_pack("{s:i, s:o, s:o, s:o, s:o, s:o}", "gpu", h->rows[lo].gpu_index, "t_ms", t,
-                  "samples", samples, "busy_pct", busy, "busy_seconds", busy_s, "energy_j", energy);
-    metrics_json(h, lo, hi, o);
-    return o;
+    add_metrics(b, h, lo, hi);
+    dynbuf_add(b, "}", 1);
 }
 
-json_t *report_history_json(const struct report_history *h)
+static void add_time(struct dynbuf *b, int64_t ms)
 {
-    json_t *names = json_array();
-    for (size_t m = 0; m < h->req.metric_count; m++) {
-        json_array_append_new(names, json_string(gpu_field_info(h->req.metrics[m])->key));
+    char when[40] = "null";
+    if (ms > 0) {
+        when[0] = '"';
+        report_format_time_ms(ms, when + 1, sizeof(when) - 2);
+        dynbuf_adds(b, when);
+        dynbuf_add(b, "\"", 1);
+    } else {
+        dynbuf_adds(b, when);
     }
-    json_t *series = json_array();
+}
+
+int report_history_json_append(struct dynbuf *out, const struct report_history *h)
+{
+    const struct report_history_plan *p = &h->plan;
+    dynbuf_adds(out, "{\"schema\":\"gpulse.history.v1\",");
+    add_name(out, "from");
+    add_time(out, p->from_ms);
+    dynbuf_add(out, ",", 1);
+    add_name(out, "to");
+    add_time(out, p->to_ms);
+    dynbuf_add(out, ",", 1);
+    add_name(out, "from_ms");
+    put_int(out, p->from_ms);
+    dynbuf_add(out, ",", 1);
+    add_name(out, "to_ms");
+    put_int(out, p->to_ms);
+    dynbuf_adds(out, ",\"resolution\":\"");
+    dynbuf_adds(out, p->resolution);
+    dynbuf_adds(out, "\",\"step_ms\":");
+    put_int(out, p->step_ms);
+    dynbuf_adds(out, ",\"points\":");
+    put_int(out, h->req.points);
+    dynbuf_adds(out, ",\"metrics\":[");
+    for (size_t m = 0; m < h->req.metric_count; m++) {
+        dynbuf_adds(out, m > 0 ? ",\"" : "\"");
+        dynbuf_adds(out, gpu_field_info(h->req.metrics[m])->key);
+        dynbuf_add(out, "\"", 1);
+    }
+    dynbuf_adds(out, "],\"series\":[");
     for (size_t lo = 0; lo < h->row_count;) {
         size_t hi = gpu_end(h, lo);
-        json_array_append_new(series, series_json(h, lo, hi));
+        if (lo > 0) {
+            dynbuf_add(out, ",", 1);
+        }
+        add_series(out, h, lo, hi);
         lo = hi;
     }
-    const struct report_history_plan *p = &h->plan;
-    return json_pack("{s:s, s:o, s:o, s:I, s:I, s:s, s:I, s:I, s:o, s:o}", "schema",
-                     "gpulse.history.v1", "from", report_json_time(p->from_ms), "to",
-                     report_json_time(p->to_ms), "from_ms", (json_int_t)p->from_ms, "to_ms",
-                     (json_int_t)p->to_ms, "resolution", p->resolution, "step_ms",
-                     (json_int_t)p->step_ms, "points", (json_int_t)h->req.points, "metrics", names,
-                     "series", series);
+    return dynbuf_adds(out, "]}\n");
 }
 
 int report_history_write_json(FILE *out, const struct report_history *h)
 {
-    json_t *root = report_history_json(h);
-    int rc = json_dumpf(root, out, REPORT_JSON_FLAGS);
-    json_decref(root);
-    return rc == 0 && fputc('\n', out) != EOF ? 0 : -EIO;
+    struct dynbuf b;
+    dynbuf_init(&b, SIZE_MAX / 2);
+    int rc = report_history_json_append(&b, h);
+    if (rc == 0 && fwrite(b.data, 1, b.len, out) != b.len) {
+        rc = -EIO;
+    }
+    dynbuf_fini(&b);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ CSV -- */

@@ -129,11 +129,51 @@ void store_process_rows_free(struct store_process_row *rows, size_t n)
     free(rows);
 }
 
+/* The local days a query has met, shared by its GPUs: each day's start is
+ * worked out once per query, not once per row. */
+struct day_cuts {
+    int64_t *start_ms; /* ascending, at least 2: day i is [start_ms[i], start_ms[i + 1]) */
+    size_t n;
+    size_t cap;
+    size_t at; /* the day the last lookup found: rows come in time order */
+};
+
+static void day_cuts_push(struct day_cuts *d, int64_t start_ms)
+{
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 64;
+        d->start_ms = xrealloc(d->start_ms, d->cap * sizeof(*d->start_ms));
+    }
+    d->start_ms[d->n++] = start_ms;
+}
+
+/* The start of the local day holding t. */
+static int64_t day_cuts_find(struct day_cuts *d, int64_t t)
+{
+    if (d->n == 0 || t < d->start_ms[0]) {
+        d->n = 0;
+        day_cuts_push(d, clock_local_day_start(t));
+        day_cuts_push(d, clock_local_day_next(d->start_ms[0]));
+        d->at = 0;
+    }
+    if (t < d->start_ms[d->at]) {
+        d->at = 0; /* the next GPU starts over */
+    }
+    while (t >= d->start_ms[d->at + 1]) {
+        d->at++;
+        if (d->at + 1 == d->n) {
+            day_cuts_push(d, clock_local_day_next(d->start_ms[d->at]));
+        }
+    }
+    return d->start_ms[d->at];
+}
+
 /* A history query in progress: one GPU at a time, buckets filled in time
  * order as the sources (rollups, then finer rollups, then raw samples)
  * deliver periods. */
 struct history_run {
     const struct store_history_query *q;
+    struct day_cuts days; /* local_days only */
     size_t slots[STORE_HISTORY_MAX_METRICS];
     int gpu_index;
     bool have;
@@ -143,10 +183,11 @@ struct history_run {
     size_t cap;
 };
 
-static int64_t bucket_of(const struct store_history_query *q, int64_t t)
+static int64_t bucket_of(struct history_run *h, int64_t t)
 {
+    const struct store_history_query *q = h->q;
     if (q->local_days) {
-        return clock_local_day_start(t);
+        return day_cuts_find(&h->days, t);
     }
     if (q->step_ms <= 0) {
         return t;
@@ -195,7 +236,7 @@ static void emit(struct history_run *h)
 /* Takes one period (a sample or a rollup row) into its bucket. */
 static void feed(struct history_run *h, const struct store_agg *a)
 {
-    int64_t b = bucket_of(h->q, a->t);
+    int64_t b = bucket_of(h, a->t);
     if (h->have && h->cur.t != b) {
         emit(h);
     }
@@ -289,7 +330,7 @@ int store_query_history(struct store *s, const struct store_history_query *q,
     } else if (q->step_ms > 0 && q->step_ms % CLOCK_MINUTE_MS == 0) {
         level = STORE_LEVEL_MINUTE;
     }
-    int64_t from = q->step_ms > 0 || q->local_days ? bucket_of(q, q->from_ms) : q->from_ms;
+    int64_t from = q->step_ms > 0 || q->local_days ? bucket_of(&h, q->from_ms) : q->from_ms;
 
     sqlite3_stmt *gpus = NULL;
     int rc = sqlite3_prepare_v2(s->db,
@@ -310,6 +351,7 @@ int store_query_history(struct store *s, const struct store_history_query *q,
         emit(&h);
     }
     sqlite3_finalize(gpus);
+    free(h.days.start_ms);
     if (rc != SQLITE_DONE) {
         free(h.rows);
         return gp_err_set(err, store_errno(rc ? rc : SQLITE_ERROR), "cannot query '%s': %s",
@@ -318,6 +360,16 @@ int store_query_history(struct store *s, const struct store_history_query *q,
     *rows_out = h.rows;
     *count_out = h.n;
     return 0;
+}
+
+int64_t store_changes_from_ms(int64_t t_ms)
+{
+    if (t_ms == INT64_MIN || t_ms == INT64_MAX) {
+        return t_ms;
+    }
+    int64_t hour = t_ms - ((t_ms % CLOCK_HOUR_MS) + CLOCK_HOUR_MS) % CLOCK_HOUR_MS;
+    int64_t day = clock_local_day_start(t_ms);
+    return day < hour ? day : hour;
 }
 
 int store_raw_horizon_ms(struct store *s, const char *gpu, int64_t *out, struct gp_err *err)

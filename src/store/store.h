@@ -208,6 +208,14 @@ GP_NODISCARD int store_query_history(struct store *s, const struct store_history
                                      struct store_history_row **rows_out, size_t *count_out,
                                      struct gp_err *err);
 
+/* The earliest stored time that writing a sample taken at t_ms can change:
+ * the start of its hour, or of its local day where that is earlier (the
+ * periods its rollup rows cover; INT64_MIN for INT64_MIN). A history query
+ * over buckets that end at or before it reads the same rows before and
+ * after the write, since rollups equal the samples they hold: the HTTP
+ * answers cache keeps such answers across flushes. */
+int64_t store_changes_from_ms(int64_t t_ms);
+
 /* Where retention has deleted raw samples that the minute rollups still
  * hold (it deletes raw samples first: 30 days by default), the time (Unix
  * ms) before which history finer than a minute has nothing to read, for the

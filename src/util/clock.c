@@ -65,37 +65,77 @@ void clock_use_timezone(const char *tz)
     tzset();
 }
 
-/* Local midnight of the calendar day y-m-d (normalised by mktime), or the
- * first existing local time after it. */
-static int64_t local_midnight(struct tm *tm)
+/* A local date as a number that grows with the date. */
+static int64_t date_of_tm(const struct tm *tm)
 {
-    tm->tm_hour = tm->tm_min = tm->tm_sec = 0;
-    tm->tm_isdst = -1;
-    time_t t = mktime(tm);
-    return (int64_t)t * 1000;
+    return (int64_t)tm->tm_year * 400 + tm->tm_yday;
 }
 
+static int64_t date_number(time_t secs)
+{
+    struct tm tm = { 0 };
+    localtime_r(&secs, &tm);
+    return date_of_tm(&tm);
+}
+
+/* The first second in (lo, hi] whose local date is date or later, where
+ * lo's is earlier and hi's is not: a binary search, since dates only move
+ * forward. */
+static time_t first_second_of(int64_t date, time_t lo, time_t hi)
+{
+    while (hi - lo > 1) {
+        time_t mid = lo + (hi - lo) / 2;
+        if (date_number(mid) >= date) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    return hi;
+}
+
+static bool reads_midnight(const struct tm *tm)
+{
+    return tm->tm_hour == 0 && tm->tm_min == 0 && tm->tm_sec == 0;
+}
+
+/* A day starts at the first second that reads its date: local midnight,
+ * found from localtime_r alone. The guess (that many wall-clock seconds
+ * before t, or 24 h after a start) is right unless the UTC offset changed
+ * in between, two days a year; the check sees that and a binary search
+ * over localtime_r answers. No mktime: it runs tzset on each call, and
+ * with TZ unset that is a stat of /etc/localtime, a third of an uncached
+ * history query's time (docs/performance.md, 2026-11-30). Where midnight
+ * happens twice (clocks going back from 01:00 to 00:00), the day starts at
+ * the first. */
 int64_t clock_local_day_start(int64_t t_ms)
 {
     time_t secs = (time_t)(t_ms >= 0 ? t_ms / 1000 : (t_ms - 999) / 1000);
     struct tm tm = { 0 };
     localtime_r(&secs, &tm);
-    int64_t start = local_midnight(&tm);
-    /* A day that starts after t (its midnight did not exist and mktime
-     * moved forward past t) cannot happen for t inside the day; guard
-     * against a zone database that disagrees with itself. */
-    return start <= t_ms ? start : t_ms - (t_ms % 1000);
+    int64_t date = date_of_tm(&tm);
+    time_t guess = secs - (tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec);
+    struct tm at = { 0 };
+    localtime_r(&guess, &at);
+    if (reads_midnight(&at) && date_of_tm(&at) == date && date_number(guess - 1) < date) {
+        return (int64_t)guess * 1000;
+    }
+    /* 36 hours before is an earlier date in any zone. */
+    return (int64_t)first_second_of(date, secs - (time_t)36 * 3600, secs) * 1000;
 }
 
 int64_t clock_local_day_next(int64_t day_start_ms)
 {
-    time_t secs = (time_t)(day_start_ms / 1000);
-    struct tm tm = { 0 };
-    localtime_r(&secs, &tm);
-    tm.tm_mday += 1;
-    int64_t next = local_midnight(&tm);
-    /* Never stand still: a day is at least an hour long anywhere. */
-    return next > day_start_ms ? next : day_start_ms + 24LL * 3600 * 1000;
+    time_t secs = (time_t)(day_start_ms >= 0 ? day_start_ms / 1000 : (day_start_ms - 999) / 1000);
+    int64_t date = date_number(secs);
+    time_t guess = secs + (time_t)24 * 3600;
+    struct tm at = { 0 };
+    localtime_r(&guess, &at);
+    if (reads_midnight(&at) && date_of_tm(&at) > date && date_number(guess - 1) == date) {
+        return (int64_t)guess * 1000;
+    }
+    /* 48 hours after is a later date in any zone. */
+    return (int64_t)first_second_of(date + 1, secs, secs + (time_t)48 * 3600) * 1000;
 }
 
 void clock_local_date(int64_t t_ms, char *buf, size_t size)

@@ -43,7 +43,9 @@ int clock_schedule_sleep(const struct clock_schedule *s);
  * clock_use_timezone sets; the host's zone when unset). A day starts at
  * local midnight and lasts 23, 24 or 25 hours around a DST change. Where a
  * zone's midnight does not exist (a DST jump at 00:00), the day starts at
- * the first local time that does. */
+ * the first local time that does; where it happens twice (clocks going back
+ * from 01:00 to 00:00), at the first. Both are found with localtime_r
+ * alone, never mktime (which stats /etc/localtime on each call). */
 
 /* Makes tz (an IANA name such as "Europe/Berlin"; "" keeps the host's) the
  * zone for local days. Call before starting threads: it sets TZ. */

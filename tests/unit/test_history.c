@@ -3,12 +3,16 @@
  * (docs/json.md), at the finest resolution that fits; and the request's
  * metric and step names. */
 #include <errno.h>
+#include <jansson.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gp_cmocka.h"
 #include "report/history.h"
+#include "report/history_int.h"
 #include "util/clock.h"
 
 /* 2026-11-02T00:00:00Z, a Monday. */
@@ -263,6 +267,208 @@ static void metric_and_step_names(void **state)
     assert_int_equal(step, REPORT_HISTORY_STEP_MINUTE);
 }
 
+/* ------------------------------------------- the document's exact bytes -- */
+
+/* The oracle: the document as the jansson tree gpulse built before it wrote
+ * the document itself, dumped with REPORT_JSON_FLAGS. */
+static json_t *oracle_value(bool has, double v, int decimals)
+{
+    if (!has || !isfinite(v)) {
+        return json_null();
+    }
+    return decimals > 0 ? report_json_real(v, decimals) : json_integer((json_int_t)llround(v));
+}
+
+static json_t *oracle_column(const struct report_history *h, size_t lo, size_t hi, size_t m,
+                             const struct report_history_column *c, int decimals)
+{
+    json_t *vals = json_array();
+    for (size_t i = lo; i < hi; i++) {
+        double v = 0;
+        bool has = c->read(&h->rows[i], m, &v);
+        json_array_append_new(vals, oracle_value(has, v, decimals));
+    }
+    return vals;
+}
+
+static json_t *oracle_series(const struct report_history *h, size_t lo, size_t hi)
+{
+    json_t *o = json_object();
+    json_t *cols[5];
+    for (size_t c = 0; c < 5; c++) {
+        cols[c] = json_array();
+    }
+    for (size_t i = lo; i < hi; i++) {
+        const struct store_history_row *r = &h->rows[i];
+        json_array_append_new(cols[0], json_integer(r->t_ms));
+        json_array_append_new(cols[1], json_integer(r->count));
+        json_array_append_new(cols[2], oracle_value(r->has_busy, r->busy_pct, 2));
+        json_array_append_new(cols[3], report_json_real(r->busy_seconds, 3));
+        json_array_append_new(cols[4], oracle_value(r->has_energy, r->energy_j, 3));
+    }
+    json_object_set_new(o, "gpu", json_integer(h->rows[lo].gpu_index));
+    static const char *const names[5] = { "t_ms", "samples", "busy_pct", "busy_seconds",
+                                          "energy_j" };
+    for (size_t c = 0; c < 5; c++) {
+        json_object_set_new(o, names[c], cols[c]);
+    }
+    json_t *more = json_object();
+    for (size_t m = 0; m < h->req.metric_count; m++) {
+        const char *key = gpu_field_info(h->req.metrics[m])->key;
+        struct report_history_presentation p = report_history_present(h->req.metrics[m]);
+        for (size_t c = 0; c < p.kind->column_count; c++) {
+            json_t *vals = oracle_column(h, lo, hi, m, &p.kind->columns[c], p.decimals);
+            if (c == 0) {
+                json_object_set_new(o, key, vals);
+                continue;
+            }
+            json_t *group = json_object_get(more, p.kind->columns[c].name);
+            if (!group) {
+                group = json_object();
+                json_object_set_new(more, p.kind->columns[c].name, group);
+            }
+            json_object_set_new(group, key, vals);
+        }
+    }
+    const char *name = NULL;
+    json_t *group = NULL;
+    json_object_foreach(more, name, group)
+    {
+        json_object_set(o, name, group);
+    }
+    json_decref(more);
+    return o;
+}
+
+static char *oracle_document(const struct report_history *h)
+{
+    json_t *names = json_array();
+    for (size_t m = 0; m < h->req.metric_count; m++) {
+        json_array_append_new(names, json_string(gpu_field_info(h->req.metrics[m])->key));
+    }
+    json_t *series = json_array();
+    for (size_t lo = 0; lo < h->row_count;) {
+        size_t hi = lo;
+        while (hi < h->row_count && h->rows[hi].gpu_index == h->rows[lo].gpu_index) {
+            hi++;
+        }
+        json_array_append_new(series, oracle_series(h, lo, hi));
+        lo = hi;
+    }
+    const struct report_history_plan *p = &h->plan;
+    json_t *root = json_pack("{s:s, s:o, s:o, s:I, s:I, s:s, s:I, s:I, s:o, s:o}", "schema",
+                             "gpulse.history.v1", "from", report_json_time(p->from_ms), "to",
+                             report_json_time(p->to_ms), "from_ms", (json_int_t)p->from_ms, "to_ms",
+                             (json_int_t)p->to_ms, "resolution", p->resolution, "step_ms",
+                             (json_int_t)p->step_ms, "points", (json_int_t)h->req.points, "metrics",
+                             names, "series", series);
+    char *text = json_dumps(root, REPORT_JSON_FLAGS);
+    json_decref(root);
+    size_t len = strlen(text);
+    text = realloc(text, len + 2);
+    memcpy(text + len, "\n", 2);
+    return text;
+}
+
+/* A pseudo-random double in [lo, hi), or a "nice" value now and then. */
+static double value_between(uint64_t *x, double lo, double hi)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    double u = (double)(*x >> 11) / (double)(1ULL << 53);
+    switch (*x % 7) {
+    case 0:
+        return round(lo + u * (hi - lo)); /* whole */
+    case 1:
+        return round((lo + u * (hi - lo)) * 200) / 200; /* a rounding tie at 2 places */
+    default:
+        return lo + u * (hi - lo);
+    }
+}
+
+/* The document written straight into a buffer is byte for byte what the
+ * jansson tree gave: gauges, a counter, flags, a repeated metric, unknown
+ * values, a negative zero, values past 10^15, GPUs with different row
+ * counts and a GPU with none. */
+static void json_document_is_the_trees(void **state)
+{
+    (void)state;
+    struct report_history h = {
+        .req = { .points = 1000,
+                 .metric_count = 8,
+                 .metrics = { GPU_FIELD_UTIL_GPU_PCT, GPU_FIELD_MEM_USED_BYTES, GPU_FIELD_TEMP_C,
+                              GPU_FIELD_ENERGY_MJ, GPU_FIELD_POWER_MW, GPU_FIELD_CLOCK_REASONS,
+                              GPU_FIELD_TEMP_C, GPU_FIELD_PSTATE } },
+        .plan = { .from_ms = T0,
+                  .to_ms = T0 + CLOCK_DAY_MS,
+                  .step_ms = 120000,
+                  .resolution = "2min" },
+    };
+    size_t per_gpu[] = { 720, 1, 333, 0, 50 };
+    size_t total = 0;
+    for (size_t g = 0; g < GP_ARRAY_LEN(per_gpu); g++) {
+        total += per_gpu[g];
+    }
+    h.rows = calloc(total, sizeof(*h.rows));
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (size_t g = 0; g < GP_ARRAY_LEN(per_gpu); g++) {
+        for (size_t i = 0; i < per_gpu[g]; i++) {
+            struct store_history_row *r = &h.rows[h.row_count++];
+            *r = (struct store_history_row){
+                .gpu_index = (int)g,
+                .t_ms = T0 + (int64_t)i * 120000,
+                .count = (int64_t)(value_between(&x, 0, 200)),
+                .has_busy = x % 5 != 0,
+                .busy_pct = value_between(&x, 0, 100),
+                .busy_seconds = value_between(&x, 0, 120),
+                .has_energy = x % 3 != 0,
+                .energy_j = value_between(&x, 0, 1e6),
+            };
+            for (size_t m = 0; m < h.req.metric_count; m++) {
+                double scale = m == 1 ? 8e10 : m == 3 ? 5e15 : 100;
+                r->has[m] = x % 9 != 0;
+                r->avg[m] = value_between(&x, -scale / 10, scale);
+                r->min[m] = r->avg[m] - value_between(&x, 0, scale / 10);
+                r->max[m] = r->avg[m] + value_between(&x, 0, scale / 10);
+                r->delta[m] = r->max[m] - r->min[m];
+                r->has_bits[m] = x % 4 != 0;
+                r->bits[m] = x >> 40;
+            }
+        }
+    }
+    h.rows[3].busy_pct = -0.001; /* -0.0 at two places */
+    h.rows[4].avg[0] = -0.004;
+    h.rows[5].busy_seconds = (double)NAN;
+    struct report_history variants[3] = { h, h, h };
+    variants[1].req.metric_count = 4;
+    variants[1].plan.from_ms = 0; /* "from": null */
+    variants[2].row_count = 0;
+    for (size_t v = 0; v < GP_ARRAY_LEN(variants); v++) {
+        struct dynbuf b;
+        dynbuf_init(&b, 64 << 20);
+        assert_int_equal(report_history_json_append(&b, &variants[v]), 0);
+        char *want = oracle_document(&variants[v]);
+        size_t at = 0;
+        while (want[at] && want[at] == b.data[at]) {
+            at++;
+        }
+        if (want[at] != b.data[at]) {
+            size_t from = at > 60 ? at - 60 : 0;
+            fail_msg("variant %zu differs at byte %zu: ...%.100s against the tree's ...%.100s", v,
+                     at, b.data + from, want + from);
+        }
+        free(want);
+        dynbuf_fini(&b);
+    }
+    /* Past the buffer's cap: its error, not a cut document. */
+    struct dynbuf small;
+    dynbuf_init(&small, 4096);
+    assert_int_equal(report_history_json_append(&small, &h), -E2BIG);
+    dynbuf_fini(&small);
+    free(h.rows);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +476,7 @@ int main(void)
         cmocka_unit_test(resolution_follows_range_and_points),
         cmocka_unit_test(local_days_follow_the_zone),
         cmocka_unit_test(metric_and_step_names),
+        cmocka_unit_test(json_document_is_the_trees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* The HTTP subsystem's pure parts: bounded buffers, listen addresses, the
- * metrics exposition (escaping, absent fields, lost GPUs). The server
- * itself is tested end to end. */
+ * metrics exposition (escaping, absent fields, lost GPUs), the answers
+ * cache. The server itself is tested end to end. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 
 #include "agent/live.h"
 #include "gp_cmocka.h"
+#include "http/http_int.h"
 #include "http/metrics.h"
 #include "util/dynbuf.h"
 #include "util/netaddr.h"
@@ -141,6 +142,125 @@ static void test_frames_outlive_the_state(void **state)
     agent_live_release(f);
 }
 
+/* A 200 reply whose body is len bytes of c. */
+static void answer_of(struct http_reply *r, size_t len, char c)
+{
+    *r = (struct http_reply){ .status = 200, .content_type = "application/json" };
+    dynbuf_init(&r->body, 64 << 20);
+    for (size_t i = 0; i < len; i++) {
+        dynbuf_add(&r->body, &c, 1);
+    }
+}
+
+static bool cached(struct http_answers *c, struct agent_live *l, const char *key)
+{
+    struct http_reply r = { 0 };
+    dynbuf_init(&r.body, 64 << 20);
+    bool hit = http_answers_get(c, l, key, &r);
+    dynbuf_fini(&r.body);
+    return hit;
+}
+
+#define HOUR 3600000LL
+
+/* Answers over closed periods outlive flushes of newer samples; those that
+ * reach what a flush changed do not; retention drops all. */
+static void test_answers_outlive_flushes_of_later_data(void **state)
+{
+    (void)state;
+    struct agent_live *l = agent_live_new(1000);
+    struct http_answers c;
+    http_answers_init(&c, HTTP_ANSWERS_MAX_BYTES);
+    struct http_reply r;
+    answer_of(&r, 1000, 'a');
+    uint64_t v = agent_live_data_version(l);
+    http_answers_put(&c, l, "yesterday", v, 10 * HOUR, &r);
+    http_answers_put(&c, l, "today", v, 20 * HOUR, &r);
+    http_answers_put(&c, l, "svg", v, INT64_MAX, &r);
+    assert_true(cached(&c, l, "yesterday") && cached(&c, l, "today") && cached(&c, l, "svg"));
+    assert_false(cached(&c, l, "tomorrow"));
+
+    /* a flush of samples from 12:00 on: what ends at 10:00 stays */
+    agent_live_note_flush(l, 0, NULL, 0, 12 * HOUR);
+    assert_true(cached(&c, l, "yesterday"));
+    assert_false(cached(&c, l, "today"));
+    assert_false(cached(&c, l, "svg"));
+    /* an answer computed before that flush but put after it is stale */
+    http_answers_put(&c, l, "today", v, 20 * HOUR, &r);
+    assert_false(cached(&c, l, "today"));
+    http_answers_put(&c, l, "today", agent_live_data_version(l), 20 * HOUR, &r);
+    assert_true(cached(&c, l, "today"));
+    /* a flush reaching back to the range's end itself: kept (it reads before 10:00) */
+    agent_live_note_flush(l, 0, NULL, 0, 10 * HOUR);
+    assert_true(cached(&c, l, "yesterday"));
+    /* many flushes unseen by the cache: it cannot tell, so it forgets */
+    for (int i = 0; i < AGENT_LIVE_CHANGES_KEPT + 1; i++) {
+        agent_live_note_flush(l, 0, NULL, 0, 30 * HOUR);
+    }
+    assert_false(cached(&c, l, "yesterday"));
+    /* retention */
+    http_answers_put(&c, l, "yesterday", agent_live_data_version(l), 10 * HOUR, &r);
+    assert_true(cached(&c, l, "yesterday"));
+    agent_live_note_change(l);
+    assert_false(cached(&c, l, "yesterday"));
+    assert_int_equal(c.bytes, 0);
+    dynbuf_fini(&r.body);
+    http_answers_fini(&c);
+    agent_live_free(l);
+}
+
+/* However many distinct answers are asked for, of whatever size, the
+ * bodies kept stay within the bound; the most recently used stay. */
+static void test_answers_stay_within_their_bytes(void **state)
+{
+    (void)state;
+    struct agent_live *l = agent_live_new(1000);
+    struct http_answers c;
+    http_answers_init(&c, HTTP_ANSWERS_MAX_BYTES);
+    uint64_t v = agent_live_data_version(l);
+    struct http_reply big;
+    answer_of(&big, HTTP_ANSWERS_MAX_BYTES / HTTP_ANSWERS_MIN_KEPT, 'b');
+    struct http_reply too_big;
+    answer_of(&too_big, HTTP_ANSWERS_MAX_BYTES / HTTP_ANSWERS_MIN_KEPT + 1, 'c');
+    struct http_reply small;
+    answer_of(&small, 100, 's');
+    char key[64];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof(key), "hostile|%d", i);
+        http_answers_put(&c, l, key, v, 0, i % 3 ? &big : &small);
+        assert_true(c.bytes <= HTTP_ANSWERS_MAX_BYTES);
+        http_answers_put(&c, l, "too big", v, 0, &too_big);
+        assert_true(c.bytes <= HTTP_ANSWERS_MAX_BYTES);
+    }
+    assert_false(cached(&c, l, "too big"));
+    assert_true(cached(&c, l, "hostile|999"));
+    assert_false(cached(&c, l, "hostile|0"));
+    size_t sum = 0;
+    for (size_t i = 0; i < HTTP_ANSWERS_ENTRIES; i++) {
+        sum += c.entries[i].body ? c.entries[i].len : 0;
+    }
+    assert_int_equal(sum, c.bytes);
+    /* the same key again replaces its answer, not adds one */
+    http_answers_put(&c, l, "hostile|999", v, 0, &small);
+    http_answers_put(&c, l, "hostile|999", v, 0, &small);
+    size_t copies = 0;
+    for (size_t i = 0; i < HTTP_ANSWERS_ENTRIES; i++) {
+        copies += c.entries[i].body && strcmp(c.entries[i].key, "hostile|999") == 0;
+    }
+    assert_int_equal(copies, 1);
+    /* an answer used recently outlives newer ones that were not */
+    for (int i = 0; i < 10; i++) {
+        snprintf(key, sizeof(key), "fresh|%d", i);
+        http_answers_put(&c, l, key, v, 0, &big);
+        assert_true(cached(&c, l, "hostile|999"));
+    }
+    dynbuf_fini(&big.body);
+    dynbuf_fini(&too_big.body);
+    dynbuf_fini(&small.body);
+    http_answers_fini(&c);
+    agent_live_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -148,6 +268,8 @@ int main(void)
         cmocka_unit_test(test_netaddr),
         cmocka_unit_test(test_metrics_exposition),
         cmocka_unit_test(test_frames_outlive_the_state),
+        cmocka_unit_test(test_answers_outlive_flushes_of_later_data),
+        cmocka_unit_test(test_answers_stay_within_their_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

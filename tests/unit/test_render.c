@@ -235,6 +235,69 @@ static void json_reals_round(void **state)
     free(text);
 }
 
+/* jansson's bytes for report_json_real(v, decimals), as every document
+ * writes it. */
+static void expect_janssons_real(double v, int decimals)
+{
+    json_t *j = report_json_real(v, decimals);
+    /* Past 1e308 / 10^decimals jansson had no value to write (json_real
+     * of an infinity is NULL, and an array skipped it): null instead. */
+    char *want = j ? json_dumps(j, REPORT_JSON_FLAGS | JSON_ENCODE_ANY) : strdup("null");
+    json_decref(j);
+    char got[REPORT_JSON_NUMBER_MAX];
+    size_t len = report_format_json_real(v, decimals, got);
+    if (!want || strcmp(want, got) != 0 || len != strlen(got)) {
+        fail_msg("%.17g at %d decimals: jansson writes %s, report_format_json_real %s", v, decimals,
+                 want ? want : "(nothing)", got);
+    }
+    free(want);
+}
+
+/* The history document formats its numbers itself, for speed: every value
+ * comes out as jansson wrote it (report_json_real, REPORT_JSON_FLAGS). */
+static void json_numbers_as_jansson_writes_them(void **state)
+{
+    (void)state;
+    static const double edges[] = {
+        0,      -0.0,         0.004,
+        -0.004, 0.005,        0.015,
+        2.675,  1.005,        76.000047999903998,
+        99.995, 100,          -12.5,
+        1e-5,   0.0001,       123.456789,
+        9.9999, 1e14,         99999999999999.99,
+        1e15,   1e16,         -1e16,
+        1.5e17, 9.2e18,       1e300,
+        -1e300, 1e308,        0.1,
+        0.3,    2.5,          1234567.891,
+        4.2e-7, 60480000.123,
+    };
+    for (int d = 0; d <= 6; d++) {
+        for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+            expect_janssons_real(edges[i], d);
+        }
+        expect_janssons_real((double)NAN, d);
+        expect_janssons_real((double)INFINITY, d);
+    }
+    /* Values across every magnitude a sensor gives, with their noise. */
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double mant = (double)(x >> 11) / (double)(1ULL << 53);
+        double v = ldexp(mant, (int)(x % 64) - 12) * ((x >> 8) & 1 ? -1 : 1);
+        expect_janssons_real(v, (int)((x >> 3) % 5));
+    }
+    static const int64_t ints[] = { 0, 1, -1, 9, 10, -10, 1795920000000LL, INT64_MAX, INT64_MIN };
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "%" JSON_INTEGER_FORMAT, (json_int_t)ints[i]);
+        char got[REPORT_JSON_NUMBER_MAX];
+        assert_int_equal(report_format_json_int(ints[i], got), strlen(want));
+        assert_string_equal(got, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +307,7 @@ int main(void)
         cmocka_unit_test(processes_sort_keys),
         cmocka_unit_test(activity_levels),
         cmocka_unit_test(json_reals_round),
+        cmocka_unit_test(json_numbers_as_jansson_writes_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -265,6 +265,57 @@ static void days_follow_dst(void **state)
     assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM rollup_day"), 3);
 }
 
+/* History by local day in Berlin across both of 2026's clock changes (23 h
+ * on March 29, 25 h on October 25): one row per local date, starting at
+ * its midnight, holding that day's samples and no other's, for two GPUs
+ * (the days are shared between them). */
+static struct spec flat_pair(int64_t t, unsigned gpu)
+{
+    (void)t;
+    return (struct spec){ gpu ? "GPU-b" : "GPU-a", 50, -1 };
+}
+
+static void history_days_across_berlin_dst(void **state)
+{
+    (void)state;
+    clock_use_timezone("Europe/Berlin");
+    static const struct {
+        int64_t first;     /* local midnights, from Python's zoneinfo */
+        int64_t starts[4]; /* the next four */
+        int64_t counts[4]; /* 10-minute samples in each day */
+    } weeks[] = {
+        { 1774566000000LL, /* 2026-03-27 */
+          { 1774566000000LL, 1774652400000LL, 1774738800000LL, 1774821600000LL },
+          { 144, 144, 138, 144 } },
+        { 1792706400000LL, /* 2026-10-23 */
+          { 1792706400000LL, 1792792800000LL, 1792879200000LL, 1792969200000LL },
+          { 144, 144, 150, 144 } },
+    };
+    struct store *s = open_rw();
+    for (size_t w = 0; w < GP_ARRAY_LEN(weeks); w++) {
+        write_range(s, weeks[w].first, weeks[w].starts[3] + DAY_MS, 10 * MINUTE_MS, 2, flat_pair);
+    }
+    struct store_history_query days = { .local_days = true, .metric_count = 1 };
+    days.metrics[0] = GPU_FIELD_UTIL_GPU_PCT;
+    struct gp_err err = { 0 };
+    for (size_t w = 0; w < GP_ARRAY_LEN(weeks); w++) {
+        /* from 05:00 of the first day: its whole day, as buckets are */
+        days.from_ms = weeks[w].first + 5 * HOUR_MS;
+        days.to_ms = weeks[w].starts[3] + DAY_MS;
+        struct store_history_row *rows = NULL;
+        size_t n = 0;
+        assert_int_equal(store_query_history(s, &days, &rows, &n, &err), 0);
+        assert_int_equal(n, 8);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(rows[i].gpu_index, (int)(i / 4));
+            assert_int_equal(rows[i].t_ms, weeks[w].starts[i % 4]);
+            assert_int_equal(rows[i].count, weeks[w].counts[i % 4]);
+        }
+        free(rows);
+    }
+    store_close(s);
+}
+
 /* GPU 0 busy (50%) in minutes 0-9, GPU 1 busy (100%) in minutes 5-14 of
  * the day; idle (0%) otherwise. */
 static struct spec two_jobs(int64_t t, unsigned gpu)
@@ -388,6 +439,7 @@ int main(void)
         cmocka_unit_test_setup(history_answers_from_rollups_and_tail, gp_testdb_fresh),
         cmocka_unit_test_setup(restart_mid_minute_neither_holes_nor_doubles, gp_testdb_fresh),
         cmocka_unit_test_setup(late_sample_redoes_its_minute, gp_testdb_fresh),
+        cmocka_unit_test_setup(history_days_across_berlin_dst, gp_testdb_fresh),
         cmocka_unit_test_setup(days_follow_dst, gp_testdb_fresh),
         cmocka_unit_test_setup(activity_per_gpu_and_machine, gp_testdb_fresh),
         cmocka_unit_test_setup(rebuild_reproduces_the_rollups, gp_testdb_fresh),

@@ -1,5 +1,6 @@
-/* Strict number parsing and the bounded buffer. */
+/* Strict number parsing, the bounded buffer, typed times and local days. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <time.h>
 
 #include "gp_cmocka.h"
+#include "util/clock.h"
 #include "util/strparse.h"
 #include "util/text.h"
 #include "util/timeparse.h"
@@ -147,6 +149,77 @@ static void times_people_type(void **state)
     tzset();
 }
 
+/* Whether t (ms) is the first second of its local date: the second
+ * before it reads another date. */
+static bool first_second_of_date(int64_t t_ms)
+{
+    time_t secs = (time_t)(t_ms / 1000);
+    time_t before_secs = secs - 1;
+    struct tm at = { 0 };
+    struct tm before = { 0 };
+    localtime_r(&secs, &at);
+    localtime_r(&before_secs, &before);
+    return t_ms % 1000 == 0 && (at.tm_yday != before.tm_yday || at.tm_year != before.tm_year);
+}
+
+static bool same_local_date(int64_t a_ms, int64_t b_ms)
+{
+    time_t a = (time_t)(a_ms / 1000);
+    time_t b = (time_t)(b_ms / 1000);
+    struct tm ta = { 0 };
+    struct tm tb = { 0 };
+    localtime_r(&a, &ta);
+    localtime_r(&b, &tb);
+    return ta.tm_yday == tb.tm_yday && ta.tm_year == tb.tm_year;
+}
+
+/* Local days in zones whose clocks change at 02:00 (Berlin), at midnight
+ * (Havana: a day without a midnight, and one with two), by half an hour
+ * (Lord Howe), at odd offsets (Kolkata, St John's) and at 24:00
+ * (Santiago): for every 17 minutes of 2025 to 2027, the day holding it
+ * starts at the first second of its local date, and ends where the next
+ * date begins. */
+static void local_days_follow_the_calendar(void **state)
+{
+    (void)state;
+    static const char *const zones[] = { "Europe/Berlin",
+                                         "America/Havana",
+                                         "Australia/Lord_Howe",
+                                         "Asia/Kolkata",
+                                         "America/St_Johns",
+                                         "America/Santiago",
+                                         "UTC" };
+    const int64_t from = 1735689600000LL; /* 2025-01-01T00:00Z */
+    const int64_t to = from + 3 * 365 * CLOCK_DAY_MS;
+    for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
+        clock_use_timezone(zones[z]);
+        for (int64_t t = from; t < to; t += 17 * CLOCK_MINUTE_MS + 1234) {
+            int64_t start = clock_local_day_start(t);
+            int64_t next = clock_local_day_next(start);
+            if (start > t || !same_local_date(start, t) || !first_second_of_date(start)) {
+                fail_msg("%s: the day of %lld starts at %lld", zones[z], (long long)t,
+                         (long long)start);
+            }
+            if (next <= t || !same_local_date(next - 1000, t) || !first_second_of_date(next)) {
+                fail_msg("%s: the day after %lld starts at %lld", zones[z], (long long)start,
+                         (long long)next);
+            }
+        }
+    }
+    /* Berlin's DST days of 2026: 23 h on March 29, 25 h on October 25. */
+    clock_use_timezone("Europe/Berlin");
+    const int64_t mar29 = 1774738800000LL; /* 2026-03-29T00:00+01:00 */
+    const int64_t oct25 = 1792879200000LL; /* 2026-10-25T00:00+02:00 */
+    assert_int_equal(clock_local_day_start(mar29 + 22 * CLOCK_HOUR_MS), mar29);
+    assert_int_equal(clock_local_day_next(mar29), mar29 + 23 * CLOCK_HOUR_MS);
+    assert_int_equal(clock_local_day_start(mar29 - 1), mar29 - CLOCK_DAY_MS);
+    assert_int_equal(clock_local_day_start(oct25 + 24 * CLOCK_HOUR_MS + 59 * CLOCK_MINUTE_MS),
+                     oct25);
+    assert_int_equal(clock_local_day_next(oct25), oct25 + 25 * CLOCK_HOUR_MS);
+    unsetenv("TZ");
+    tzset();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +227,7 @@ int main(void)
         cmocka_unit_test(doubles_and_durations),
         cmocka_unit_test(text_sanitize_makes_host_text_safe),
         cmocka_unit_test(times_people_type),
+        cmocka_unit_test(local_days_follow_the_calendar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
