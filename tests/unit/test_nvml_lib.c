@@ -127,6 +127,7 @@ static void read_with(const char *path, struct gpu_snapshot *snap)
     }
     assert_int_equal(gpu_session_gpu_count(s), 2);
     gpu_session_read(s, snap);
+    gpu_session_settle(s, &snap, 1, false);
     gpu_session_free(s);
 }
 
