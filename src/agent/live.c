@@ -109,8 +109,7 @@ void agent_live_publish(struct agent_live *l, const struct gpu_snapshot *snap,
     for (size_t i = 0; i < n; i++) {
         const struct gpu_reading *r = &snap->gpus[i];
         size_t slot = total_slot(l, r->id.uuid);
-        if (!snap->busy_pending && r->state != GPU_STATE_LOST &&
-            r->busy.source != GPU_BUSY_NONE) {
+        if (!snap->busy_pending && r->state != GPU_STATE_LOST && r->busy.source != GPU_BUSY_NONE) {
             l->busy_seconds[slot] += (double)r->busy.busy_us / 1e6;
         }
         f->busy_seconds[i] = l->busy_seconds[slot];

@@ -91,7 +91,7 @@ struct gpu_reading {
 struct gpu_snapshot {
     int64_t time_ms;           /* Unix epoch ms when the read started */
     uint64_t read_duration_us; /* how long reading every GPU took */
-    bool busy_pending; /* busy is the polled estimate until gpu_session_settle */
+    bool busy_pending;         /* busy is the polled estimate until gpu_session_settle */
     struct gpu_system system;
     size_t gpu_count;
     struct gpu_reading *gpus; /* owned */

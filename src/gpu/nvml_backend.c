@@ -214,10 +214,9 @@ static void read_max_clock(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
 {
     unsigned int mhz = 0;
     if (c->lib.max_clock && !gpu_nvml_lost(r) &&
-        gpu_nvml_accept(c, r,
-                        GPU_NVML_TIMED(GPU_NVML_SYM_MAX_CLOCK,
-                                       c->lib.max_clock(d->handle, type, &mhz)),
-                        "nvmlDeviceGetMaxClockInfo")) {
+        gpu_nvml_accept(
+            c, r, GPU_NVML_TIMED(GPU_NVML_SYM_MAX_CLOCK, c->lib.max_clock(d->handle, type, &mhz)),
+            "nvmlDeviceGetMaxClockInfo")) {
         gpu_values_set(&d->static_values, f, mhz);
     }
 }
@@ -244,10 +243,10 @@ static void nvml_read_static(void *ctx, unsigned i, struct gpu_reading *r)
         read_pci(c, d, r);
         unsigned int minor = 0;
         if (c->lib.minor_number && !gpu_nvml_lost(r) &&
-            gpu_nvml_accept(c, r,
-                            GPU_NVML_TIMED(GPU_NVML_SYM_MINOR_NUMBER,
-                                           c->lib.minor_number(d->handle, &minor)),
-                            "nvmlDeviceGetMinorNumber")) {
+            gpu_nvml_accept(
+                c, r,
+                GPU_NVML_TIMED(GPU_NVML_SYM_MINOR_NUMBER, c->lib.minor_number(d->handle, &minor)),
+                "nvmlDeviceGetMinorNumber")) {
             d->id.minor = minor;
             d->id.has_minor = true;
         }

@@ -29,7 +29,8 @@ static void read_memory(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d, st
             return;
         }
     }
-    if (c->lib.memory_info_v1 && !gpu_nvml_lost(r) && gpu_nvml_wanted(d, GPU_NVML_SYM_MEMORY_INFO_V1)) {
+    if (c->lib.memory_info_v1 && !gpu_nvml_lost(r) &&
+        gpu_nvml_wanted(d, GPU_NVML_SYM_MEMORY_INFO_V1)) {
         struct gpu_nvml_memory_v1 m = { 0 };
         if (gpu_nvml_accept(c, r,
                             GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_MEMORY_INFO_V1,
@@ -59,9 +60,9 @@ static void read_clock(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d, str
 {
     unsigned int mhz = 0;
     if (c->lib.clock && !gpu_nvml_lost(r) && gpu_nvml_wanted(d, GPU_NVML_SYM_CLOCK) &&
-        gpu_nvml_accept(c, r,
-                        GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_CLOCK, c->lib.clock(d->handle, type, &mhz)),
-                        "nvmlDeviceGetClockInfo")) {
+        gpu_nvml_accept(
+            c, r, GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_CLOCK, c->lib.clock(d->handle, type, &mhz)),
+            "nvmlDeviceGetClockInfo")) {
         gpu_values_set(&r->values, f, mhz);
     }
 }
@@ -136,12 +137,13 @@ static void read_remapped_rows(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev
     unsigned int unc = 0;
     unsigned int pending = 0;
     unsigned int failure = 0;
-    if (c->lib.remapped_rows && !gpu_nvml_lost(r) && gpu_nvml_wanted(d, GPU_NVML_SYM_REMAPPED_ROWS) &&
-        gpu_nvml_accept(c, r,
-                        GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_REMAPPED_ROWS,
-                                          c->lib.remapped_rows(d->handle, &corr, &unc, &pending,
-                                                               &failure)),
-                        "nvmlDeviceGetRemappedRows")) {
+    if (c->lib.remapped_rows && !gpu_nvml_lost(r) &&
+        gpu_nvml_wanted(d, GPU_NVML_SYM_REMAPPED_ROWS) &&
+        gpu_nvml_accept(
+            c, r,
+            GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_REMAPPED_ROWS,
+                              c->lib.remapped_rows(d->handle, &corr, &unc, &pending, &failure)),
+            "nvmlDeviceGetRemappedRows")) {
         gpu_values_set(&r->values, GPU_FIELD_REMAPPED_ROWS_CORRECTABLE, corr);
         gpu_values_set(&r->values, GPU_FIELD_REMAPPED_ROWS_UNCORRECTABLE, unc);
         gpu_values_set(&r->values, GPU_FIELD_REMAPPED_ROWS_PENDING, pending != 0);
@@ -186,10 +188,9 @@ static void read_engines(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
 {
     struct gpu_nvml_utilization u = { 0 };
     if (c->lib.utilization && gpu_nvml_wanted(d, GPU_NVML_SYM_UTILIZATION) &&
-        gpu_nvml_accept(c, r,
-                        GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_UTILIZATION,
-                                          c->lib.utilization(d->handle, &u)),
-                        "nvmlDeviceGetUtilizationRates")) {
+        gpu_nvml_accept(
+            c, r, GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_UTILIZATION, c->lib.utilization(d->handle, &u)),
+            "nvmlDeviceGetUtilizationRates")) {
         gpu_values_set(&r->values, GPU_FIELD_UTIL_GPU_PCT, u.gpu);
         gpu_values_set(&r->values, GPU_FIELD_UTIL_MEM_PCT, u.memory);
     }
@@ -205,11 +206,11 @@ static void read_thermal_power(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev
 {
     unsigned int temp = 0;
     if (c->lib.temperature && !gpu_nvml_lost(r) && gpu_nvml_wanted(d, GPU_NVML_SYM_TEMPERATURE) &&
-        gpu_nvml_accept(c, r,
-                        GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_TEMPERATURE,
-                                          c->lib.temperature(d->handle,
-                                                             GPU_NVML_ABI_TEMPERATURE_GPU, &temp)),
-                        "nvmlDeviceGetTemperature")) {
+        gpu_nvml_accept(
+            c, r,
+            GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_TEMPERATURE,
+                              c->lib.temperature(d->handle, GPU_NVML_ABI_TEMPERATURE_GPU, &temp)),
+            "nvmlDeviceGetTemperature")) {
         gpu_values_set(&r->values, GPU_FIELD_TEMP_C, temp);
     }
     read_uint(c, d, r, c->lib.fan_speed, GPU_NVML_SYM_FAN_SPEED, GPU_FIELD_FAN_PCT);
@@ -230,14 +231,15 @@ static void read_clocks(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d, st
 
     int pstate = 0;
     if (c->lib.pstate && !gpu_nvml_lost(r) && gpu_nvml_wanted(d, GPU_NVML_SYM_PSTATE) &&
-        gpu_nvml_accept(c, r,
-                        GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_PSTATE, c->lib.pstate(d->handle, &pstate)),
-                        "nvmlDeviceGetPerformanceState") &&
+        gpu_nvml_accept(
+            c, r, GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_PSTATE, c->lib.pstate(d->handle, &pstate)),
+            "nvmlDeviceGetPerformanceState") &&
         pstate >= 0 && pstate < GPU_NVML_ABI_PSTATE_UNKNOWN) {
         gpu_values_set(&r->values, GPU_FIELD_PSTATE, pstate);
     }
     unsigned long long reasons = 0;
-    if (c->lib.clock_reasons && !gpu_nvml_lost(r) && gpu_nvml_wanted(d, GPU_NVML_SYM_CLOCK_REASONS) &&
+    if (c->lib.clock_reasons && !gpu_nvml_lost(r) &&
+        gpu_nvml_wanted(d, GPU_NVML_SYM_CLOCK_REASONS) &&
         gpu_nvml_accept(c, r,
                         GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_CLOCK_REASONS,
                                           c->lib.clock_reasons(d->handle, &reasons)),

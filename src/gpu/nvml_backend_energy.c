@@ -34,7 +34,8 @@ void gpu_nvml_backend_read_energy(const struct gpu_nvml_ctx *c, struct gpu_nvml_
         return;
     }
     integrate_power(d, r);
-    bool due = force || !d->energy_anchored || d->now_us - d->energy_read_us >= GPU_NVML_ENERGY_EVERY_US;
+    bool due =
+        force || !d->energy_anchored || d->now_us - d->energy_read_us >= GPU_NVML_ENERGY_EVERY_US;
     unsigned long long mj = 0;
     if (due && gpu_nvml_wanted(d, GPU_NVML_SYM_ENERGY) &&
         gpu_nvml_accept(c, r,

@@ -149,8 +149,8 @@ static void apply_remembered(struct gpu_nvml_dev *d, struct gpu_reading *r,
 /* Asks the driver for every process's latest sample into d->putil: the
  * size query (3 us), then the data (1.4-2.6 ms on an H200). Returns the
  * last call's code; *count is how many samples came back. */
-static gpu_nvml_return_t fetch_process_samples(const struct gpu_nvml_ctx *c,
-                                               struct gpu_nvml_dev *d, unsigned *count)
+static gpu_nvml_return_t fetch_process_samples(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
+                                               unsigned *count)
 {
     *count = 0;
     gpu_nvml_return_t rc = GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_PROCESS_UTIL,

@@ -43,10 +43,9 @@ static double sample_pct(int value_type, const gpu_nvml_value_t *v)
 static gpu_nvml_return_t fetch_samples(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
                                        unsigned long long last, int *value_type, unsigned *count)
 {
-    gpu_nvml_return_t rc =
-        GPU_NVML_TIMED(GPU_NVML_SYM_SAMPLES,
-                       c->lib.samples(d->handle, GPU_NVML_ABI_GPU_UTILIZATION_SAMPLES, last,
-                                      value_type, count, NULL));
+    gpu_nvml_return_t rc = GPU_NVML_TIMED(
+        GPU_NVML_SYM_SAMPLES, c->lib.samples(d->handle, GPU_NVML_ABI_GPU_UTILIZATION_SAMPLES, last,
+                                             value_type, count, NULL));
     if (rc == GPU_NVML_RC_SUCCESS && *count > GPU_NVML_MAX_DRIVER_SAMPLES) {
         *count = GPU_NVML_MAX_DRIVER_SAMPLES; /* a driver fault: take what fits, never all */
     }
@@ -127,8 +126,9 @@ static void assign_samples(struct gpu_nvml_dev *d, int value_type, unsigned coun
     unsigned long long period = sample_period_us(d, count, last);
     unsigned long long prev = last;
     if (!d->samples_seen) {
-        prev = ticks[0].end_us > GPU_NVML_FIRST_WINDOW_US ? ticks[0].end_us - GPU_NVML_FIRST_WINDOW_US
-                                                          : 0;
+        prev = ticks[0].end_us > GPU_NVML_FIRST_WINDOW_US
+                   ? ticks[0].end_us - GPU_NVML_FIRST_WINDOW_US
+                   : 0;
     }
     struct gpu_busy none = { .source = GPU_BUSY_SAMPLES };
     for (size_t k = 0; k < n; k++) {

@@ -3,13 +3,12 @@
  * shared/reference/nvml-costs.md), for /metrics and `gpulse now --timings`.
  * One writer at a time in practice (the sampler); relaxed atomics keep a
  * concurrent reader (an HTTP thread) safe without a lock. */
-#include "gpu/nvml_lib.h"
-
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "gpu/gpu.h"
+#include "gpu/nvml_lib.h"
 
 static _Atomic uint64_t call_count[GPU_NVML_SYM_COUNT];
 static _Atomic uint64_t call_ns[GPU_NVML_SYM_COUNT];

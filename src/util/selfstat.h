@@ -9,12 +9,12 @@
 #include "util/common.h"
 
 struct selfstat {
-    double cpu_seconds;      /* user + system CPU time (/proc/self/stat utime, stime) */
-    int64_t resident_bytes;  /* resident set size (rss x page size) */
-    int64_t virtual_bytes;   /* virtual memory size (vsize) */
-    double start_time_s;     /* Unix time the process started (boot time + starttime) */
-    int64_t open_fds;        /* entries of /proc/self/fd; -1 unknown */
-    int64_t max_fds;         /* the soft RLIMIT_NOFILE; -1 unlimited or unknown */
+    double cpu_seconds;     /* user + system CPU time (/proc/self/stat utime, stime) */
+    int64_t resident_bytes; /* resident set size (rss x page size) */
+    int64_t virtual_bytes;  /* virtual memory size (vsize) */
+    double start_time_s;    /* Unix time the process started (boot time + starttime) */
+    int64_t open_fds;       /* entries of /proc/self/fd; -1 unknown */
+    int64_t max_fds;        /* the soft RLIMIT_NOFILE; -1 unlimited or unknown */
 };
 
 /* Reads /proc/self/stat (one file) and counts /proc/self/fd; the boot time
