@@ -290,12 +290,12 @@ void gpu_nvml_backend_read_dynamic(void *ctx, unsigned i, const struct gpu_optio
 {
     struct gpu_nvml_ctx *c = ctx;
     struct gpu_nvml_dev *d = &c->dev[i];
+    if (i == 0) {
+        c->reads++;
+    }
     if (gpu_nvml_lost(r)) {
         note_state_change(d, r);
         return;
-    }
-    if (i == 0) {
-        c->reads++;
     }
     d->now_us = clock_monotonic_us();
     r->values = d->static_values;

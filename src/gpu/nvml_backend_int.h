@@ -29,8 +29,10 @@
  * between readings, energy is power integrated over time. */
 #define GPU_NVML_ENERGY_EVERY_US (60ULL * 1000000)
 /* Per-process utilization is read at most this often per GPU: the driver
- * keeps one sample per process per second. */
-#define GPU_NVML_PUTIL_EVERY_US 1000000ULL
+ * keeps one sample per process per second, only the latest, so reads must
+ * come at least once a second; a tick that comes a little early (1 s ticks
+ * jitter) still reads. */
+#define GPU_NVML_PUTIL_EVERY_US 750000ULL
 
 /* What the back end keeps about one GPU between reads. */
 struct gpu_nvml_dev {
@@ -48,7 +50,6 @@ struct gpu_nvml_dev {
     bool samples_unsupported; /* stop asking once the driver said so */
     bool samples_seen;
     unsigned long long samples_last_us; /* newest utilization sample taken */
-    unsigned long long driver_now_us;   /* newest sample time: the driver's clock */
     struct gpu_nvml_sample *samples;
     unsigned samples_cap;
     uint64_t polled_last_us; /* monotonic time of the previous polled read */

@@ -157,7 +157,6 @@ static void assign_samples(struct gpu_nvml_dev *d, int value_type, unsigned coun
     }
     d->samples_seen = true;
     d->samples_last_us = prev;
-    d->driver_now_us = s[count - 1].timestamp_us;
 }
 
 /* Busy time from the driver's utilization sample buffer: each sample is the
