@@ -78,10 +78,14 @@ static unsigned long long sample_period_us(const struct gpu_nvml_dev *d, unsigne
     return DEFAULT_SAMPLE_PERIOD_US;
 }
 
-/* The GPU's sample buffer: what the driver keeps of it and since when. */
+/* How much history the driver keeps, from the first read (lastSeen 0
+ * returns the whole buffer). A buffer still filling (a driver just
+ * loaded) says nothing of its size: the span stays unknown. */
+#define MIN_SAMPLES_FOR_SPAN 16
+
 static void note_span(struct gpu_nvml_dev *d, unsigned count, unsigned long long last)
 {
-    if (last == 0 && count >= 2) {
+    if (last == 0 && count >= MIN_SAMPLES_FOR_SPAN) {
         d->span_us = sample_period_us(d, count, last) * count;
     }
 }
