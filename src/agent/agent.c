@@ -254,7 +254,7 @@ static void hold(struct held_ticks *h, struct gpu_snapshot *snap)
 {
     if (h->n == h->cap) {
         h->cap = h->cap ? 2 * h->cap : 16;
-        h->snaps = xrealloc(h->snaps, h->cap * sizeof(*h->snaps));
+        h->snaps = xrealloc(h->snaps, h->cap * sizeof(struct gpu_snapshot *));
     }
     h->snaps[h->n++] = snap;
 }
