@@ -248,6 +248,8 @@ int cli_now_main(int argc, char **argv)
     struct gpu_options opts;
     gpu_options_from_config(&cfg, &opts);
     opts.once = a.watch_ms == 0;
+    /* One row per GPU shows no process's utilization: do not read it. */
+    opts.read_process_utilization = a.format != REPORT_FORMAT_CSV || a.csv_processes;
     struct call_totals before = { 0 };
     struct gpu_session *session = NULL;
     if (gpu_session_open(&opts, &session, &err) != 0) {

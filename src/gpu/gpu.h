@@ -102,6 +102,10 @@ struct gpu_options {
     const char *proc_root; /* NULL: /proc */
     bool read_pcie;        /* PCIe throughput costs 2 x 20 ms per GPU in the driver */
     bool read_processes;   /* list processes and attribute them */
+    /* Per-process utilization (1.4-2.6 ms a read on an H200, made only
+     * where processes share a busy GPU). False: the processes' sm_pct and
+     * the rest are absent (`gpulse now --format csv`, one row per GPU). */
+    bool read_process_utilization;
     /* A single read (`gpulse now` without --watch): only what it shows. No
      * energy counter (one reading says nothing of a span; energy_mj is
      * absent), no maximum clocks (absent), busy time from the polled

@@ -79,6 +79,7 @@ static int nvml_open(const struct gpu_options *opts, void **out, struct gp_err *
     }
 
     c->once = opts->once;
+    c->read_putil = opts->read_process_utilization;
     gpu_nvml_return_t nrc = GPU_NVML_TIMED(GPU_NVML_SYM_INIT, gpu_nvml_lib_init(&c->lib));
     if (nrc != GPU_NVML_RC_SUCCESS) {
         const char *hint = init_hint(nrc);

@@ -91,8 +91,9 @@ struct gpu_nvml_dev {
 struct gpu_nvml_ctx {
     struct gpu_nvml_lib lib;
     bool initialised;
-    bool once;      /* gpu_options.once: a single read, only what it shows */
-    uint64_t reads; /* reads of GPU 0: the PCIe round-robin's clock */
+    bool once;       /* gpu_options.once: a single read, only what it shows */
+    bool read_putil; /* gpu_options.read_process_utilization */
+    uint64_t reads;  /* reads of GPU 0: the PCIe round-robin's clock */
     unsigned count;
     struct gpu_nvml_dev *dev;
 };

@@ -208,8 +208,9 @@ static void process_utilization(const struct gpu_nvml_ctx *c, struct gpu_nvml_de
                                 struct gpu_reading *r)
 {
     /* MIG GPUs do not report per-process utilization on the parent handle. */
-    if (!c->lib.process_util || d->putil_unsupported || d->id.mig_enabled || gpu_nvml_lost(r) ||
-        r->process_count == 0 || !gpu_values_has(&r->values, GPU_FIELD_UTIL_GPU_PCT)) {
+    if (!c->read_putil || !c->lib.process_util || d->putil_unsupported || d->id.mig_enabled ||
+        gpu_nvml_lost(r) || r->process_count == 0 ||
+        !gpu_values_has(&r->values, GPU_FIELD_UTIL_GPU_PCT)) {
         return;
     }
     int64_t gpu_pct = r->values.v[GPU_FIELD_UTIL_GPU_PCT];

@@ -183,6 +183,11 @@ class FieldsEqualTheScenario(unittest.TestCase):
         # GPU 0: two processes share a busy GPU; GPU 1's only process gets the GPU's share
         self.assertEqual(calls["nvmlDeviceGetProcessUtilization"], 2)
         self.assertEqual(calls["total"], sum(v for k, v in calls.items() if k != "total"))
+        # One CSV row per GPU shows no process's utilization: not read.
+        p = run(["now", "--format", "csv", "--timings"], SCENARIO, FROZEN)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("nvmlDeviceGetProcessUtilization", p.stderr)
+        self.assertIn("nvmlDeviceGetUtilizationRates", p.stderr)
 
     def test_energy_integrates_power(self):
         g = gpu(self.agent_doc, 0)

@@ -118,6 +118,7 @@ static void read_with(const char *path, struct gpu_snapshot *snap)
 {
     struct gpu_options opts = { .nvml_lib = path,
                                 .read_processes = true,
+                                .read_process_utilization = true,
                                 .proc_root = FIXTURES "/proc" };
     struct gpu_session *s = NULL;
     struct gp_err err = { 0 };
