@@ -45,7 +45,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    struct gpu_options opts = { .read_processes = true };
+    struct gpu_options opts = { .read_processes = true, .read_process_utilization = true };
     struct gpu_session *s = NULL;
     struct gp_err err = { 0 };
     if (gpu_session_open(&opts, &s, &err) != 0) {

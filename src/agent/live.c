@@ -120,7 +120,7 @@ void agent_live_publish(struct agent_live *l, const struct gpu_snapshot *snap,
     for (size_t i = 0; i < n; i++) {
         const struct gpu_reading *r = &snap->gpus[i];
         size_t slot = total_slot(l, r->id.uuid);
-        if (r->state != GPU_STATE_LOST && r->busy.source != GPU_BUSY_NONE) {
+        if (!snap->busy_pending && r->state != GPU_STATE_LOST && r->busy.source != GPU_BUSY_NONE) {
             l->busy_seconds[slot] += (double)r->busy.busy_us / 1e6;
         }
         f->busy_seconds[i] = l->busy_seconds[slot];
@@ -133,6 +133,20 @@ void agent_live_publish(struct agent_live *l, const struct gpu_snapshot *snap,
     l->newest = f;
     pthread_mutex_unlock(&l->lock);
     agent_live_release(old);
+}
+
+void agent_live_add_busy(struct agent_live *l, struct gpu_snapshot *const *snaps, size_t n)
+{
+    pthread_mutex_lock(&l->lock);
+    for (size_t j = 0; j < n; j++) {
+        for (size_t i = 0; i < snaps[j]->gpu_count; i++) {
+            const struct gpu_reading *r = &snaps[j]->gpus[i];
+            if (r->state != GPU_STATE_LOST && r->busy.source != GPU_BUSY_NONE) {
+                l->busy_seconds[total_slot(l, r->id.uuid)] += (double)r->busy.busy_us / 1e6;
+            }
+        }
+    }
+    pthread_mutex_unlock(&l->lock);
 }
 
 const struct agent_live_frame *agent_live_acquire(struct agent_live *l)

@@ -55,9 +55,14 @@ struct agent_live *agent_live_new(uint64_t interval_ms);
 void agent_live_free(struct agent_live *l);
 
 /* The sampler: publishes a copy of snap as the newest frame, adding its
- * busy time and read duration to the running totals. */
+ * read duration, and its busy time unless still pending (snap->busy_pending),
+ * to the running totals. */
 void agent_live_publish(struct agent_live *l, const struct gpu_snapshot *snap,
                         uint64_t missed_ticks, uint64_t queue_dropped);
+
+/* The sampler: adds the busy time of snaps[0..n-1], settled after they
+ * were published, to the running totals (shown from the next frame on). */
+void agent_live_add_busy(struct agent_live *l, struct gpu_snapshot *const *snaps, size_t n);
 
 /* The newest frame, held until agent_live_release(); NULL before the first
  * tick. */

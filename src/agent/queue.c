@@ -77,11 +77,20 @@ size_t agent_queue_take(struct agent_queue *q, struct gpu_snapshot **out, size_t
 void agent_queue_wait(struct agent_queue *q, const struct timespec *deadline)
 {
     pthread_mutex_lock(&q->lock);
-    while (!q->closed) {
+    while (!q->closed && !q->kicked) {
         if (pthread_cond_timedwait(&q->ready, &q->lock, deadline) == ETIMEDOUT) {
             break;
         }
     }
+    q->kicked = false;
+    pthread_mutex_unlock(&q->lock);
+}
+
+void agent_queue_kick(struct agent_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->kicked = true;
+    pthread_cond_broadcast(&q->ready);
     pthread_mutex_unlock(&q->lock);
 }
 

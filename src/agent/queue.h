@@ -22,6 +22,7 @@ struct agent_queue {
     uint64_t pushed; /* counters for logs and `db info` */
     uint64_t dropped;
     bool closed; /* no more pushes: the writer drains and stops */
+    bool kicked; /* a batch is complete: flush it now */
 };
 
 /* Prepares an empty queue holding at most capacity snapshots (>= 1). */
@@ -41,9 +42,14 @@ void agent_queue_push(struct agent_queue *q, struct gpu_snapshot *snap);
 size_t agent_queue_take(struct agent_queue *q, struct gpu_snapshot **out, size_t max,
                         const struct timespec *deadline);
 
-/* Waits until the queue is closed or the absolute CLOCK_MONOTONIC deadline
- * passes, so the writer can gather a flush interval's worth. */
+/* Waits until the queue is closed, kicked (agent_queue_kick) or the
+ * absolute CLOCK_MONOTONIC deadline passes, so the writer can gather a
+ * flush interval's worth; clears the kick. */
 void agent_queue_wait(struct agent_queue *q, const struct timespec *deadline);
+
+/* Tells the writer that what is queued is a complete batch (the sampler
+ * settled its busy time): it flushes now instead of at its deadline. */
+void agent_queue_kick(struct agent_queue *q);
 
 /* Counts snapshots dropped downstream (by the writer), for one total. */
 void agent_queue_count_drops(struct agent_queue *q, uint64_t n);

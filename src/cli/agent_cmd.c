@@ -146,6 +146,8 @@ static int dry_run(const struct config *cfg, bool once)
     clock_schedule_init(&schedule, cfg->interval_ms);
     while (!stop_requested) {
         gpu_session_read(s, &snap);
+        struct gpu_snapshot *settle = &snap;
+        gpu_session_settle(s, &settle, 1, once);
         if (report_now_write_json(stdout, &snap, &ropts) != 0 || fflush(stdout) != 0) {
             rc = cli_fail("cannot write to standard output");
             break;

@@ -24,6 +24,7 @@ struct now_args {
     uint64_t watch_ms;             /* 0: read once */
     int color;                     /* -1 auto, 0 never, 1 always */
     int verbose;                   /* -v count */
+    bool timings;                  /* --timings: what each read cost in NVML calls */
     struct cli_config_args config; /* --config, --set, and the reading flags as keys */
 };
 
@@ -48,6 +49,9 @@ static void usage(FILE *out)
           "                          csv one header\n"
           "      --pcie              also read PCIe throughput (the driver spends 20 ms\n"
           "                          per direction and GPU measuring it; key: pcie)\n"
+          "      --timings           after each read, print to standard error the NVML\n"
+          "                          calls it made: function, calls, total and per-call\n"
+          "                          microseconds (the first read includes nvmlInit)\n"
           "      --color WHEN        auto (default), always or never\n"
           "      --no-color          the same as --color never\n"
           "      --nvml-lib PATH     the NVML library to load (default: the nvml_lib\n"
@@ -61,6 +65,8 @@ static void usage(FILE *out)
           "  -h, --help              show this help\n"
           "\n"
           "Absent metrics (not supported by the GPU) show as N/A, null or an empty field.\n"
+          "One read (without --watch) makes only the calls it shows: no energy counter\n"
+          "and no maximum clocks (both absent), busy time from the polled utilization.\n"
           "Exit status: 0 ok, 1 no NVML or no GPU, 2 bad arguments.\n",
           out);
 }
@@ -68,6 +74,7 @@ static void usage(FILE *out)
 enum {
     OPT_COLOR = 256,
     OPT_NO_COLOR,
+    OPT_TIMINGS,
 };
 
 /* --color: auto (-1), always (1) or never (0). */
@@ -110,6 +117,9 @@ static int take_option(int opt, const char *arg, void *ctx)
     case OPT_NO_COLOR:
         a->color = 0;
         return 0;
+    case OPT_TIMINGS:
+        a->timings = true;
+        return 0;
     case 'v':
         a->verbose++;
         return 0;
@@ -129,6 +139,7 @@ static int parse_args(int argc, char **argv, struct now_args *a, struct config *
         { "watch", required_argument, NULL, 'w' },
         { "color", required_argument, NULL, OPT_COLOR },
         { "no-color", no_argument, NULL, OPT_NO_COLOR },
+        { "timings", no_argument, NULL, OPT_TIMINGS },
         CLI_READ_LONGOPTS,
         CLI_CONFIG_LONGOPTS,
         { "help", no_argument, NULL, 'h' },
@@ -152,6 +163,40 @@ static int parse_args(int argc, char **argv, struct now_args *a, struct config *
         return -1;
     }
     return stop;
+}
+
+/* The NVML call counters at the previous --timings print. */
+struct call_totals {
+    struct gpu_call_count c[GPU_CALLS_MAX];
+    size_t n;
+};
+
+/* --timings: the calls made since the previous print, one line each. */
+static void print_timings(FILE *out, struct call_totals *before)
+{
+    struct call_totals now;
+    now.n = gpu_calls_read(now.c, GP_ARRAY_LEN(now.c));
+    fprintf(out, "%-44s %7s %12s %12s\n", "NVML function", "calls", "total_us", "per_call_us");
+    uint64_t calls = 0;
+    uint64_t ns = 0;
+    for (size_t i = 0; i < now.n; i++) {
+        struct gpu_call_count d = now.c[i];
+        for (size_t j = 0; j < before->n; j++) {
+            if (before->c[j].function == d.function) {
+                d.calls -= before->c[j].calls;
+                d.ns -= before->c[j].ns;
+            }
+        }
+        if (d.calls == 0) {
+            continue;
+        }
+        fprintf(out, "%-44s %7llu %12.1f %12.2f\n", d.function, (unsigned long long)d.calls,
+                (double)d.ns / 1e3, (double)d.ns / 1e3 / (double)d.calls);
+        calls += d.calls;
+        ns += d.ns;
+    }
+    fprintf(out, "%-44s %7llu %12.1f\n", "total", (unsigned long long)calls, (double)ns / 1e3);
+    *before = now;
 }
 
 static unsigned terminal_width(void)
@@ -202,6 +247,10 @@ int cli_now_main(int argc, char **argv)
     struct gp_err err = { 0 };
     struct gpu_options opts;
     gpu_options_from_config(&cfg, &opts);
+    opts.once = a.watch_ms == 0;
+    /* One row per GPU shows no process's utilization: do not read it. */
+    opts.read_process_utilization = a.format != REPORT_FORMAT_CSV || a.csv_processes;
+    struct call_totals before = { 0 };
     struct gpu_session *session = NULL;
     if (gpu_session_open(&opts, &session, &err) != 0) {
         return cli_fail("%s", err.msg);
@@ -229,7 +278,15 @@ int cli_now_main(int argc, char **argv)
     clock_schedule_init(&schedule, a.watch_ms ? a.watch_ms : 1);
     do {
         gpu_session_read(session, &snap);
+        if (a.watch_ms) {
+            /* Each refresh shows the busy time since the one before. */
+            struct gpu_snapshot *settle = &snap;
+            gpu_session_settle(session, &settle, 1, false);
+        }
         rc = render(&a, &snap, &ropts, a.watch_ms && tty && a.format == REPORT_FORMAT_TABLE);
+        if (a.timings) {
+            print_timings(stderr, &before);
+        }
         if (rc || !a.watch_ms) {
             break;
         }

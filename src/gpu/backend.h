@@ -6,6 +6,14 @@
 
 #include "gpu/gpu.h"
 
+/* One tick whose busy time is settled: its reading of one GPU and when
+ * the tick's read started (Unix us, the clock the driver stamps samples
+ * with). */
+struct gpu_settle_tick {
+    uint64_t end_us;
+    struct gpu_reading *r;
+};
+
 struct gpu_backend_ops {
     /* Loads and initialises the library; *ctx is the back end's state. */
     int (*open)(const struct gpu_options *opts, void **ctx, struct gp_err *err);
@@ -22,6 +30,12 @@ struct gpu_backend_ops {
                          struct gpu_reading *out);
     /* Processes on GPU i, without /proc attribution. */
     void (*read_processes)(void *ctx, unsigned i, struct gpu_reading *out);
+    /* Busy time of GPU i for ticks (oldest first) from the driver's sample
+     * buffer, each sample to the tick its timestamp falls in; with final,
+     * the energy counter read into the last tick too. */
+    void (*settle)(void *ctx, unsigned i, struct gpu_settle_tick *ticks, size_t n, bool final);
+    /* The span of GPU i's utilization sample buffer in us; 0 unknown. */
+    uint64_t (*busy_span_us)(void *ctx, unsigned i);
 };
 
 /* The NVML back end. */

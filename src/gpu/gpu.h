@@ -91,6 +91,7 @@ struct gpu_reading {
 struct gpu_snapshot {
     int64_t time_ms;           /* Unix epoch ms when the read started */
     uint64_t read_duration_us; /* how long reading every GPU took */
+    bool busy_pending;         /* busy is the polled estimate until gpu_session_settle */
     struct gpu_system system;
     size_t gpu_count;
     struct gpu_reading *gpus; /* owned */
@@ -101,6 +102,15 @@ struct gpu_options {
     const char *proc_root; /* NULL: /proc */
     bool read_pcie;        /* PCIe throughput costs 2 x 20 ms per GPU in the driver */
     bool read_processes;   /* list processes and attribute them */
+    /* Per-process utilization (1.4-2.6 ms a read on an H200, made only
+     * where processes share a busy GPU). False: the processes' sm_pct and
+     * the rest are absent (`gpulse now --format csv`, one row per GPU). */
+    bool read_process_utilization;
+    /* A single read (`gpulse now` without --watch): only what it shows. No
+     * energy counter (one reading says nothing of a span; energy_mj is
+     * absent), no maximum clocks (absent), busy time from the polled
+     * utilization (gpu_session_settle is not called), PCIe of every GPU. */
+    bool once;
 };
 
 struct config;
@@ -132,6 +142,24 @@ size_t gpu_session_gpu_count(const struct gpu_session *s);
  * lost in its reading and the others are read as usual. */
 void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap);
 
+/* Settles the busy time of snaps[0..n-1] (oldest first, read by
+ * gpu_session_read of this session and not settled before) from one read
+ * of each GPU's utilization sample buffer: every sample goes to the tick
+ * whose window holds its timestamp (a tick's window ends when its read
+ * started, snap->time_ms), so busy time is exact however seldom this is
+ * called, as long as the ticks span less than the driver keeps
+ * (gpu_session_busy_span_ms). A GPU's only process gets the tick's busy
+ * share as its sm_pct. With final (the agent stopping), the last
+ * snapshot's energy is the counter read now, not an estimate. Ticks that
+ * cannot be settled keep the polled busy time they were read with. */
+void gpu_session_settle(struct gpu_session *s, struct gpu_snapshot *const *snaps, size_t n,
+                        bool final);
+
+/* How much history the driver's utilization sample buffer holds, in ms
+ * (period x samples, 14 200 on an H200), the least over the GPUs; 0 until
+ * the first settle has seen it. */
+uint64_t gpu_session_busy_span_ms(const struct gpu_session *s);
+
 /* Makes dst a deep copy of src (dst must be zeroed or finished); free it
  * with gpu_snapshot_fini(). */
 void gpu_snapshot_copy(struct gpu_snapshot *dst, const struct gpu_snapshot *src);
@@ -146,6 +174,24 @@ bool gpu_busy_pct(const struct gpu_busy *b, double *pct);
  * when the driver did not give it. NVML encodes it as 1000 * major +
  * 10 * minor (nvmlSystemGetCudaDriverVersion_v2). size >= 16. */
 void gpu_cuda_version_format(const struct gpu_system *sys, char *buf, size_t size);
+
+/* What one NVML function has cost this process so far. */
+struct gpu_call_count {
+    const char *function; /* its newest name, "nvmlDeviceGetSamples"; static storage */
+    uint64_t calls;
+    uint64_t ns; /* wall time inside the calls (CLOCK_MONOTONIC): on NVIDIA's
+                    driver, CPU time of the calling thread (nvml-costs.md) */
+};
+
+/* Enough room for every function gpulse calls. */
+#define GPU_CALLS_MAX 64
+
+/* Copies into out (room for max) the count and time of every NVML
+ * function this process has called at least once, in the loader's slot
+ * order: all sessions together, from the process's start. Safe from any
+ * thread, without a lock; counters read while a call ends may be one call
+ * apart from each other. Returns how many were written. */
+size_t gpu_calls_read(struct gpu_call_count *out, size_t max);
 
 /* "samples", "polled" or "none". */
 const char *gpu_busy_source_name(enum gpu_busy_source src);

@@ -78,7 +78,9 @@ static int nvml_open(const struct gpu_options *opts, void **out, struct gp_err *
         goto fail;
     }
 
-    gpu_nvml_return_t nrc = gpu_nvml_lib_init(&c->lib);
+    c->once = opts->once;
+    c->read_putil = opts->read_process_utilization;
+    gpu_nvml_return_t nrc = GPU_NVML_TIMED(GPU_NVML_SYM_INIT, gpu_nvml_lib_init(&c->lib));
     if (nrc != GPU_NVML_RC_SUCCESS) {
         const char *hint = init_hint(nrc);
         rc = gp_err_set(err, -EIO, "NVML initialisation failed: %s (NVML error %d)%s%s",
@@ -88,7 +90,7 @@ static int nvml_open(const struct gpu_options *opts, void **out, struct gp_err *
     }
     c->initialised = true;
 
-    nrc = c->lib.device_count(&c->count);
+    nrc = GPU_NVML_TIMED(GPU_NVML_SYM_DEVICE_COUNT, c->lib.device_count(&c->count));
     if (nrc != GPU_NVML_RC_SUCCESS) {
         rc = gp_err_set(err, -EIO, "cannot count GPUs: %s (NVML error %d)",
                         gpu_nvml_lib_strerror(&c->lib, nrc), nrc);
@@ -101,7 +103,8 @@ static int nvml_open(const struct gpu_options *opts, void **out, struct gp_err *
     }
     c->dev = xcalloc(c->count, sizeof(*c->dev));
     for (unsigned i = 0; i < c->count; i++) {
-        c->dev[i].handle_rc = c->lib.handle_by_index(i, &c->dev[i].handle);
+        c->dev[i].handle_rc = GPU_NVML_TIMED(GPU_NVML_SYM_HANDLE_BY_INDEX,
+                                             c->lib.handle_by_index(i, &c->dev[i].handle));
         if (c->dev[i].handle_rc != GPU_NVML_RC_SUCCESS) {
             log_warn("gpu", "GPU %u cannot be opened: %s", i,
                      gpu_nvml_lib_strerror(&c->lib, c->dev[i].handle_rc));
@@ -132,7 +135,7 @@ static void nvml_close(void *ctx)
     }
     free(c->dev);
     if (c->initialised) {
-        c->lib.shutdown();
+        GPU_NVML_TIMED(GPU_NVML_SYM_SHUTDOWN, c->lib.shutdown());
     }
     gpu_nvml_lib_close(&c->lib);
     free(c);
@@ -149,14 +152,18 @@ static void nvml_read_system(void *ctx, struct gpu_system *out)
     *out = (struct gpu_system){ 0 };
     snprintf(out->lib_path, sizeof(out->lib_path), "%s", c->lib.path);
     if (c->lib.driver_version &&
-        c->lib.driver_version(out->driver_version, sizeof(out->driver_version)) != 0) {
+        GPU_NVML_TIMED(GPU_NVML_SYM_DRIVER_VERSION,
+                       c->lib.driver_version(out->driver_version, sizeof(out->driver_version))) !=
+            0) {
         out->driver_version[0] = '\0';
     }
     if (c->lib.nvml_version &&
-        c->lib.nvml_version(out->nvml_version, sizeof(out->nvml_version)) != 0) {
+        GPU_NVML_TIMED(GPU_NVML_SYM_NVML_VERSION,
+                       c->lib.nvml_version(out->nvml_version, sizeof(out->nvml_version))) != 0) {
         out->nvml_version[0] = '\0';
     }
-    if (c->lib.cuda_version && c->lib.cuda_version(&out->cuda_version) == 0) {
+    if (c->lib.cuda_version &&
+        GPU_NVML_TIMED(GPU_NVML_SYM_CUDA_VERSION, c->lib.cuda_version(&out->cuda_version)) == 0) {
         out->has_cuda_version = true;
     }
 }
@@ -165,10 +172,12 @@ static void nvml_read_system(void *ctx, struct gpu_system *out)
 
 static void read_string(const struct gpu_nvml_ctx *c, struct gpu_reading *r,
                         gpu_nvml_return_t (*fn)(gpu_nvml_device_t, char *, unsigned int),
-                        gpu_nvml_device_t h, char *buf, size_t size, const char *what)
+                        enum gpu_nvml_sym sym, gpu_nvml_device_t h, char *buf, size_t size)
 {
     buf[0] = '\0';
-    if (fn && !gpu_nvml_lost(r) && !gpu_nvml_accept(c, r, fn(h, buf, (unsigned)size), what)) {
+    if (fn && !gpu_nvml_lost(r) &&
+        !gpu_nvml_accept(c, r, GPU_NVML_TIMED(sym, fn(h, buf, (unsigned)size)),
+                         c->lib.resolved[sym])) {
         buf[0] = '\0';
     }
     buf[size - 1] = '\0';
@@ -181,7 +190,9 @@ static void read_pci(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d, struc
     }
     if (c->lib.pci_legacy_layout) {
         struct gpu_nvml_pci_info_v1 pci = { 0 };
-        if (gpu_nvml_accept(c, r, c->lib.pci_info(d->handle, &pci), "nvmlDeviceGetPciInfo")) {
+        if (gpu_nvml_accept(c, r,
+                            GPU_NVML_TIMED(GPU_NVML_SYM_PCI_INFO, c->lib.pci_info(d->handle, &pci)),
+                            "nvmlDeviceGetPciInfo")) {
             snprintf(d->id.pci_bus_id, sizeof(d->id.pci_bus_id), "%.16s", pci.bus_id);
             d->id.pci_device_id = pci.pci_device_id;
             d->id.has_pci_device_id = true;
@@ -189,7 +200,8 @@ static void read_pci(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d, struc
         return;
     }
     struct gpu_nvml_pci_info pci = { 0 };
-    if (gpu_nvml_accept(c, r, c->lib.pci_info(d->handle, &pci),
+    if (gpu_nvml_accept(c, r,
+                        GPU_NVML_TIMED(GPU_NVML_SYM_PCI_INFO, c->lib.pci_info(d->handle, &pci)),
                         c->lib.resolved[GPU_NVML_SYM_PCI_INFO])) {
         pci.bus_id[sizeof(pci.bus_id) - 1] = '\0';
         snprintf(d->id.pci_bus_id, sizeof(d->id.pci_bus_id), "%s", pci.bus_id);
@@ -203,8 +215,9 @@ static void read_max_clock(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
 {
     unsigned int mhz = 0;
     if (c->lib.max_clock && !gpu_nvml_lost(r) &&
-        gpu_nvml_accept(c, r, c->lib.max_clock(d->handle, type, &mhz),
-                        "nvmlDeviceGetMaxClockInfo")) {
+        gpu_nvml_accept(
+            c, r, GPU_NVML_TIMED(GPU_NVML_SYM_MAX_CLOCK, c->lib.max_clock(d->handle, type, &mhz)),
+            "nvmlDeviceGetMaxClockInfo")) {
         gpu_values_set(&d->static_values, f, mhz);
     }
 }
@@ -222,31 +235,39 @@ static void nvml_read_static(void *ctx, unsigned i, struct gpu_reading *r)
     }
     if (!d->static_done) {
         d->id.index = i;
-        read_string(c, r, c->lib.name, d->handle, d->id.name, sizeof(d->id.name),
-                    "nvmlDeviceGetName");
-        read_string(c, r, c->lib.uuid, d->handle, d->id.uuid, sizeof(d->id.uuid),
-                    "nvmlDeviceGetUUID");
-        read_string(c, r, c->lib.serial, d->handle, d->id.serial, sizeof(d->id.serial),
-                    "nvmlDeviceGetSerial");
+        read_string(c, r, c->lib.name, GPU_NVML_SYM_NAME, d->handle, d->id.name,
+                    sizeof(d->id.name));
+        read_string(c, r, c->lib.uuid, GPU_NVML_SYM_UUID, d->handle, d->id.uuid,
+                    sizeof(d->id.uuid));
+        read_string(c, r, c->lib.serial, GPU_NVML_SYM_SERIAL, d->handle, d->id.serial,
+                    sizeof(d->id.serial));
         read_pci(c, d, r);
         unsigned int minor = 0;
         if (c->lib.minor_number && !gpu_nvml_lost(r) &&
-            gpu_nvml_accept(c, r, c->lib.minor_number(d->handle, &minor),
-                            "nvmlDeviceGetMinorNumber")) {
+            gpu_nvml_accept(
+                c, r,
+                GPU_NVML_TIMED(GPU_NVML_SYM_MINOR_NUMBER, c->lib.minor_number(d->handle, &minor)),
+                "nvmlDeviceGetMinorNumber")) {
             d->id.minor = minor;
             d->id.has_minor = true;
         }
         unsigned int mig_current = 0;
         unsigned int mig_pending = 0;
         if (c->lib.mig_mode && !gpu_nvml_lost(r) &&
-            gpu_nvml_accept(c, r, c->lib.mig_mode(d->handle, &mig_current, &mig_pending),
+            gpu_nvml_accept(c, r,
+                            GPU_NVML_TIMED(GPU_NVML_SYM_MIG_MODE,
+                                           c->lib.mig_mode(d->handle, &mig_current, &mig_pending)),
                             "nvmlDeviceGetMigMode")) {
             d->id.has_mig_mode = true;
             d->id.mig_enabled = mig_current == 1;
         }
-        read_max_clock(c, d, r, GPU_NVML_ABI_CLOCK_SM, GPU_FIELD_CLOCK_SM_MAX_MHZ);
-        read_max_clock(c, d, r, GPU_NVML_ABI_CLOCK_GRAPHICS, GPU_FIELD_CLOCK_GRAPHICS_MAX_MHZ);
-        read_max_clock(c, d, r, GPU_NVML_ABI_CLOCK_MEM, GPU_FIELD_CLOCK_MEM_MAX_MHZ);
+        /* Maximum clocks cost 1 ms each on an H200: read once, and not at
+         * all for a one-shot read, which does not show them. */
+        if (!c->once) {
+            read_max_clock(c, d, r, GPU_NVML_ABI_CLOCK_SM, GPU_FIELD_CLOCK_SM_MAX_MHZ);
+            read_max_clock(c, d, r, GPU_NVML_ABI_CLOCK_GRAPHICS, GPU_FIELD_CLOCK_GRAPHICS_MAX_MHZ);
+            read_max_clock(c, d, r, GPU_NVML_ABI_CLOCK_MEM, GPU_FIELD_CLOCK_MEM_MAX_MHZ);
+        }
         /* A GPU lost during the first read is read again next time. */
         d->static_done = !gpu_nvml_lost(r);
     }
@@ -261,4 +282,6 @@ const struct gpu_backend_ops gpu_nvml_backend = {
     .read_static = nvml_read_static,
     .read_dynamic = gpu_nvml_backend_read_dynamic,
     .read_processes = gpu_nvml_backend_read_processes,
+    .settle = gpu_nvml_backend_settle,
+    .busy_span_us = gpu_nvml_backend_busy_span_us,
 };

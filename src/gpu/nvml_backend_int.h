@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gpu/backend.h"
 #include "gpu/gpu.h"
 #include "gpu/nvml_lib.h"
 
@@ -21,9 +22,24 @@
  * and is not allocated for. */
 #define GPU_NVML_MAX_DRIVER_SAMPLES 100000U
 
+/* A function that answered NOT_SUPPORTED is asked again only after this
+ * long (the fan-speed call costs 0.32 ms on an H200 that has no fan). */
+#define GPU_NVML_REPROBE_US (10ULL * 60 * 1000000)
+/* The energy counter (2.5-3.5 ms a call on an H200) is read this often;
+ * between readings, energy is power integrated over time. */
+#define GPU_NVML_ENERGY_EVERY_US (60ULL * 1000000)
+/* Per-process utilization is read at most this often per GPU: the driver
+ * keeps one sample per process per second, only the latest, so reads must
+ * come at least once a second; a tick that comes a little early (1 s ticks
+ * jitter) still reads. */
+#define GPU_NVML_PUTIL_EVERY_US 750000ULL
+
 /* What the back end keeps about one GPU between reads. */
 struct gpu_nvml_dev {
     gpu_nvml_device_t handle;
+    uint64_t now_us; /* monotonic time of the current read */
+    /* Per function: not asked before this monotonic time (NOT_SUPPORTED). */
+    uint64_t unsupported_until_us[GPU_NVML_SYM_COUNT];
     gpu_nvml_return_t handle_rc;     /* why the handle could not be had */
     struct gpu_identity id;          /* read once */
     struct gpu_values static_values; /* maximum clocks, read once */
@@ -34,15 +50,33 @@ struct gpu_nvml_dev {
     bool samples_unsupported; /* stop asking once the driver said so */
     bool samples_seen;
     unsigned long long samples_last_us; /* newest utilization sample taken */
-    unsigned long long driver_now_us;   /* newest sample time: the driver's clock */
     struct gpu_nvml_sample *samples;
     unsigned samples_cap;
     uint64_t polled_last_us; /* monotonic time of the previous polled read */
+    uint64_t span_us;        /* what the buffer holds: period x count; 0 unknown */
+
+    /* ECC mode: read once per session (it changes only with a reboot). */
+    bool ecc_known;
+    bool ecc_enabled;
+
+    /* Energy (nvml_backend_energy.c): the counter once a minute, power
+     * integrated between. */
+    bool energy_anchored;
+    uint64_t energy_read_us; /* monotonic time of the last counter read */
+    double energy_est_mj;    /* the counter at that read + power since */
+    double energy_out_mj;    /* what readings carry: never decreasing */
+    bool has_prev_power;
+    int64_t prev_power_mw;
+    uint64_t prev_power_us;
+
+    /* PCIe throughput, read for one GPU per tick in the agent. */
+    bool has_pcie_tx, has_pcie_rx;
+    int64_t pcie_tx_kbps, pcie_rx_kbps;
 
     /* Per-process utilization and the process lists (nvml_backend_procs.c). */
     bool putil_unsupported;
-    bool putil_seen;
-    unsigned long long putil_last_us;                 /* newest per-process sample taken */
+    uint64_t putil_read_us;             /* monotonic time of the last read; 0 none */
+    unsigned long long putil_newest_us; /* newest per-process sample: the driver's clock */
     struct gpu_nvml_process_utilization_sample *memo; /* newest sample per PID */
     size_t memo_len;
     size_t memo_cap;
@@ -57,9 +91,33 @@ struct gpu_nvml_dev {
 struct gpu_nvml_ctx {
     struct gpu_nvml_lib lib;
     bool initialised;
+    bool once;       /* gpu_options.once: a single read, only what it shows */
+    bool read_putil; /* gpu_options.read_process_utilization */
+    uint64_t reads;  /* reads of GPU 0: the PCIe round-robin's clock */
     unsigned count;
     struct gpu_nvml_dev *dev;
 };
+
+/* Whether function sym is worth calling on d now: not while a
+ * NOT_SUPPORTED answer is fresh. */
+static inline bool gpu_nvml_wanted(const struct gpu_nvml_dev *d, enum gpu_nvml_sym sym)
+{
+    return d->unsupported_until_us[sym] <= d->now_us;
+}
+
+/* Remembers a NOT_SUPPORTED answer of sym on d; returns rc. */
+static inline gpu_nvml_return_t gpu_nvml_note(struct gpu_nvml_dev *d, enum gpu_nvml_sym sym,
+                                              gpu_nvml_return_t rc)
+{
+    if (rc == GPU_NVML_RC_NOT_SUPPORTED) {
+        d->unsupported_until_us[sym] = d->now_us + GPU_NVML_REPROBE_US;
+    }
+    return rc;
+}
+
+/* Calls an NVML function of GPU d, timed under sym, remembering a
+ * NOT_SUPPORTED answer; its value is the call's return code. */
+#define GPU_NVML_DEV_CALL(d, sym, call) gpu_nvml_note((d), (sym), GPU_NVML_TIMED((sym), (call)))
 
 static inline bool gpu_nvml_lost(const struct gpu_reading *r)
 {
@@ -85,17 +143,26 @@ static inline bool gpu_nvml_accept(const struct gpu_nvml_ctx *c, struct gpu_read
     return false;
 }
 
-/* The busy time of GPU d since the previous read, from the driver's
- * utilization sample buffer, into r->busy. Returns false when the buffer
- * cannot be had (no such function, NOT_SUPPORTED, the GPU lost, another
- * error): the caller then falls back to the polled utilization. */
-bool gpu_nvml_backend_read_busy_samples(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
-                                        struct gpu_reading *r);
+/* The busy time of GPU d for ticks[0..n-1] (oldest first), from one read
+ * of the driver's utilization sample buffer (nvml_backend_samples.c). A
+ * tick it cannot settle (no buffer, NOT_SUPPORTED, an error) keeps the
+ * polled busy time it was read with. */
+void gpu_nvml_backend_settle_busy(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
+                                  struct gpu_settle_tick *ticks, size_t n);
+
+/* The energy counter of GPU d into r: read when due (the first read, then
+ * once a minute, or now when force), else the last reading plus power
+ * integrated since (r's power must be read first). Never decreases. */
+void gpu_nvml_backend_read_energy(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
+                                  struct gpu_reading *r, bool force);
 
 /* The gpu_backend_ops entry points that live outside nvml_backend.c; see
  * gpu/backend.h for their contracts. ctx is a struct gpu_nvml_ctx. */
 void gpu_nvml_backend_read_dynamic(void *ctx, unsigned i, const struct gpu_options *opts,
                                    struct gpu_reading *r);
 void gpu_nvml_backend_read_processes(void *ctx, unsigned i, struct gpu_reading *r);
+void gpu_nvml_backend_settle(void *ctx, unsigned i, struct gpu_settle_tick *ticks, size_t n,
+                             bool final);
+uint64_t gpu_nvml_backend_busy_span_us(void *ctx, unsigned i);
 
 #endif

@@ -42,11 +42,13 @@ static void grow_process_buffer(struct gpu_nvml_dev *d, unsigned n)
 static void read_process_list(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
                               struct gpu_reading *r,
                               gpu_nvml_return_t (*fn)(gpu_nvml_device_t, unsigned int *, void *),
-                              unsigned stride, unsigned type_bit, const char *what, size_t *cap)
+                              enum gpu_nvml_sym sym, unsigned type_bit, size_t *cap)
 {
-    if (!fn || gpu_nvml_lost(r)) {
+    if (!fn || gpu_nvml_lost(r) || !gpu_nvml_wanted(d, sym)) {
         return;
     }
+    unsigned stride = c->lib.process_stride[sym - GPU_NVML_SYM_COMPUTE_PROCS];
+    const char *what = c->lib.resolved[sym];
     gpu_nvml_return_t rc = GPU_NVML_RC_INSUFFICIENT_SIZE;
     unsigned count = 0;
     for (int attempt = 0; attempt < 4 && rc == GPU_NVML_RC_INSUFFICIENT_SIZE; attempt++) {
@@ -54,7 +56,7 @@ static void read_process_list(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev 
             grow_process_buffer(d, 32);
         }
         count = d->proc_cap;
-        rc = fn(d->handle, &count, d->proc_buf);
+        rc = GPU_NVML_DEV_CALL(d, sym, fn(d->handle, &count, d->proc_buf));
         if (rc == GPU_NVML_RC_INSUFFICIENT_SIZE) {
             if (count > MAX_PROCESSES_PER_GPU) {
                 log_warn("gpu", "GPU %u: %s claims %u processes; reading none", r->id.index, what,
@@ -89,12 +91,14 @@ static void read_process_list(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev 
 }
 
 /* Per-process SM / memory / codec utilization. The driver keeps one
- * sample per process per sample period (1/6 s to 1 s) in which the process
- * ran; only samples newer than the last one taken are asked for. Each
- * process shows its most recent sample if that is under a second old on the
- * driver's clock, else 0 %: so reading faster than the driver's period does
- * not make a busy process look idle, and one that stopped stops looking
- * busy. */
+ * sample per process per second, each process with its own timestamps
+ * (lagging one another by up to ~2 s), and only each process's latest
+ * (nvml-costs.md): so it is read with lastSeen 0, which returns every
+ * process's latest sample, and a sample counts when it is newer than the
+ * last one taken from that process. Each process shows its most recent
+ * sample while it is under two seconds older than the newest of any
+ * process, else 0 %: a busy process does not look idle between two of its
+ * samples, and one that stopped stops looking busy. */
 static void remember_sample(struct gpu_nvml_dev *d,
                             const struct gpu_nvml_process_utilization_sample *s)
 {
@@ -116,8 +120,9 @@ static void remember_sample(struct gpu_nvml_dev *d,
 static void apply_remembered(struct gpu_nvml_dev *d, struct gpu_reading *r,
                              unsigned long long driver_now_us)
 {
-    unsigned long long fresh =
-        driver_now_us > GPU_NVML_FIRST_WINDOW_US ? driver_now_us - GPU_NVML_FIRST_WINDOW_US : 0;
+    unsigned long long fresh = driver_now_us > 2 * GPU_NVML_FIRST_WINDOW_US
+                                   ? driver_now_us - 2 * GPU_NVML_FIRST_WINDOW_US
+                                   : 0;
     for (size_t k = 0; k < r->process_count; k++) {
         struct gpu_process *p = &r->processes[k];
         p->has_utilization = true;
@@ -141,28 +146,36 @@ static void apply_remembered(struct gpu_nvml_dev *d, struct gpu_reading *r,
     d->memo_len = kept;
 }
 
+/* Asks the driver for every process's latest sample into d->putil: the
+ * size query (3 us), then the data (1.4-2.6 ms on an H200). Returns the
+ * last call's code; *count is how many samples came back. */
+static gpu_nvml_return_t fetch_process_samples(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
+                                               unsigned *count)
+{
+    *count = 0;
+    gpu_nvml_return_t rc = GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_PROCESS_UTIL,
+                                             c->lib.process_util(d->handle, NULL, count, 0));
+    if (rc == GPU_NVML_RC_INSUFFICIENT_SIZE && *count > GPU_NVML_MAX_DRIVER_SAMPLES) {
+        *count = GPU_NVML_MAX_DRIVER_SAMPLES;
+    }
+    if (rc == GPU_NVML_RC_INSUFFICIENT_SIZE && *count > 0) {
+        if (*count > d->putil_cap) {
+            d->putil_cap = *count + 8;
+            d->putil = xrealloc(d->putil, d->putil_cap * sizeof(*d->putil));
+        }
+        *count = d->putil_cap;
+        rc = GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_PROCESS_UTIL,
+                               c->lib.process_util(d->handle, d->putil, count, 0));
+    }
+    return rc;
+}
+
 static void read_process_utilization(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
                                      struct gpu_reading *r)
 {
-    /* MIG GPUs do not report per-process utilization on the parent handle. */
-    if (!c->lib.process_util || d->putil_unsupported || d->id.mig_enabled || gpu_nvml_lost(r) ||
-        r->process_count == 0) {
-        return;
-    }
     unsigned count = 0;
-    unsigned long long last = d->putil_seen ? d->putil_last_us : 0;
-    gpu_nvml_return_t rc = c->lib.process_util(d->handle, NULL, &count, last);
-    if (rc == GPU_NVML_RC_INSUFFICIENT_SIZE && count > GPU_NVML_MAX_DRIVER_SAMPLES) {
-        count = GPU_NVML_MAX_DRIVER_SAMPLES;
-    }
-    if (rc == GPU_NVML_RC_INSUFFICIENT_SIZE && count > 0) {
-        if (count > d->putil_cap) {
-            d->putil_cap = count + 8;
-            d->putil = xrealloc(d->putil, d->putil_cap * sizeof(*d->putil));
-        }
-        count = d->putil_cap;
-        rc = c->lib.process_util(d->handle, d->putil, &count, last);
-    }
+    gpu_nvml_return_t rc = fetch_process_samples(c, d, &count);
+    d->putil_read_us = d->now_us;
     if (rc == GPU_NVML_RC_NOT_SUPPORTED) {
         d->putil_unsupported = true;
         return;
@@ -171,24 +184,50 @@ static void read_process_utilization(const struct gpu_nvml_ctx *c, struct gpu_nv
         gpu_nvml_accept(c, r, rc, "nvmlDeviceGetProcessUtilization");
         return;
     }
-    unsigned long long newest = last;
-    if (rc == GPU_NVML_RC_SUCCESS && d->putil) {
-        for (unsigned i = 0; i < count; i++) {
-            const struct gpu_nvml_process_utilization_sample *s = &d->putil[i];
-            /* The driver can hand back stale or nonsense samples: drop them. */
-            if (s->timestamp_us <= last || s->sm_util > 100 || s->mem_util > 100 ||
-                s->enc_util > 100 || s->dec_util > 100) {
-                continue;
-            }
-            remember_sample(d, s);
-            newest = s->timestamp_us > newest ? s->timestamp_us : newest;
+    unsigned long long newest = 0;
+    for (unsigned i = 0; rc == GPU_NVML_RC_SUCCESS && d->putil && i < count; i++) {
+        const struct gpu_nvml_process_utilization_sample *s = &d->putil[i];
+        /* The driver can hand back nonsense samples: drop them. */
+        if (s->sm_util > 100 || s->mem_util > 100 || s->enc_util > 100 || s->dec_util > 100) {
+            continue;
         }
-        d->putil_seen = true;
-        d->putil_last_us = newest;
+        remember_sample(d, s);
+        newest = s->timestamp_us > newest ? s->timestamp_us : newest;
     }
-    /* The driver's clock: its newest utilization sample, else ours. */
-    unsigned long long now = d->driver_now_us > newest ? d->driver_now_us : newest;
-    apply_remembered(d, r, now);
+    if (newest > d->putil_newest_us) {
+        d->putil_newest_us = newest;
+    }
+}
+
+/* Per-process utilization costs as much as the sample buffer (1.4-2.6 ms
+ * on an H200) and only tells apart processes that share a GPU: it is read
+ * once a second where two or more processes share a busy GPU. A GPU's only
+ * process is given the GPU's utilization (all its busy time); processes on
+ * an idle GPU are at 0 %. */
+static void process_utilization(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
+                                struct gpu_reading *r)
+{
+    /* MIG GPUs do not report per-process utilization on the parent handle. */
+    if (!c->read_putil || !c->lib.process_util || d->putil_unsupported || d->id.mig_enabled ||
+        gpu_nvml_lost(r) || r->process_count == 0 ||
+        !gpu_values_has(&r->values, GPU_FIELD_UTIL_GPU_PCT)) {
+        return;
+    }
+    int64_t gpu_pct = r->values.v[GPU_FIELD_UTIL_GPU_PCT];
+    if (r->process_count == 1 || gpu_pct == 0) {
+        for (size_t k = 0; k < r->process_count; k++) {
+            struct gpu_process *p = &r->processes[k];
+            p->has_utilization = true;
+            p->sm_pct = r->process_count == 1 ? (uint32_t)(gpu_pct > 100 ? 100 : gpu_pct) : 0;
+        }
+        return;
+    }
+    if (d->putil_read_us == 0 || d->now_us - d->putil_read_us >= GPU_NVML_PUTIL_EVERY_US) {
+        read_process_utilization(c, d, r);
+    }
+    if (!d->putil_unsupported && !gpu_nvml_lost(r)) {
+        apply_remembered(d, r, d->putil_newest_us);
+    }
 }
 
 void gpu_nvml_backend_read_processes(void *ctx, unsigned i, struct gpu_reading *r)
@@ -196,11 +235,10 @@ void gpu_nvml_backend_read_processes(void *ctx, unsigned i, struct gpu_reading *
     struct gpu_nvml_ctx *c = ctx;
     struct gpu_nvml_dev *d = &c->dev[i];
     size_t cap = 0;
-    read_process_list(c, d, r, c->lib.compute_procs, c->lib.process_stride[0], GPU_PROCESS_COMPUTE,
-                      c->lib.resolved[GPU_NVML_SYM_COMPUTE_PROCS], &cap);
-    read_process_list(c, d, r, c->lib.graphics_procs, c->lib.process_stride[1],
-                      GPU_PROCESS_GRAPHICS, c->lib.resolved[GPU_NVML_SYM_GRAPHICS_PROCS], &cap);
-    read_process_list(c, d, r, c->lib.mps_procs, c->lib.process_stride[2], GPU_PROCESS_MPS,
-                      c->lib.resolved[GPU_NVML_SYM_MPS_PROCS], &cap);
-    read_process_utilization(c, d, r);
+    read_process_list(c, d, r, c->lib.compute_procs, GPU_NVML_SYM_COMPUTE_PROCS,
+                      GPU_PROCESS_COMPUTE, &cap);
+    read_process_list(c, d, r, c->lib.graphics_procs, GPU_NVML_SYM_GRAPHICS_PROCS,
+                      GPU_PROCESS_GRAPHICS, &cap);
+    read_process_list(c, d, r, c->lib.mps_procs, GPU_NVML_SYM_MPS_PROCS, GPU_PROCESS_MPS, &cap);
+    process_utilization(c, d, r);
 }

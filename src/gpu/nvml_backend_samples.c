@@ -1,7 +1,7 @@
 /* The NVML back end's busy time from the driver's utilization sample
- * buffer. Two calls per tick: a size query (3 us on a real H200), then the
+ * buffer. Two calls per read: a size query (3 us on a real H200), then the
  * data (1.4-2.6 ms), asked only for the samples newer than the last one
- * taken. */
+ * taken; the agent reads it every few seconds, not every tick. */
 #include <stdint.h>
 
 #include "gpu/nvml_backend_int.h"
@@ -43,8 +43,9 @@ static double sample_pct(int value_type, const gpu_nvml_value_t *v)
 static gpu_nvml_return_t fetch_samples(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
                                        unsigned long long last, int *value_type, unsigned *count)
 {
-    gpu_nvml_return_t rc = c->lib.samples(d->handle, GPU_NVML_ABI_GPU_UTILIZATION_SAMPLES, last,
-                                          value_type, count, NULL);
+    gpu_nvml_return_t rc = GPU_NVML_TIMED(
+        GPU_NVML_SYM_SAMPLES, c->lib.samples(d->handle, GPU_NVML_ABI_GPU_UTILIZATION_SAMPLES, last,
+                                             value_type, count, NULL));
     if (rc == GPU_NVML_RC_SUCCESS && *count > GPU_NVML_MAX_DRIVER_SAMPLES) {
         *count = GPU_NVML_MAX_DRIVER_SAMPLES; /* a driver fault: take what fits, never all */
     }
@@ -54,8 +55,9 @@ static gpu_nvml_return_t fetch_samples(const struct gpu_nvml_ctx *c, struct gpu_
             d->samples = xrealloc(d->samples, d->samples_cap * sizeof(*d->samples));
         }
         *count = d->samples_cap;
-        rc = c->lib.samples(d->handle, GPU_NVML_ABI_GPU_UTILIZATION_SAMPLES, last, value_type,
-                            count, d->samples);
+        rc = GPU_NVML_TIMED(GPU_NVML_SYM_SAMPLES,
+                            c->lib.samples(d->handle, GPU_NVML_ABI_GPU_UTILIZATION_SAMPLES, last,
+                                           value_type, count, d->samples));
     }
     return rc;
 }
@@ -76,46 +78,102 @@ static unsigned long long sample_period_us(const struct gpu_nvml_dev *d, unsigne
     return DEFAULT_SAMPLE_PERIOD_US;
 }
 
-/* Sums value x period over the samples newer than last. Each sample covers
- * the time since the one before it. The first read starts one second
- * before the newest sample, as a polled reading would. */
-static struct gpu_busy sum_busy(const struct gpu_nvml_dev *d, int value_type, unsigned count,
-                                unsigned long long last)
+/* How much history the driver keeps, from the first read (lastSeen 0
+ * returns the whole buffer). A buffer still filling (a driver just
+ * loaded) says nothing of its size: the span stays unknown. */
+#define MIN_SAMPLES_FOR_SPAN 16
+
+static void note_span(struct gpu_nvml_dev *d, unsigned count, unsigned long long last)
+{
+    if (last == 0 && count >= MIN_SAMPLES_FOR_SPAN) {
+        d->span_us = sample_period_us(d, count, last) * count;
+    }
+}
+
+/* Adds sample s, covering dt, to busy b. */
+static void add_sample(struct gpu_busy *b, int value_type, const struct gpu_nvml_sample *s,
+                       unsigned long long dt)
+{
+    b->busy_us += (uint64_t)(sample_pct(value_type, &s->value) * (double)dt / 100.0 + 0.5);
+    b->window_us += dt;
+    b->samples++;
+}
+
+/* The driver stamps samples with the wall clock (Unix us), as ours: then
+ * the newest sample is at most a period or so older than the last tick.
+ * Further apart (a driver or simulation with a clock of its own), the
+ * ticks are moved so that the last one ends at the newest sample, the
+ * driver's "now". */
+static void map_to_driver_clock(const struct gpu_nvml_dev *d, unsigned count,
+                                unsigned long long last, struct gpu_settle_tick *ticks, size_t n)
+{
+    unsigned long long newest = d->samples[count - 1].timestamp_us;
+    unsigned long long slack = 2 * sample_period_us(d, count, last) + GPU_NVML_FIRST_WINDOW_US;
+    uint64_t end = ticks[n - 1].end_us;
+    if (newest + slack >= end && newest <= end + slack) {
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        ticks[k].end_us = ticks[k].end_us - end + newest;
+    }
+}
+
+/* Gives each tick the samples whose timestamp falls in its window (after
+ * the previous tick's start, up to its own): a sample covers the time
+ * since the one before it. Samples newer than the last tick are left for
+ * the next settle; older ones (published late) go to the first tick. The
+ * first settle of a session starts one second before its first tick. */
+static void assign_samples(struct gpu_nvml_dev *d, int value_type, unsigned count,
+                           unsigned long long last, struct gpu_settle_tick *ticks, size_t n)
 {
     const struct gpu_nvml_sample *s = d->samples;
-    unsigned long long newest = s[count - 1].timestamp_us;
     unsigned long long period = sample_period_us(d, count, last);
-    unsigned long long prev = d->samples_seen ? last
-                              : newest > GPU_NVML_FIRST_WINDOW_US
-                                  ? newest - GPU_NVML_FIRST_WINDOW_US
-                                  : 0;
-    struct gpu_busy b = { .source = GPU_BUSY_SAMPLES };
-    for (unsigned i = 0; i < count; i++) {
+    unsigned long long prev = last;
+    if (!d->samples_seen) {
+        prev = ticks[0].end_us > GPU_NVML_FIRST_WINDOW_US
+                   ? ticks[0].end_us - GPU_NVML_FIRST_WINDOW_US
+                   : 0;
+    }
+    struct gpu_busy none = { .source = GPU_BUSY_SAMPLES };
+    for (size_t k = 0; k < n; k++) {
+        if (!gpu_nvml_lost(ticks[k].r)) {
+            ticks[k].r->busy = none;
+        }
+    }
+    size_t k = 0;
+    for (unsigned i = 0; i < count && s[i].timestamp_us <= ticks[n - 1].end_us; i++) {
         unsigned long long ts = s[i].timestamp_us;
         if (ts <= prev) {
             continue;
+        }
+        while (k + 1 < n && ts > ticks[k].end_us) {
+            k++;
         }
         unsigned long long dt = ts - prev;
         /* A gap (the buffer wrapped, or we were away): a sample covers one period. */
         if (dt > 2 * period) {
             dt = period;
         }
-        b.busy_us += (uint64_t)(sample_pct(value_type, &s[i].value) * (double)dt / 100.0 + 0.5);
-        b.window_us += dt;
-        b.samples++;
+        if (!gpu_nvml_lost(ticks[k].r)) {
+            add_sample(&ticks[k].r->busy, value_type, &s[i], dt);
+        }
         prev = ts;
     }
-    return b;
+    d->samples_seen = true;
+    d->samples_last_us = prev;
 }
 
 /* Busy time from the driver's utilization sample buffer: each sample is the
  * busy fraction of the period that ends at its timestamp, so summing
- * value x period counts work between two of our reads, however short. */
-bool gpu_nvml_backend_read_busy_samples(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
-                                        struct gpu_reading *r)
+ * value x period counts work between two of our reads, however short. One
+ * read covers every tick since the previous one, as long as they span less
+ * than the buffer (14 s on an H200). Ticks it cannot settle keep the polled
+ * busy time they were read with. */
+void gpu_nvml_backend_settle_busy(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
+                                  struct gpu_settle_tick *ticks, size_t n)
 {
-    if (!c->lib.samples || d->samples_unsupported || gpu_nvml_lost(r)) {
-        return false;
+    if (!c->lib.samples || d->samples_unsupported || n == 0) {
+        return;
     }
     unsigned long long last = d->samples_seen ? d->samples_last_us : 0;
     int value_type = 0;
@@ -123,19 +181,21 @@ bool gpu_nvml_backend_read_busy_samples(const struct gpu_nvml_ctx *c, struct gpu
     gpu_nvml_return_t rc = fetch_samples(c, d, last, &value_type, &count);
     if (rc == GPU_NVML_RC_NOT_SUPPORTED) {
         d->samples_unsupported = true;
-        return false;
+        return;
     }
     if (rc == GPU_NVML_RC_NOT_FOUND || (rc == GPU_NVML_RC_SUCCESS && count == 0)) {
-        r->busy = (struct gpu_busy){ .source = GPU_BUSY_SAMPLES };
-        return true; /* nothing new since the last read */
+        for (size_t k = 0; k < n; k++) {
+            if (!gpu_nvml_lost(ticks[k].r)) {
+                ticks[k].r->busy = (struct gpu_busy){ .source = GPU_BUSY_SAMPLES };
+            }
+        }
+        return; /* nothing new since the last read */
     }
-    if (!gpu_nvml_accept(c, r, rc, "nvmlDeviceGetSamples")) {
-        return false;
+    if (rc != GPU_NVML_RC_SUCCESS) {
+        gpu_nvml_accept(c, ticks[n - 1].r, rc, "nvmlDeviceGetSamples");
+        return;
     }
-    unsigned long long newest = d->samples[count - 1].timestamp_us;
-    r->busy = sum_busy(d, value_type, count, last);
-    d->samples_seen = true;
-    d->samples_last_us = newest > last ? newest : last;
-    d->driver_now_us = d->samples_last_us;
-    return true;
+    note_span(d, count, last);
+    map_to_driver_clock(d, count, last, ticks, n);
+    assign_samples(d, value_type, count, last, ticks, n);
 }

@@ -151,4 +151,15 @@ gpu_nvml_return_t gpu_nvml_lib_init(const struct gpu_nvml_lib *lib);
 /* The name the loader would look up first for a slot (for messages). */
 const char *gpu_nvml_lib_symbol_name(enum gpu_nvml_sym sym);
 
+/* Call accounting (nvml_calls.c): begin notes the time in this thread;
+ * end adds one call of sym and the time since begin to the process-wide
+ * counters that gpu_calls_read() reports, and returns rc. Use through
+ * GPU_NVML_TIMED, whose comma operator orders begin, the call, end. */
+void gpu_nvml_calls_begin(void);
+gpu_nvml_return_t gpu_nvml_calls_end(enum gpu_nvml_sym sym, gpu_nvml_return_t rc);
+
+/* Makes the NVML call `call` (an expression giving its return code),
+ * counted and timed under slot sym; its value is the call's. */
+#define GPU_NVML_TIMED(sym, call) (gpu_nvml_calls_begin(), gpu_nvml_calls_end((sym), (call)))
+
 #endif

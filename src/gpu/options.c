@@ -9,5 +9,6 @@ void gpu_options_from_config(const struct config *cfg, struct gpu_options *out)
         .proc_root = cfg->proc_root,
         .read_pcie = cfg->pcie,
         .read_processes = true,
+        .read_process_utilization = true,
     };
 }

@@ -17,6 +17,11 @@ struct gpu_session {
     struct proc_reader proc;
     bool proc_ok;
     struct gpu_system system;
+    /* Per GPU, for gpu_session_settle: the previous tick's end (Unix us)
+     * and the busy time its only process is still owed (us). */
+    size_t gpus;
+    uint64_t *tick_end_us;
+    double *sm_carry_us;
 };
 
 int gpu_session_open(const struct gpu_options *opts, struct gpu_session **out, struct gp_err *err)
@@ -38,6 +43,9 @@ int gpu_session_open(const struct gpu_options *opts, struct gpu_session **out, s
         s->proc_ok = true;
     }
     s->ops->read_system(s->ctx, &s->system);
+    s->gpus = s->ops->count(s->ctx);
+    s->tick_end_us = xcalloc(s->gpus ? s->gpus : 1, sizeof(*s->tick_end_us));
+    s->sm_carry_us = xcalloc(s->gpus ? s->gpus : 1, sizeof(*s->sm_carry_us));
     *out = s;
     return 0;
 }
@@ -51,6 +59,8 @@ void gpu_session_free(struct gpu_session *s)
         proc_reader_fini(&s->proc);
     }
     s->ops->close(s->ctx);
+    free(s->tick_end_us);
+    free(s->sm_carry_us);
     free(s);
 }
 
@@ -83,6 +93,74 @@ void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap)
         proc_reader_sweep(&s->proc);
     }
     snap->read_duration_us = clock_monotonic_us() - t0;
+    snap->busy_pending = !s->opts.once;
+}
+
+/* A GPU's only process is given the GPU's busy time: as a share of each
+ * tick (the time since the previous one, what the store multiplies it by),
+ * carrying over what a percentage cannot hold (a tick whose samples cover
+ * more than the tick), so the process's SM time adds up to the GPU's busy
+ * time. */
+static void give_busy_to_only_process(struct gpu_reading *r, uint64_t tick_us, double *carry_us)
+{
+    if (r->busy.source != GPU_BUSY_SAMPLES || tick_us == 0) {
+        return;
+    }
+    double busy_us = (double)r->busy.busy_us + *carry_us;
+    *carry_us = 0;
+    if (r->process_count != 1 || !r->processes[0].has_utilization) {
+        return;
+    }
+    double pct = 100.0 * busy_us / (double)tick_us;
+    uint32_t given = pct >= 100.0 ? 100U : (uint32_t)(pct + 0.5);
+    r->processes[0].sm_pct = given;
+    *carry_us = busy_us - (double)tick_us * given / 100.0;
+}
+
+void gpu_session_settle(struct gpu_session *s, struct gpu_snapshot *const *snaps, size_t n,
+                        bool final)
+{
+    if (n == 0) {
+        return;
+    }
+    struct gpu_settle_tick *ticks = xcalloc(n, sizeof(*ticks));
+    size_t gpus = s->ops->count(s->ctx);
+    for (unsigned i = 0; i < gpus; i++) {
+        size_t k = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (i < snaps[j]->gpu_count) {
+                ticks[k++] = (struct gpu_settle_tick){
+                    .end_us = (uint64_t)snaps[j]->time_ms * 1000,
+                    .r = &snaps[j]->gpus[i],
+                };
+            }
+        }
+        s->ops->settle(s->ctx, i, ticks, k, final);
+        for (size_t j = 0; j < k && i < s->gpus; j++) {
+            uint64_t end = (uint64_t)snaps[j]->time_ms * 1000;
+            uint64_t prev = s->tick_end_us[i];
+            give_busy_to_only_process(ticks[j].r, prev && end > prev ? end - prev : 0,
+                                      &s->sm_carry_us[i]);
+            s->tick_end_us[i] = end;
+        }
+    }
+    free(ticks);
+    for (size_t j = 0; j < n; j++) {
+        snaps[j]->busy_pending = false;
+    }
+}
+
+uint64_t gpu_session_busy_span_ms(const struct gpu_session *s)
+{
+    uint64_t least = 0;
+    size_t gpus = s->ops->count(s->ctx);
+    for (unsigned i = 0; i < gpus; i++) {
+        uint64_t span = s->ops->busy_span_us(s->ctx, i);
+        if (span && (!least || span < least)) {
+            least = span;
+        }
+    }
+    return least / 1000;
 }
 
 void gpu_snapshot_copy(struct gpu_snapshot *dst, const struct gpu_snapshot *src)

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "gpu/fields.h"
+#include "gpu/gpu.h"
 #include "proc/cgroup.h"
+#include "util/selfstat.h"
 #include "util/text.h"
 #include "util/xalloc.h"
 
@@ -297,6 +299,51 @@ static void render_agent(const struct agent_live_frame *f, const struct http_met
     }
 }
 
+/* What each NVML function has cost this process: calls and seconds. */
+static void render_nvml_calls(struct dynbuf *out)
+{
+    struct gpu_call_count calls[GPU_CALLS_MAX];
+    size_t n = gpu_calls_read(calls, GP_ARRAY_LEN(calls));
+    header(out, "gpulse_nvml_calls_total", "counter",
+           "Calls of an NVML function by this process since it started.");
+    for (size_t i = 0; i < n; i++) {
+        dynbuf_printf(out, "gpulse_nvml_calls_total{function=\"%s\"}", calls[i].function);
+        value(out, (double)calls[i].calls);
+    }
+    header(out, "gpulse_nvml_call_seconds_total", "counter",
+           "Time spent in an NVML function by this process since it started (wall time; "
+           "on NVIDIA's driver, CPU time of the calling thread).");
+    for (size_t i = 0; i < n; i++) {
+        dynbuf_printf(out, "gpulse_nvml_call_seconds_total{function=\"%s\"}", calls[i].function);
+        value(out, (double)calls[i].ns / 1e9);
+    }
+}
+
+/* The standard process metrics, as the Prometheus client libraries name
+ * them. */
+static void render_process(struct dynbuf *out)
+{
+    struct selfstat st;
+    if (selfstat_read(&st) == 0) {
+        single(out, "process_cpu_seconds_total", "counter",
+               "Total user and system CPU time spent in seconds.", st.cpu_seconds);
+        single(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+               (double)st.resident_bytes);
+        single(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+               (double)st.virtual_bytes);
+        single(out, "process_start_time_seconds", "gauge",
+               "Start time of the process since unix epoch in seconds.", st.start_time_s);
+    }
+    if (st.open_fds >= 0) {
+        single(out, "process_open_fds", "gauge", "Number of open file descriptors.",
+               (double)st.open_fds);
+    }
+    if (st.max_fds >= 0) {
+        single(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+               (double)st.max_fds);
+    }
+}
+
 int http_metrics_render(const struct agent_live_frame *f, const struct http_metrics_extra *extra,
                         struct dynbuf *out)
 {
@@ -310,5 +357,7 @@ int http_metrics_render(const struct agent_live_frame *f, const struct http_metr
     render_process_series(&f->snap, false, out);
     render_users(&f->snap, out);
     render_agent(f, extra, out);
+    render_nvml_calls(out);
+    render_process(out);
     return dynbuf_error(out);
 }

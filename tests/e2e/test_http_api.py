@@ -264,7 +264,7 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(p["gpu"], 1)
         self.assertTrue(p["active"])
         self.assertEqual(p["memory_now_bytes"], 700 * 1024 * 1024)
-        self.assertEqual(p["sm_pct_now"], 9)
+        self.assertEqual(p["sm_pct_now"], 12)  # alone on GPU 1: the GPU's utilization
         self.assertEqual(self.agent.json("/api/v1/processes?q=SLEEP%20600")["count"], 1)
         self.assertEqual(self.agent.json("/api/v1/processes?q=nothing-like-it")["count"], 0)
         self.assertEqual(self.agent.json("/api/v1/processes?gpu=0&active=1")["count"], 0)

@@ -92,6 +92,10 @@ class FieldsEqualTheScenario(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.doc = now_json(SCENARIO, FROZEN, ["--pcie"])
+        # What the agent would store: the reads a one-shot `now` skips.
+        p = run(["agent", "--dry-run", "--once", "--pcie"], SCENARIO, FROZEN)
+        assert p.returncode == 0, p.stderr
+        cls.agent_doc = json.loads(p.stdout)
 
     def test_system_versions(self):
         self.assertEqual(self.doc["driver_version"], "550.54.15")
@@ -123,9 +127,10 @@ class FieldsEqualTheScenario(unittest.TestCase):
         self.assertEqual(g["clock_sm_mhz"], value_at(clk, T))
         self.assertEqual(g["clock_graphics_mhz"], 1700)
         self.assertEqual(g["clock_memory_mhz"], 2619)
-        self.assertEqual(g["clock_sm_max_mhz"], 1980)
-        self.assertEqual(g["clock_graphics_max_mhz"], 1975)
-        self.assertEqual(g["clock_memory_max_mhz"], 2619)
+        a = gpu(self.agent_doc, 0)
+        self.assertEqual(a["clock_sm_max_mhz"], 1980)
+        self.assertEqual(a["clock_graphics_max_mhz"], 1975)
+        self.assertEqual(a["clock_memory_max_mhz"], 2619)
         self.assertEqual(g["pstate"], 2)
         self.assertEqual(g["clock_event_reasons"], 36)
         self.assertEqual(g["clock_event_reasons_active"], ["sw_power_cap", "sw_thermal_slowdown"])
@@ -155,18 +160,47 @@ class FieldsEqualTheScenario(unittest.TestCase):
                          81559 * MIB - 527 * MIB - int(procs_mib * MIB))
         self.assertEqual(gpu(self.doc, 1)["memory_used_bytes"], 1234 * MIB)
 
-    def test_energy_integrates_power(self):
+    def test_one_shot_reads_only_what_it_shows(self):
+        # Maximum clocks (1 ms a call on an H200), the energy counter (3 ms)
+        # and the sample buffer (2 ms) are not read for one look: absent, not 0.
         g = gpu(self.doc, 0)
+        for key in ("clock_sm_max_mhz", "clock_graphics_max_mhz", "clock_memory_max_mhz",
+                    "energy_mj"):
+            self.assertIsNone(g[key], key)
+        self.assertEqual(g["busy_source"], "polled")
+        p = run(["now", "--format", "json", "--timings"], SCENARIO, FROZEN)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        json.loads(p.stdout)  # the timings go to standard error
+        calls = {}
+        for line in p.stderr.splitlines()[1:]:
+            f = line.split()
+            calls[f[0]] = int(f[1])
+        for fn in ("nvmlDeviceGetSamples", "nvmlDeviceGetTotalEnergyConsumption",
+                   "nvmlDeviceGetMaxClockInfo"):
+            self.assertNotIn(fn, calls)
+        self.assertEqual(calls["nvmlInit_v2"], 1)
+        self.assertEqual(calls["nvmlDeviceGetUtilizationRates"], 2)
+        # GPU 0: two processes share a busy GPU; GPU 1's only process gets the GPU's share
+        self.assertEqual(calls["nvmlDeviceGetProcessUtilization"], 2)
+        self.assertEqual(calls["total"], sum(v for k, v in calls.items() if k != "total"))
+        # One CSV row per GPU shows no process's utilization: not read.
+        p = run(["now", "--format", "csv", "--timings"], SCENARIO, FROZEN)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("nvmlDeviceGetProcessUtilization", p.stderr)
+        self.assertIn("nvmlDeviceGetUtilizationRates", p.stderr)
+
+    def test_energy_integrates_power(self):
+        g = gpu(self.agent_doc, 0)
         expect = 5000000 + integral(POWER, T) * 1000
         self.assertAlmostEqual(g["energy_mj"], expect, delta=expect * 1e-6)
 
     def test_busy_time_from_sample_buffer(self):
         # First read: the last second of driver samples of a 30 % square wave.
-        g = gpu(self.doc, 1)
+        g = gpu(self.agent_doc, 1)
         self.assertEqual(g["busy_source"], "samples")
         self.assertAlmostEqual(g["busy_window_us"], 1_000_000, delta=2)
         self.assertAlmostEqual(g["busy_pct"], 30.0, delta=0.5)
-        g0 = gpu(self.doc, 0)
+        g0 = gpu(self.agent_doc, 0)
         _, newest = last_period(T)
         self.assertAlmostEqual(g0["busy_pct"], mean(UTIL, newest - 1, newest), delta=0.2)
 
@@ -199,7 +233,9 @@ class FieldsEqualTheScenario(unittest.TestCase):
             self.assertIsNone(g1[key], key)
         p = g1["processes"][0]
         self.assertEqual(p["used_memory_bytes"], 100 * MIB)
-        self.assertIsNone(p["sm_pct"])
+        # no per-process samples, but a GPU's only process has all its busy time
+        self.assertEqual(p["sm_pct"], g1["utilization_gpu_pct"])
+        self.assertIsNone(gpu(self.agent_doc, 1)["energy_mj"])
 
     def test_mig_enabled_gpu(self):
         s = {"gpus": [{"mig_mode": True, "processes": [{"pid": 4194301, "sm_pct": 50}]}]}
@@ -314,7 +350,7 @@ class OutputFormats(unittest.TestCase):
         rows = list(csv.DictReader(io.StringIO(p.stdout)))
         self.assertEqual([r["pid"] for r in rows], ["4194301", "4194302", "4194304"])
         self.assertEqual(rows[1]["type"], "C+G")
-        self.assertEqual(rows[2]["sm_pct"], "")
+        self.assertEqual(rows[2]["sm_pct"], str(gpu(now_json(SCENARIO, FROZEN), 1)["utilization_gpu_pct"]))
 
     def test_output_format_alias(self):
         p = run(["now", "--output-format", "json"], SCENARIO, FROZEN)

@@ -40,7 +40,9 @@ class TwoUsers(unittest.TestCase):
 
     def test_user_command_memory(self):
         scenario = {"gpus": [
-            {"processes": [{"pid": self.mine.pid, "memory_mib": 1500, "sm_pct": 70}]},
+            # a GPU's only process is given the GPU's utilization
+            {"metrics": {"utilization_gpu": 70},
+             "processes": [{"pid": self.mine.pid, "memory_mib": 1500, "sm_pct": 20}]},
             {"processes": [{"pid": self.theirs.pid, "type": "graphics", "memory_mib": 300},
                            {"pid": 4194300, "memory_mib": 64}]},
         ]}

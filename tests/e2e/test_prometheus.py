@@ -131,6 +131,23 @@ class MetricsTest(unittest.TestCase):
             self.assertIsNotNone(value("gpulse_database_size_bytes"))
             self.assertIsNotNone(value("gpulse_user_memory_bytes"))
             self.assertEqual(value("gpulse_agent_missed_ticks_total"), 0)
+            # What the agent costs: per NVML function, and as a process.
+            for name in ("gpulse_nvml_calls_total", "gpulse_nvml_call_seconds_total",
+                         "process_cpu_seconds_total"):
+                self.assertEqual(types[name], "counter", name)
+            ticks = value("gpulse_agent_ticks_total")
+            util = value("gpulse_nvml_calls_total", function="nvmlDeviceGetUtilizationRates")
+            self.assertGreaterEqual(util, 2 * ticks)  # every GPU, every read
+            self.assertEqual(value("gpulse_nvml_calls_total", function="nvmlInit_v2"), 1)
+            self.assertGreater(value("gpulse_nvml_call_seconds_total", function="nvmlInit_v2"), 0)
+            self.assertIsNone(value("gpulse_nvml_calls_total",
+                                    function="nvmlDeviceGetPcieThroughput"))
+            self.assertGreater(value("process_resident_memory_bytes"), 1 << 20)
+            self.assertGreater(value("process_virtual_memory_bytes"),
+                               value("process_resident_memory_bytes"))
+            self.assertGreater(value("process_open_fds"), 3)
+            self.assertGreater(value("process_max_fds"), value("process_open_fds"))
+            self.assertAlmostEqual(value("process_start_time_seconds"), time.time(), delta=60)
 
     def test_pcie_only_when_asked(self):
         # The driver spends 20 ms per direction measuring PCIe throughput:

@@ -118,6 +118,7 @@ static void read_with(const char *path, struct gpu_snapshot *snap)
 {
     struct gpu_options opts = { .nvml_lib = path,
                                 .read_processes = true,
+                                .read_process_utilization = true,
                                 .proc_root = FIXTURES "/proc" };
     struct gpu_session *s = NULL;
     struct gp_err err = { 0 };
@@ -127,6 +128,7 @@ static void read_with(const char *path, struct gpu_snapshot *snap)
     }
     assert_int_equal(gpu_session_gpu_count(s), 2);
     gpu_session_read(s, snap);
+    gpu_session_settle(s, &snap, 1, false);
     gpu_session_free(s);
 }
 

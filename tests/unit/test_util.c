@@ -9,6 +9,7 @@
 
 #include "gp_cmocka.h"
 #include "util/clock.h"
+#include "util/selfstat.h"
 #include "util/strparse.h"
 #include "util/text.h"
 #include "util/timeparse.h"
@@ -220,6 +221,26 @@ static void local_days_follow_the_calendar(void **state)
     tzset();
 }
 
+/* What Prometheus's process_* metrics say of this test itself. */
+static void selfstat_reads_this_process(void **state)
+{
+    (void)state;
+    struct selfstat st;
+    /* burn a little CPU so that it shows */
+    volatile double x = 0;
+    for (int i = 0; i < 20000000; i++) {
+        x += i * 0.5;
+    }
+    assert_int_equal(selfstat_read(&st), 0);
+    assert_true(st.cpu_seconds > 0.0 && st.cpu_seconds < 3600.0);
+    assert_true(st.resident_bytes > 1 << 20);
+    assert_true(st.virtual_bytes >= st.resident_bytes);
+    assert_true(st.open_fds >= 3);
+    assert_true(st.max_fds == -1 || st.max_fds >= st.open_fds);
+    double now = (double)time(NULL);
+    assert_true(st.start_time_s > now - 3600 && st.start_time_s <= now + 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +249,7 @@ int main(void)
         cmocka_unit_test(text_sanitize_makes_host_text_safe),
         cmocka_unit_test(times_people_type),
         cmocka_unit_test(local_days_follow_the_calendar),
+        cmocka_unit_test(selfstat_reads_this_process),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
