@@ -6,14 +6,16 @@
 # built in the same run, it prints CPU per GPU per second and the NVML calls
 # per tick by function, counted by a pass-through library (bench/nvml_count.py)
 # so both builds are counted alike. Under the simulator's H200 cost profile
-# (GPULSE_SIM_CALL_COST=h200, once merged) the CPU figures include what the
-# driver would charge; without it they are gpulse's own. SECONDS_PER_RUN
-# sets each run's length (default 30), REPEAT how many runs per case
-# (default 3, interleaved base/new; the CPU figure is their median).
+# (bench/setup.sh turns it on) the CPU figures include what the driver would
+# charge; with BENCH_CALL_COST=none they are gpulse's own. CPU is
+# counted after WARMUP_S (default 5) of start-up, for SECONDS_PER_RUN
+# (default 30); REPEAT is how many runs per case (default 3, interleaved
+# base/new; the CPU figure is their median).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUN_S=${SECONDS_PER_RUN:-30}
+WARMUP_S=${WARMUP_S:-5}
 REPEAT=${REPEAT:-3}
 BASE=${BASE:-c2e86ea}
 . bench/setup.sh
@@ -48,8 +50,14 @@ run() { # LABEL BINARY SCENARIO: one run; appends its CPU ns to $tmp/LABEL.cpu
   GPULSE_SIM_SCENARIO=$3 GPULSE_COUNT_OUT=$counts \
     "$2" agent --database "$db" --interval 1s --listen 127.0.0.1:0 >/dev/null &
   local pid=$!
+  # Steady state: CPU from the end of the warm-up to the end of the run, so
+  # start-up (nvmlInit, the first counter and clock reads) is not spread
+  # over the ticks.
+  sleep "$WARMUP_S"
+  local cpu0
+  cpu0=$(cat /proc/"$pid"/task/*/schedstat | awk '{s += $1} END {printf "%d", s}')
   sleep "$RUN_S"
-  cat /proc/"$pid"/task/*/schedstat | awk '{s += $1} END {printf "%d\n", s}' >>"$tmp/$1.cpu"
+  cat /proc/"$pid"/task/*/schedstat | awk -v c0="$cpu0" '{s += $1} END {printf "%d\n", s - c0}' >>"$tmp/$1.cpu"
   kill -TERM "$pid"
   wait "$pid"
 }
@@ -59,7 +67,11 @@ report() { # LABEL: the median CPU, and the calls per tick of the last run
 import sqlite3, statistics, sys
 label, run_s, db, counts, cpu = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 runs = [int(l) for l in open(cpu)]
-rows = sqlite3.connect(db).execute("select count(*) from samples").fetchone()[0]
+con = sqlite3.connect(db)
+try:  # schema 4 keeps raw samples in per-minute blocks; the baseline in rows
+    rows = con.execute("select sum(samples) from sample_blocks").fetchone()[0]
+except sqlite3.OperationalError:
+    rows = con.execute("select count(*) from samples").fetchone()[0]
 ticks = rows / 8 + 1  # and the first read, which is not stored
 calls = dict((l.split()[0], int(l.split()[1])) for l in open(counts))
 print("%-16s CPU %.3f ms per GPU per second (median of %d: %s); %d ticks; NVML calls per tick: %.1f"

@@ -40,5 +40,7 @@ export GPULSE_NVML_LIB=$PWD/build-bench/sim/libnvidia-ml.so.1
 export GPULSE_SIM_SCENARIO=$tmp/scenario.json
 export GPULSE_SIM_EPOCH=$(( $(date +%s) - 60 ))
 # Every NVML call costs the CPU an H200's driver spends on it (sim/README.md),
-# whatever the caller's environment says: the figures are about that cost.
-export GPULSE_SIM_CALL_COST=h200
+# unless the benchmark is asked for gpulse's own cost alone
+# (BENCH_CALL_COST=none); a GPULSE_SIM_CALL_COST left in the environment by
+# a test run does not decide it.
+export GPULSE_SIM_CALL_COST=${BENCH_CALL_COST:-h200}
