@@ -136,10 +136,15 @@ size_t gpu_session_gpu_count(const struct gpu_session *s);
  * lost in its reading and the others are read as usual. */
 void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap);
 
-/* Makes dst a copy of src (dst must be zeroed or finished): its own
- * readings and process lists, sharing the processes' attribution by
- * reference. Free it with gpu_snapshot_fini(). */
+/* Makes dst a copy of src: its own readings and process lists, sharing
+ * the processes' attribution by reference. dst is zeroed, or one read,
+ * copied or cleared before, whose memory is reused. Free it with
+ * gpu_snapshot_fini(). */
 void gpu_snapshot_copy(struct gpu_snapshot *dst, const struct gpu_snapshot *src);
+
+/* Gives back the attribution snap's processes hold and empties their
+ * lists, keeping its memory for gpu_session_read() to reuse. */
+void gpu_snapshot_clear(struct gpu_snapshot *snap);
 
 /* Frees what a snapshot owns and zeroes it; a zeroed snapshot is a no-op. */
 void gpu_snapshot_fini(struct gpu_snapshot *snap);

@@ -111,26 +111,36 @@ void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap)
 
 void gpu_snapshot_copy(struct gpu_snapshot *dst, const struct gpu_snapshot *src)
 {
+    snapshot_reset(dst, src->gpu_count);
+    struct gpu_reading *gpus = dst->gpus;
     *dst = *src;
-    dst->gpus = xcalloc(src->gpu_count ? src->gpu_count : 1, sizeof(*dst->gpus));
+    dst->gpus = gpus;
     for (size_t i = 0; i < src->gpu_count; i++) {
-        dst->gpus[i] = src->gpus[i];
+        struct gpu_process *list = gpus[i].processes;
         size_t n = src->gpus[i].process_count;
-        dst->gpus[i].processes = NULL;
+        gpus[i] = src->gpus[i];
+        gpus[i].processes = list;
         if (n) {
-            dst->gpus[i].processes = xcalloc(n, sizeof(struct gpu_process));
-            memcpy(dst->gpus[i].processes, src->gpus[i].processes, n * sizeof(struct gpu_process));
+            gpus[i].processes = xrealloc(list, n * sizeof(struct gpu_process));
+            memcpy(gpus[i].processes, src->gpus[i].processes, n * sizeof(struct gpu_process));
             for (size_t k = 0; k < n; k++) {
-                proc_info_hold(dst->gpus[i].processes[k].proc);
+                proc_info_hold(gpus[i].processes[k].proc);
             }
         }
     }
 }
 
-void gpu_snapshot_fini(struct gpu_snapshot *snap)
+void gpu_snapshot_clear(struct gpu_snapshot *snap)
 {
     for (size_t i = 0; i < snap->gpu_count; i++) {
         release_processes(&snap->gpus[i]);
+    }
+}
+
+void gpu_snapshot_fini(struct gpu_snapshot *snap)
+{
+    gpu_snapshot_clear(snap);
+    for (size_t i = 0; i < snap->gpu_count; i++) {
         free(snap->gpus[i].processes);
     }
     free(snap->gpus);

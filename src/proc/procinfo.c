@@ -290,17 +290,21 @@ void proc_reader_sweep(struct proc_reader *r)
     }
     r->cache_len = kept;
     r->generation++;
-    r->exits_read = false;
+    r->round_started = false;
 }
 
-/* Marks the processes whose pidfds say they exited: one epoll_wait for
- * every watched process, once per round. */
-static void collect_exits(struct proc_reader *r)
+/* Once per round: its time, and the processes whose pidfds say they
+ * exited, with one epoll_wait for every watched process. */
+static void start_round(struct proc_reader *r)
 {
-    if (r->epoll_fd < 0 || r->exits_read) {
+    if (r->round_started) {
         return;
     }
-    r->exits_read = true;
+    r->round_started = true;
+    r->round_ms = clock_monotonic_us() / 1000;
+    if (r->epoll_fd < 0) {
+        return;
+    }
     struct epoll_event ev[64];
     int n = 0;
     do {
@@ -451,12 +455,11 @@ static const struct proc_info *read_fresh(struct proc_reader *r, uint32_t pid,
 
 const struct proc_info *proc_reader_take(struct proc_reader *r, uint32_t pid)
 {
-    collect_exits(r);
+    start_round(r);
     struct proc_cache_entry *e = cache_find(r, pid);
-    uint64_t now_ms = clock_monotonic_us() / 1000;
-    if (e && entry_alive(e) && now_ms - e->read_at_ms < PROC_CACHE_REFRESH_MS) {
+    if (e && entry_alive(e) && r->round_ms - e->read_at_ms < PROC_CACHE_REFRESH_MS) {
         e->seen_generation = r->generation;
         return proc_info_hold(e->info);
     }
-    return read_fresh(r, pid, e, now_ms);
+    return read_fresh(r, pid, e, r->round_ms);
 }

@@ -70,7 +70,8 @@ struct proc_reader {
     size_t cache_cap;
     uint64_t generation; /* bumped by proc_reader_sweep() */
     int epoll_fd;        /* watches the pidfds; -1 when root is not our own /proc */
-    bool exits_read;     /* this round's exits were collected */
+    bool round_started;  /* this round's exits were collected and its time taken */
+    uint64_t round_ms;   /* monotonic time the round started */
 };
 
 /* How long cached attribution is trusted before the files are read again
