@@ -132,7 +132,7 @@ void gpu_snapshot_copy(struct gpu_snapshot *dst, const struct gpu_snapshot *src)
 
 void gpu_snapshot_clear(struct gpu_snapshot *snap)
 {
-    for (size_t i = 0; i < snap->gpu_count; i++) {
+    for (size_t i = 0; snap->gpus && i < snap->gpu_count; i++) {
         release_processes(&snap->gpus[i]);
     }
 }
@@ -140,7 +140,7 @@ void gpu_snapshot_clear(struct gpu_snapshot *snap)
 void gpu_snapshot_fini(struct gpu_snapshot *snap)
 {
     gpu_snapshot_clear(snap);
-    for (size_t i = 0; i < snap->gpu_count; i++) {
+    for (size_t i = 0; snap->gpus && i < snap->gpu_count; i++) {
         free(snap->gpus[i].processes);
     }
     free(snap->gpus);

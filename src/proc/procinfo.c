@@ -432,8 +432,17 @@ static const struct proc_info *read_fresh(struct proc_reader *r, uint32_t pid,
         return &proc_info_none;
     }
     if (e && same_info(e->info, pi)) {
+        /* The same attribution: the entry keeps the one snapshots share. */
         proc_info_release(pi);
-        pi = (struct proc_info *)(uintptr_t)proc_info_hold(e->info);
+        if (e->fd >= 0 && e->fd != fd) {
+            close(e->fd);
+        }
+        e->fd = fd;
+        e->pidfd = is_pidfd;
+        e->exited = false;
+        e->seen_generation = r->generation;
+        e->read_at_ms = now_ms;
+        return proc_info_hold(e->info);
     }
     if (!e) {
         if (r->cache_len == r->cache_cap) {

@@ -15,13 +15,16 @@
 #include "report/now.h"
 #include "report/processes.h"
 
-static struct proc_info proc_info = { .found = true,
-                                      .has_uid = true,
-                                      .uid = 1000,
-                                      .user = "alice",
-                                      .comm = "evil,\"name\"",
-                                      .cmdline = "evil,\"name\" --x\n2",
-                                      .start_time_ms = 1795000000123 };
+/* A process whose command is hostile to CSV, started at a known time. */
+static struct proc_info proc_info = {
+    .found = true,
+    .has_uid = true,
+    .uid = 1000,
+    .user = "alice",
+    .comm = "evil,\"name\"",
+    .cmdline = "evil,\"name\" --x\n2",
+    .start_time_ms = 1795000000123,
+};
 
 static struct gpu_process proc = {
     .pid = 77,
