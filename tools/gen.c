@@ -164,11 +164,13 @@ static void read_gpu(struct sim_gpu *g, unsigned index, double ts, double period
         gp->sm_pct = (uint32_t)llround(sim_pattern_at(&p->sm_pct, ts));
         gp->memory_pct = (uint32_t)llround(sim_pattern_at(&p->memory_pct, ts));
         /* Each cycle of a recurring process is a new lifetime. */
-        gp->proc.found = true;
-        gp->proc.start_ticks = 1 + cycle;
-        gp->proc.start_time_ms =
+        struct proc_info *pi = proc_info_new(); /* the snapshot's reference */
+        pi->found = true;
+        pi->start_ticks = 1 + cycle;
+        pi->start_time_ms =
             epoch_ms + (int64_t)llround(((double)cycle * p->cycle_s + p->start_s) * 1000);
-        snprintf(gp->proc.comm, sizeof(gp->proc.comm), "sim-%u", p->pid);
+        snprintf(pi->comm, sizeof(pi->comm), "sim-%u", p->pid);
+        gp->proc = pi;
     }
     if (works(g, SIM_F_MEMORY)) {
         double mib = g->memory_used_from_processes ? process_mib : used_mib;

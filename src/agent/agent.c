@@ -109,7 +109,7 @@ static bool flush(struct writer *w, struct gpu_snapshot **pending, size_t *n, in
         *last_error = 0;
     }
     for (size_t i = 0; i < *n; i++) {
-        agent_snapshot_free(pending[i]);
+        agent_queue_recycle(w->queue, pending[i]);
     }
     *n = 0;
 
@@ -350,7 +350,11 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
     gpu_snapshot_fini(&probe);
 
     struct agent_queue queue;
-    agent_queue_init(&queue, queue_capacity(cfg));
+    /* Snapshots written are read into again: the ticks held for their busy
+     * time (a flush interval's worth) and those being written. */
+    size_t spares = 2 * (size_t)(cfg->flush_interval_ms / cfg->interval_ms) + 2;
+    agent_queue_init(&queue, queue_capacity(cfg),
+                     spares < queue_capacity(cfg) ? spares : queue_capacity(cfg));
     uint64_t missed = 0;
     pthread_mutex_t missed_lock = PTHREAD_MUTEX_INITIALIZER;
     struct writer w = {
@@ -396,7 +400,7 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
     uint64_t ticks = 0;
     struct held_ticks held = { 0 };
     while (!*opts->stop) {
-        struct gpu_snapshot *snap = xcalloc(1, sizeof(*snap));
+        struct gpu_snapshot *snap = agent_queue_spare(&queue);
         gpu_session_read(session, snap);
         if (live) {
             uint64_t pushed = 0;

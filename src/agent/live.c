@@ -28,6 +28,9 @@ struct agent_live {
     /* The earliest time each of the last changes may have changed: change
      * v at [v % AGENT_LIVE_CHANGES_KEPT]. */
     int64_t changed_from_ms[AGENT_LIVE_CHANGES_KEPT];
+    /* The sampler's alone: the previous frame when no reader held it any
+     * more, to publish the next tick into its memory. */
+    struct agent_live_frame *spare;
 };
 
 /* Counts a change that may have changed stored data from from_ms on.
@@ -72,6 +75,9 @@ void agent_live_free(struct agent_live *l)
         return;
     }
     agent_live_release(l->newest);
+    if (l->spare) {
+        frame_free(l->spare);
+    }
     free(l->uuids);
     free(l->busy_seconds);
     pthread_mutex_destroy(&l->lock);
@@ -99,10 +105,17 @@ void agent_live_publish(struct agent_live *l, const struct gpu_snapshot *snap,
                         uint64_t missed_ticks, uint64_t queue_dropped)
 {
     /* The copy is made outside the lock: readers only wait for a swap. */
-    struct agent_live_frame *f = xcalloc(1, sizeof(*f));
-    gpu_snapshot_copy(&f->snap, snap);
+    struct agent_live_frame *f = l->spare;
+    l->spare = NULL;
     size_t n = snap->gpu_count;
-    f->busy_seconds = xcalloc(n ? n : 1, sizeof(*f->busy_seconds));
+    if (!f || f->snap.gpu_count != n) {
+        if (f) {
+            frame_free(f);
+        }
+        f = xcalloc(1, sizeof(*f));
+        f->busy_seconds = xcalloc(n ? n : 1, sizeof(*f->busy_seconds));
+    }
+    gpu_snapshot_copy(&f->snap, snap);
     atomic_init(&f->refs, 1);
 
     pthread_mutex_lock(&l->lock);
@@ -132,7 +145,11 @@ void agent_live_publish(struct agent_live *l, const struct gpu_snapshot *snap,
     struct agent_live_frame *old = l->newest;
     l->newest = f;
     pthread_mutex_unlock(&l->lock);
-    agent_live_release(old);
+    /* Unless a reader still renders it, the previous frame is the next one. */
+    if (old && atomic_fetch_sub_explicit(&old->refs, 1, memory_order_acq_rel) == 1) {
+        gpu_snapshot_clear(&old->snap);
+        l->spare = old;
+    }
 }
 
 void agent_live_add_busy(struct agent_live *l, struct gpu_snapshot *const *snaps, size_t n)

@@ -6,9 +6,9 @@
 
 #include "util/xalloc.h"
 
-void agent_queue_init(struct agent_queue *q, size_t capacity)
+void agent_queue_init(struct agent_queue *q, size_t capacity, size_t spares)
 {
-    *q = (struct agent_queue){ .capacity = capacity ? capacity : 1 };
+    *q = (struct agent_queue){ .capacity = capacity ? capacity : 1, .spare_cap = spares };
     pthread_mutex_init(&q->lock, NULL);
     /* Deadlines are on the monotonic clock, like the sampler's. */
     pthread_condattr_t attr;
@@ -17,6 +17,7 @@ void agent_queue_init(struct agent_queue *q, size_t capacity)
     pthread_cond_init(&q->ready, &attr);
     pthread_condattr_destroy(&attr);
     q->items = xcalloc(q->capacity, sizeof(struct gpu_snapshot *));
+    q->spare = xcalloc(spares ? spares : 1, sizeof(struct gpu_snapshot *));
 }
 
 void agent_snapshot_free(struct gpu_snapshot *snap)
@@ -32,7 +33,11 @@ void agent_queue_fini(struct agent_queue *q)
     for (size_t i = 0; i < q->len; i++) {
         agent_snapshot_free(q->items[(q->head + i) % q->capacity]);
     }
+    for (size_t i = 0; i < q->spare_len; i++) {
+        agent_snapshot_free(q->spare[i]);
+    }
     free(q->items);
+    free(q->spare);
     pthread_cond_destroy(&q->ready);
     pthread_mutex_destroy(&q->lock);
 }
@@ -50,7 +55,10 @@ void agent_queue_push(struct agent_queue *q, struct gpu_snapshot *snap)
     q->items[(q->head + q->len) % q->capacity] = snap;
     q->len++;
     q->pushed++;
-    pthread_cond_signal(&q->ready);
+    if (q->takers) {
+        /* The writer waits for its flush deadline, not for each push. */
+        pthread_cond_signal(&q->ready);
+    }
     pthread_mutex_unlock(&q->lock);
     agent_snapshot_free(victim); /* outside the lock: the writer need not wait */
 }
@@ -60,7 +68,10 @@ size_t agent_queue_take(struct agent_queue *q, struct gpu_snapshot **out, size_t
 {
     pthread_mutex_lock(&q->lock);
     while (deadline && q->len == 0 && !q->closed) {
-        if (pthread_cond_timedwait(&q->ready, &q->lock, deadline) == ETIMEDOUT) {
+        q->takers++;
+        int rc = pthread_cond_timedwait(&q->ready, &q->lock, deadline);
+        q->takers--;
+        if (rc == ETIMEDOUT) {
             break;
         }
     }
@@ -72,6 +83,35 @@ size_t agent_queue_take(struct agent_queue *q, struct gpu_snapshot **out, size_t
     }
     pthread_mutex_unlock(&q->lock);
     return n;
+}
+
+void agent_queue_recycle(struct agent_queue *q, struct gpu_snapshot *snap)
+{
+    if (!snap) {
+        return;
+    }
+    /* Outside the lock: the sampler need not wait for the releases. */
+    gpu_snapshot_clear(snap);
+    pthread_mutex_lock(&q->lock);
+    bool kept = q->spare_len < q->spare_cap;
+    if (kept) {
+        q->spare[q->spare_len++] = snap;
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (!kept) {
+        agent_snapshot_free(snap);
+    }
+}
+
+struct gpu_snapshot *agent_queue_spare(struct agent_queue *q)
+{
+    struct gpu_snapshot *snap = NULL;
+    pthread_mutex_lock(&q->lock);
+    if (q->spare_len > 0) {
+        snap = q->spare[--q->spare_len];
+    }
+    pthread_mutex_unlock(&q->lock);
+    return snap ? snap : xcalloc(1, sizeof(*snap));
 }
 
 void agent_queue_wait(struct agent_queue *q, const struct timespec *deadline)

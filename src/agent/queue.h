@@ -14,19 +14,35 @@
 
 struct agent_queue {
     pthread_mutex_t lock;        /* guards everything below */
-    pthread_cond_t ready;        /* signalled on push and on close */
+    pthread_cond_t ready;        /* signalled on close, and on push while a taker waits */
     struct gpu_snapshot **items; /* ring of owned snapshots */
     size_t capacity;
     size_t head; /* oldest */
     size_t len;
+    size_t takers;   /* threads waiting in agent_queue_take() for a push */
     uint64_t pushed; /* counters for logs and `db info` */
     uint64_t dropped;
-    bool closed; /* no more pushes: the writer drains and stops */
-    bool kicked; /* a batch is complete: flush it now */
+    bool closed;                 /* no more pushes: the writer drains and stops */
+    bool kicked;                 /* a batch is complete: flush it now */
+    struct gpu_snapshot **spare; /* written snapshots kept for their memory */
+    size_t spare_len;
+    size_t spare_cap;
 };
 
-/* Prepares an empty queue holding at most capacity snapshots (>= 1). */
-void agent_queue_init(struct agent_queue *q, size_t capacity);
+/* Prepares an empty queue holding at most capacity snapshots (>= 1), and
+ * keeping at most spares written snapshots for the sampler to read into
+ * again (a flush interval's worth saves allocating and faulting in fresh
+ * memory every tick; 0 frees each one). */
+void agent_queue_init(struct agent_queue *q, size_t capacity, size_t spares);
+
+/* The writer: gives back a snapshot it has written. It is kept as a spare,
+ * its attribution released and its memory kept, or freed when enough are
+ * kept. */
+void agent_queue_recycle(struct agent_queue *q, struct gpu_snapshot *snap);
+
+/* The sampler: a snapshot to read into, a spare or a new zeroed one; the
+ * caller owns it (hand it over with agent_queue_push()). */
+struct gpu_snapshot *agent_queue_spare(struct agent_queue *q);
 
 /* Frees the snapshots still queued and the queue's memory. */
 void agent_queue_fini(struct agent_queue *q);

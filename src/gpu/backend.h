@@ -23,12 +23,15 @@ struct gpu_backend_ops {
     unsigned (*count)(void *ctx);
     /* Driver, NVML and CUDA versions. */
     void (*read_system)(void *ctx, struct gpu_system *out);
-    /* Identity of GPU i; marks out->state LOST when it cannot be read. */
+    /* Identity of GPU i; marks out->state LOST when it cannot be read. out
+     * is zeroed but for the processes list kept for read_processes. */
     void (*read_static)(void *ctx, unsigned i, struct gpu_reading *out);
     /* Metrics and busy time of GPU i. */
     void (*read_dynamic)(void *ctx, unsigned i, const struct gpu_options *opts,
                          struct gpu_reading *out);
-    /* Processes on GPU i, without /proc attribution. */
+    /* Processes on GPU i, without /proc attribution (proc NULL). out comes
+     * with process_count 0 and, when the snapshot is reused, processes
+     * still pointing at the previous read's list: grow it with realloc. */
     void (*read_processes)(void *ctx, unsigned i, struct gpu_reading *out);
     /* Busy time of GPU i for ticks (oldest first) from the driver's sample
      * buffer, each sample to the tick its timestamp falls in; with final,

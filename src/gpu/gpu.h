@@ -75,7 +75,10 @@ struct gpu_process {
     uint32_t memory_pct;
     uint32_t encoder_pct;
     uint32_t decoder_pct;
-    struct proc_info proc; /* user, command, start time, container */
+    /* user, command, start time, container: shared per process lifetime
+     * and held by the snapshot (proc_info_hold/release); never NULL after
+     * gpu_session_read(); read it through proc_info_or_none() */
+    const struct proc_info *proc;
 };
 
 struct gpu_reading {
@@ -137,8 +140,9 @@ void gpu_session_free(struct gpu_session *s);
 /* Number of GPUs enumerated at open. */
 size_t gpu_session_gpu_count(const struct gpu_session *s);
 
-/* Reads every GPU and, if asked, its processes into snap (replacing what
- * it held). It cannot fail as a whole: a GPU that errors is recorded as
+/* Reads every GPU and, if asked, its processes into snap, replacing what
+ * it held and reusing its memory (a zeroed snapshot, or one read or copied
+ * before). It cannot fail as a whole: a GPU that errors is recorded as
  * lost in its reading and the others are read as usual. */
 void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap);
 
@@ -160,9 +164,15 @@ void gpu_session_settle(struct gpu_session *s, struct gpu_snapshot *const *snaps
  * the first settle has seen it. */
 uint64_t gpu_session_busy_span_ms(const struct gpu_session *s);
 
-/* Makes dst a deep copy of src (dst must be zeroed or finished); free it
- * with gpu_snapshot_fini(). */
+/* Makes dst a copy of src: its own readings and process lists, sharing
+ * the processes' attribution by reference. dst is zeroed, or one read,
+ * copied or cleared before, whose memory is reused. Free it with
+ * gpu_snapshot_fini(). */
 void gpu_snapshot_copy(struct gpu_snapshot *dst, const struct gpu_snapshot *src);
+
+/* Gives back the attribution snap's processes hold and empties their
+ * lists, keeping its memory for gpu_session_read() to reuse. */
+void gpu_snapshot_clear(struct gpu_snapshot *snap);
 
 /* Frees what a snapshot owns and zeroes it; a zeroed snapshot is a no-op. */
 void gpu_snapshot_fini(struct gpu_snapshot *snap);

@@ -69,14 +69,38 @@ size_t gpu_session_gpu_count(const struct gpu_session *s)
     return s->ops->count(s->ctx);
 }
 
+/* Gives back the attribution each process of r held; the list stays. */
+static void release_processes(struct gpu_reading *r)
+{
+    for (size_t k = 0; k < r->process_count; k++) {
+        proc_info_release(r->processes[k].proc);
+        r->processes[k].proc = NULL;
+    }
+    r->process_count = 0;
+}
+
+/* Empties snap for a read of gpu_count GPUs, keeping its memory: the
+ * readings, and each one's process list for the back end to refill. */
+static void snapshot_reset(struct gpu_snapshot *snap, size_t gpu_count)
+{
+    if (snap->gpu_count != gpu_count || !snap->gpus) {
+        gpu_snapshot_fini(snap);
+        snap->gpus = xcalloc(gpu_count ? gpu_count : 1, sizeof(*snap->gpus));
+    }
+    for (size_t i = 0; i < gpu_count && i < snap->gpu_count; i++) {
+        struct gpu_reading *r = &snap->gpus[i];
+        release_processes(r);
+        *r = (struct gpu_reading){ .processes = r->processes };
+    }
+    snap->gpu_count = gpu_count;
+}
+
 void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap)
 {
-    gpu_snapshot_fini(snap);
+    snapshot_reset(snap, s->ops->count(s->ctx));
     uint64_t t0 = clock_monotonic_us();
     snap->time_ms = clock_realtime_ms();
     snap->system = s->system;
-    snap->gpu_count = s->ops->count(s->ctx);
-    snap->gpus = xcalloc(snap->gpu_count, sizeof(*snap->gpus));
     for (unsigned i = 0; i < snap->gpu_count; i++) {
         struct gpu_reading *r = &snap->gpus[i];
         /* One GPU's failure is recorded in its reading; the loop goes on. */
@@ -85,7 +109,7 @@ void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap)
         if (s->opts.read_processes && r->state == GPU_STATE_OK) {
             s->ops->read_processes(s->ctx, i, r);
             for (size_t k = 0; k < r->process_count; k++) {
-                proc_reader_read(&s->proc, r->processes[k].pid, &r->processes[k].proc);
+                r->processes[k].proc = proc_reader_take(&s->proc, r->processes[k].pid);
             }
         }
     }
@@ -165,22 +189,36 @@ uint64_t gpu_session_busy_span_ms(const struct gpu_session *s)
 
 void gpu_snapshot_copy(struct gpu_snapshot *dst, const struct gpu_snapshot *src)
 {
+    snapshot_reset(dst, src->gpu_count);
+    struct gpu_reading *gpus = dst->gpus;
     *dst = *src;
-    dst->gpus = xcalloc(src->gpu_count ? src->gpu_count : 1, sizeof(*dst->gpus));
+    dst->gpus = gpus;
     for (size_t i = 0; i < src->gpu_count; i++) {
-        dst->gpus[i] = src->gpus[i];
+        struct gpu_process *list = gpus[i].processes;
         size_t n = src->gpus[i].process_count;
-        dst->gpus[i].processes = NULL;
+        gpus[i] = src->gpus[i];
+        gpus[i].processes = list;
         if (n) {
-            dst->gpus[i].processes = xcalloc(n, sizeof(struct gpu_process));
-            memcpy(dst->gpus[i].processes, src->gpus[i].processes, n * sizeof(struct gpu_process));
+            gpus[i].processes = xrealloc(list, n * sizeof(struct gpu_process));
+            memcpy(gpus[i].processes, src->gpus[i].processes, n * sizeof(struct gpu_process));
+            for (size_t k = 0; k < n; k++) {
+                proc_info_hold(gpus[i].processes[k].proc);
+            }
         }
+    }
+}
+
+void gpu_snapshot_clear(struct gpu_snapshot *snap)
+{
+    for (size_t i = 0; snap->gpus && i < snap->gpu_count; i++) {
+        release_processes(&snap->gpus[i]);
     }
 }
 
 void gpu_snapshot_fini(struct gpu_snapshot *snap)
 {
-    for (size_t i = 0; i < snap->gpu_count; i++) {
+    gpu_snapshot_clear(snap);
+    for (size_t i = 0; snap->gpus && i < snap->gpu_count; i++) {
         free(snap->gpus[i].processes);
     }
     free(snap->gpus);

@@ -161,14 +161,15 @@ static void render_gpu_state(const struct agent_live_frame *f, struct dynbuf *ou
 static void process_labels(struct dynbuf *out, const struct gpu_reading *r,
                            const struct gpu_process *p)
 {
+    const struct proc_info *pi = proc_info_or_none(p->proc);
     char container[160] = "";
-    if (p->proc.found && proc_container_is_set(&p->proc.container)) {
-        proc_container_label(&p->proc.container, container, sizeof(container));
+    if (pi->found && proc_container_is_set(&pi->container)) {
+        proc_container_label(&pi->container, container, sizeof(container));
     }
     dynbuf_printf(out, "{pid=\"%u\",user=\"", p->pid);
-    add_label_value(out, p->proc.found ? p->proc.user : "");
+    add_label_value(out, pi->user);
     dynbuf_adds(out, "\",command=\"");
-    add_label_value(out, p->proc.found ? p->proc.comm : "");
+    add_label_value(out, pi->comm);
     dynbuf_adds(out, "\",container=\"");
     add_label_value(out, container);
     dynbuf_printf(out, "\",gpu=\"%u\",UUID=\"", r->id.index);
@@ -217,7 +218,7 @@ static void render_users(const struct gpu_snapshot *snap, struct dynbuf *out)
         const struct gpu_reading *r = &snap->gpus[i];
         for (size_t k = 0; k < r->process_count; k++) {
             const struct gpu_process *p = &r->processes[k];
-            const char *name = p->proc.found ? p->proc.user : "";
+            const char *name = proc_info_or_none(p->proc)->user;
             size_t u = 0;
             while (u < n && strcmp(users[u].user, name) != 0) {
                 u++;

@@ -2,10 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/pidfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,19 +24,62 @@ enum {
 
 struct proc_cache_entry {
     uint32_t pid;
-    uint64_t start_ticks;
+    bool pidfd;               /* fd is a pidfd in the reader's epoll set, else /proc/PID */
+    bool exited;              /* its pidfd said so: read afresh if listed again */
     uint64_t seen_generation; /* last sweep round it was read in */
     uint64_t read_at_ms;      /* monotonic time its files were last read */
-    int stat_fd;              /* /proc/PID/stat kept open: re-read with pread */
-    struct proc_info info;
+    int fd;                   /* what tells this lifetime from a later one with its PID */
+    struct proc_info *info;   /* one reference */
 };
+
+const struct proc_info proc_info_none = { 0 };
+
+struct proc_info *proc_info_new(void)
+{
+    struct proc_info *pi = xcalloc(1, sizeof(*pi));
+    atomic_init(&pi->refs, 1);
+    return pi;
+}
+
+const struct proc_info *proc_info_hold(const struct proc_info *pi)
+{
+    /* The count is the one field that changes in a shared proc_info. */
+    struct proc_info *m = (struct proc_info *)(uintptr_t)pi;
+    if (m && atomic_load_explicit(&m->refs, memory_order_relaxed) != 0) {
+        atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    }
+    return pi;
+}
+
+void proc_info_release(const struct proc_info *pi)
+{
+    struct proc_info *m = (struct proc_info *)(uintptr_t)pi;
+    if (m && atomic_load_explicit(&m->refs, memory_order_relaxed) != 0 &&
+        atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
+        free(m);
+    }
+}
+
+const struct proc_info *proc_info_or_none(const struct proc_info *pi)
+{
+    return pi ? pi : &proc_info_none;
+}
+
+/* Same attribution, the count aside (both zeroed when made, padding too). */
+static bool same_info(const struct proc_info *a, const struct proc_info *b)
+{
+    size_t from = offsetof(struct proc_info, found);
+    return memcmp((const char *)a + from, (const char *)b + from, sizeof(*a) - from) == 0;
+}
 
 static void close_entry(struct proc_cache_entry *e)
 {
-    if (e->stat_fd >= 0) {
-        close(e->stat_fd);
-        e->stat_fd = -1;
+    if (e->fd >= 0) {
+        close(e->fd); /* a pidfd leaves the epoll set as it closes */
+        e->fd = -1;
     }
+    proc_info_release(e->info);
+    e->info = NULL;
 }
 
 int proc_stat_start_ticks(const char *stat_text, uint64_t *ticks)
@@ -122,12 +168,10 @@ static void lookup_user(uint32_t uid, char *out, size_t size)
 }
 
 /* /proc/PID/cmdline holds NUL-separated arguments; show them space-joined. */
-static void read_cmdline(const char *dir, char *out, size_t size)
+static void read_cmdline(int dir_fd, char *out, size_t size)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/cmdline", dir);
     int truncated = 0;
-    long n = fileio_read_capped(path, out, size - 1, &truncated);
+    long n = fileio_read_capped_at(dir_fd, "cmdline", out, size - 1, &truncated);
     if (n <= 0) {
         out[0] = '\0';
         return;
@@ -143,11 +187,9 @@ static void read_cmdline(const char *dir, char *out, size_t size)
     out[n] = '\0';
 }
 
-static void read_comm(const char *dir, char *out, size_t size)
+static void read_comm(int dir_fd, char *out, size_t size)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/comm", dir);
-    long n = fileio_read_capped(path, out, size - 1, NULL);
+    long n = fileio_read_capped_at(dir_fd, "comm", out, size - 1, NULL);
     if (n < 0) {
         out[0] = '\0';
         return;
@@ -155,9 +197,40 @@ static void read_comm(const char *dir, char *out, size_t size)
     out[strcspn(out, "\n")] = '\0';
 }
 
+/* Whether root is the /proc of our own PID namespace, where NVML's PIDs
+ * are ours too and a pidfd can watch them: its "self" is our PID. */
+static bool root_is_ours(const char *root)
+{
+    char path[300];
+    char self[32];
+    snprintf(path, sizeof(path), "%s/self", root);
+    ssize_t n = readlink(path, self, sizeof(self) - 1);
+    if (n <= 0) {
+        return false;
+    }
+    self[n] = '\0';
+    uint64_t pid = 0;
+    return strparse_u64(self, UINT32_MAX, &pid) == 0 && pid == (uint64_t)getpid();
+}
+
+/* Under our own /proc, exits are watched with pidfds (Linux 5.3); an older
+ * kernel or another root falls back to a /proc/PID descriptor each. */
+static int watch_exits(const char *root)
+{
+    if (!root_is_ours(root)) {
+        return -1;
+    }
+    int self = pidfd_open(getpid(), 0);
+    if (self < 0) {
+        return -1;
+    }
+    close(self);
+    return epoll_create1(EPOLL_CLOEXEC);
+}
+
 int proc_reader_init(struct proc_reader *r, const char *root, struct gp_err *err)
 {
-    *r = (struct proc_reader){ .ticks_per_s = sysconf(_SC_CLK_TCK) };
+    *r = (struct proc_reader){ .ticks_per_s = sysconf(_SC_CLK_TCK), .epoll_fd = -1 };
     snprintf(r->root, sizeof(r->root), "%s", root ? root : PROC_DEFAULT_ROOT);
     r->buf = malloc(BUF_MAX + 1);
     if (!r->buf) {
@@ -175,6 +248,7 @@ int proc_reader_init(struct proc_reader *r, const char *root, struct gp_err *err
     if (proc_boot_time(r->buf, &r->btime_s) != 0) {
         r->btime_s = 0;
     }
+    r->epoll_fd = watch_exits(r->root);
     return 0;
 }
 
@@ -183,11 +257,15 @@ void proc_reader_fini(struct proc_reader *r)
     for (size_t i = 0; i < r->cache_len; i++) {
         close_entry(&r->cache[i]);
     }
+    if (r->epoll_fd >= 0) {
+        close(r->epoll_fd);
+    }
     free(r->buf);
     free(r->cache);
     r->buf = NULL;
     r->cache = NULL;
     r->cache_len = r->cache_cap = 0;
+    r->epoll_fd = -1;
 }
 
 static struct proc_cache_entry *cache_find(struct proc_reader *r, uint32_t pid)
@@ -212,106 +290,185 @@ void proc_reader_sweep(struct proc_reader *r)
     }
     r->cache_len = kept;
     r->generation++;
+    r->round_started = false;
+}
+
+/* Once per round: its time, and the processes whose pidfds say they
+ * exited, with one epoll_wait for every watched process. */
+static void start_round(struct proc_reader *r)
+{
+    if (r->round_started) {
+        return;
+    }
+    r->round_started = true;
+    r->round_ms = clock_monotonic_us() / 1000;
+    if (r->epoll_fd < 0) {
+        return;
+    }
+    struct epoll_event ev[64];
+    int n = 0;
+    do {
+        n = epoll_wait(r->epoll_fd, ev, (int)GP_ARRAY_LEN(ev), 0);
+        for (int i = 0; i < n; i++) {
+            struct proc_cache_entry *e = cache_find(r, ev[i].data.u32);
+            if (e && e->pidfd) {
+                e->exited = true;
+                /* Level-triggered: an exited pidfd stays ready until closed. */
+                epoll_ctl(r->epoll_fd, EPOLL_CTL_DEL, e->fd, NULL);
+            }
+        }
+    } while (n == (int)GP_ARRAY_LEN(ev));
+}
+
+/* Whether the lifetime e was learnt from still runs: no system call under
+ * our own /proc, one path lookup under its /proc/PID descriptor otherwise. */
+static bool entry_alive(const struct proc_cache_entry *e)
+{
+    if (e->pidfd) {
+        return !e->exited;
+    }
+    return faccessat(e->fd, "stat", F_OK, AT_EACCESS) == 0;
 }
 
 /* Reads the files that say who runs the process (all but stat). */
-static void read_identity(struct proc_reader *r, const char *dir, struct proc_info *out)
+static void read_identity(struct proc_reader *r, int dir_fd, struct proc_info *out)
 {
-    char path[320];
-    snprintf(path, sizeof(path), "%s/status", dir);
-    if (fileio_read_capped(path, r->buf, BUF_MAX, NULL) > 0 &&
+    if (fileio_read_capped_at(dir_fd, "status", r->buf, BUF_MAX, NULL) > 0 &&
         proc_status_uid(r->buf, &out->uid) == 0) {
         out->has_uid = true;
         lookup_user(out->uid, out->user, sizeof(out->user));
     }
-    read_comm(dir, out->comm, sizeof(out->comm));
-    read_cmdline(dir, out->cmdline, sizeof(out->cmdline));
-
-    snprintf(path, sizeof(path), "%s/cgroup", dir);
-    if (fileio_read_capped(path, r->buf, BUF_MAX, NULL) > 0) {
+    read_comm(dir_fd, out->comm, sizeof(out->comm));
+    read_cmdline(dir_fd, out->cmdline, sizeof(out->cmdline));
+    if (fileio_read_capped_at(dir_fd, "cgroup", r->buf, BUF_MAX, NULL) > 0) {
         proc_cgroup_parse(r->buf, &out->container);
     }
 }
 
-/* Reads /proc/PID/stat, through the descriptor kept open for a known
- * process: a pread costs no path walk, no open, no close. The descriptor of
- * a process that has exited fails to read (even if its PID was reused), so
- * then the path is opened afresh. Returns the bytes read, or <= 0. */
-static long read_stat(struct proc_reader *r, struct proc_cache_entry *e, const char *path,
-                      int *fd_out)
+/* Reads every file of pid's through one descriptor of its /proc directory,
+ * so they all describe the same process. NULL when it is gone or hidden. */
+static struct proc_info *read_files(struct proc_reader *r, uint32_t pid, int *dir_fd_out)
 {
-    *fd_out = -1;
-    if (e && e->stat_fd >= 0) {
-        ssize_t n = pread(e->stat_fd, r->buf, BUF_MAX, 0);
-        if (n > 0) {
-            r->buf[n] = '\0';
-            *fd_out = e->stat_fd;
-            return (long)n;
-        }
-        close_entry(e);
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/%u", r->root, pid);
+    int dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    uint64_t ticks = 0;
+    if (dir_fd < 0) {
+        return NULL;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return -1;
+    if (fileio_read_capped_at(dir_fd, "stat", r->buf, BUF_MAX, NULL) <= 0 ||
+        proc_stat_start_ticks(r->buf, &ticks) != 0) {
+        close(dir_fd);
+        return NULL; /* gone, or hidden by hidepid */
     }
-    ssize_t n = pread(fd, r->buf, BUF_MAX, 0);
-    if (n <= 0) {
-        close(fd);
-        return -1;
+    struct proc_info *pi = proc_info_new();
+    pi->found = true;
+    pi->start_ticks = ticks;
+    if (r->btime_s > 0 && r->ticks_per_s > 0) {
+        pi->start_time_ms = r->btime_s * 1000 + (int64_t)(ticks * 1000 / (uint64_t)r->ticks_per_s);
     }
-    r->buf[n] = '\0';
-    *fd_out = fd;
-    return (long)n;
+    read_identity(r, dir_fd, pi);
+    *dir_fd_out = dir_fd;
+    return pi;
 }
 
-void proc_reader_read(struct proc_reader *r, uint32_t pid, struct proc_info *out)
+/* True while the process behind pidfd has not exited. */
+static bool pidfd_running(int pidfd)
 {
-    *out = (struct proc_info){ 0 };
-    char dir[300];
-    char path[320];
-    snprintf(dir, sizeof(dir), "%s/%u", r->root, pid);
-    snprintf(path, sizeof(path), "%s/stat", dir);
+    struct pollfd p = { .fd = pidfd, .events = POLLIN };
+    return poll(&p, 1, 0) == 0;
+}
 
-    struct proc_cache_entry *e = cache_find(r, pid);
-    int fd = -1;
-    uint64_t ticks = 0;
-    if (read_stat(r, e, path, &fd) <= 0 || proc_stat_start_ticks(r->buf, &ticks) != 0) {
-        if (fd >= 0 && (!e || fd != e->stat_fd)) {
-            close(fd);
+/* What will tell this lifetime from a later one with the same PID, given
+ * the descriptor its files were read through and, under our own /proc, a
+ * pidfd opened before they were read: the pidfd when the process still
+ * runs (so the files were its own) and epoll watches it, else the
+ * directory. -1 when the process exited meanwhile. Takes both. */
+static int lifetime_fd(struct proc_reader *r, uint32_t pid, int pidfd, int dir_fd, bool *is_pidfd)
+{
+    *is_pidfd = false;
+    if (pidfd < 0) {
+        return dir_fd;
+    }
+    if (!pidfd_running(pidfd)) {
+        close(pidfd);
+        close(dir_fd);
+        return -1;
+    }
+    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = pid };
+    if (epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, pidfd, &ev) != 0) {
+        close(pidfd);
+        return dir_fd;
+    }
+    close(dir_fd);
+    *is_pidfd = true;
+    return pidfd;
+}
+
+/* Reads pid afresh: new, reused, exited and listed again, or due for a
+ * refresh. Keeps e's shared attribution when nothing changed. */
+static const struct proc_info *read_fresh(struct proc_reader *r, uint32_t pid,
+                                          struct proc_cache_entry *e, uint64_t now_ms)
+{
+    int pidfd = -1;
+    if (r->epoll_fd >= 0) {
+        pidfd = pidfd_open((pid_t)pid, 0);
+        if (pidfd < 0 && errno == ESRCH) {
+            return &proc_info_none;
         }
-        return; /* gone, or hidden by hidepid */
     }
-    uint64_t now_ms = clock_monotonic_us() / 1000;
-    if (e && e->start_ticks == ticks && now_ms - e->read_at_ms < PROC_CACHE_REFRESH_MS) {
+    int dir_fd = -1;
+    struct proc_info *pi = read_files(r, pid, &dir_fd);
+    if (!pi) {
+        if (pidfd >= 0) {
+            close(pidfd);
+        }
+        return &proc_info_none;
+    }
+    bool is_pidfd = false;
+    int fd = lifetime_fd(r, pid, pidfd, dir_fd, &is_pidfd);
+    if (fd < 0) {
+        proc_info_release(pi);
+        return &proc_info_none;
+    }
+    if (e && same_info(e->info, pi)) {
+        /* The same attribution: the entry keeps the one snapshots share. */
+        proc_info_release(pi);
+        if (e->fd >= 0 && e->fd != fd) {
+            close(e->fd);
+        }
+        e->fd = fd;
+        e->pidfd = is_pidfd;
+        e->exited = false;
         e->seen_generation = r->generation;
-        e->stat_fd = fd;
-        *out = e->info;
-        return;
+        e->read_at_ms = now_ms;
+        return proc_info_hold(e->info);
     }
-
-    out->found = true;
-    out->start_ticks = ticks;
-    if (r->btime_s > 0 && r->ticks_per_s > 0) {
-        out->start_time_ms = r->btime_s * 1000 + (int64_t)(ticks * 1000 / (uint64_t)r->ticks_per_s);
-    }
-    read_identity(r, dir, out);
-
-    /* A new PID, a reused one (other start time), or a stale entry. */
     if (!e) {
         if (r->cache_len == r->cache_cap) {
             r->cache_cap = r->cache_cap ? r->cache_cap * 2 : 16;
             r->cache = xrealloc(r->cache, r->cache_cap * sizeof(*r->cache));
         }
         e = &r->cache[r->cache_len++];
-        e->stat_fd = -1;
+        *e = (struct proc_cache_entry){ .fd = -1 };
     }
-    if (e->stat_fd >= 0 && e->stat_fd != fd) {
-        close(e->stat_fd);
-    }
+    close_entry(e);
     *e = (struct proc_cache_entry){ .pid = pid,
-                                    .start_ticks = ticks,
+                                    .pidfd = is_pidfd,
                                     .seen_generation = r->generation,
                                     .read_at_ms = now_ms,
-                                    .stat_fd = fd,
-                                    .info = *out };
+                                    .fd = fd,
+                                    .info = (struct proc_info *)(uintptr_t)proc_info_hold(pi) };
+    return pi;
+}
+
+const struct proc_info *proc_reader_take(struct proc_reader *r, uint32_t pid)
+{
+    start_round(r);
+    struct proc_cache_entry *e = cache_find(r, pid);
+    if (e && entry_alive(e) && r->round_ms - e->read_at_ms < PROC_CACHE_REFRESH_MS) {
+        e->seen_generation = r->generation;
+        return proc_info_hold(e->info);
+    }
+    return read_fresh(r, pid, e, r->round_ms);
 }

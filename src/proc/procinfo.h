@@ -4,6 +4,7 @@
 #ifndef GPULSE_PROC_PROCINFO_H
 #define GPULSE_PROC_PROCINFO_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +14,12 @@
 
 #define PROC_DEFAULT_ROOT "/proc"
 
+/* What /proc says about one process lifetime. The reader makes one per
+ * lifetime and shares it, reference-counted, with every snapshot that
+ * shows the process: a tick copies a pointer, not the attribution. */
 struct proc_info {
+    atomic_uint refs;      /* holders; 0 for one not counted (proc_info_none, or the
+                              caller's own storage): hold and release leave it alone */
     bool found;            /* /proc had this PID; the rest is empty when not */
     bool has_uid;          /* uid and user are meaningful */
     uint32_t uid;          /* real uid */
@@ -26,12 +32,34 @@ struct proc_info {
     struct proc_container container;
 };
 
+/* The attribution of a process /proc does not show (gone, or hidden by
+ * hidepid): found is false, the rest empty. Not counted. */
+extern const struct proc_info proc_info_none;
+
+/* A zeroed, counted proc_info holding one reference, for the caller to fill
+ * before sharing it; give it back with proc_info_release(). */
+struct proc_info *proc_info_new(void);
+
+/* Adds a reference to pi and returns it; NULL and uncounted ones are
+ * returned as they are. Safe from any thread. */
+const struct proc_info *proc_info_hold(const struct proc_info *pi);
+
+/* Gives a reference back; the last frees it. NULL and uncounted ones are
+ * left alone. Safe from any thread. */
+void proc_info_release(const struct proc_info *pi);
+
+/* pi, or &proc_info_none when pi is NULL (a process nobody attributed). */
+const struct proc_info *proc_info_or_none(const struct proc_info *pi);
+
 struct proc_cache_entry;
 
 /* Reads processes under one /proc root. It keeps the boot time, its read
- * buffers, and what it learnt about each process lifetime (PID + start
- * time), so a process seen again costs one read of /proc/PID/stat rather
- * than five files and a user-database lookup. */
+ * buffers, and what it learnt about each process lifetime, so a process
+ * seen again costs no read of its files: under our own /proc, a pidfd per
+ * process says when it exits (one epoll_wait per round for them all);
+ * under another root (a host's /proc in a container, a fixture), a
+ * descriptor of /proc/PID is kept, whose lookups fail once that process is
+ * gone even if its PID was reused. */
 struct proc_reader {
     char root[256];                 /* e.g. "/proc", or "/host/proc" inside a container */
     int64_t btime_s;                /* boot time, Unix seconds; 0 if /proc/stat lacked it */
@@ -41,6 +69,9 @@ struct proc_reader {
     size_t cache_len;
     size_t cache_cap;
     uint64_t generation; /* bumped by proc_reader_sweep() */
+    int epoll_fd;        /* watches the pidfds; -1 when root is not our own /proc */
+    bool round_started;  /* this round's exits were collected and its time taken */
+    uint64_t round_ms;   /* monotonic time the round started */
 };
 
 /* How long cached attribution is trusted before the files are read again
@@ -52,12 +83,15 @@ struct proc_reader {
  * Release with proc_reader_fini(). */
 GP_NODISCARD int proc_reader_init(struct proc_reader *r, const char *root, struct gp_err *err);
 
-/* Frees the reader's buffers; a zeroed reader is a no-op. */
+/* Frees the reader's buffers and gives back its references; a zeroed
+ * reader is a no-op. Attribution still held elsewhere stays valid. */
 void proc_reader_fini(struct proc_reader *r);
 
-/* Reads what /proc says about pid. A PID that does not exist, or that /proc
- * hides from us, is no error: out->found is false and NVML's facts stand. */
-void proc_reader_read(struct proc_reader *r, uint32_t pid, struct proc_info *out);
+/* What /proc says about pid, shared: a reference the caller owns and gives
+ * back with proc_info_release(). Never NULL. A PID that does not exist, or
+ * that /proc hides from us, is no error: &proc_info_none (found false), and
+ * NVML's facts stand. */
+const struct proc_info *proc_reader_take(struct proc_reader *r, uint32_t pid);
 
 /* Forgets the processes not read since the previous sweep; call once per
  * round of reads so the cache holds only live processes. */

@@ -58,7 +58,7 @@ static void process_rows(FILE *out, const struct gpu_snapshot *snap, const char 
         const struct gpu_reading *r = &snap->gpus[i];
         for (size_t k = 0; k < r->process_count; k++) {
             const struct gpu_process *p = &r->processes[k];
-            const struct proc_info *pi = &p->proc;
+            const struct proc_info *pi = proc_info_or_none(p->proc);
             char label[96];
             proc_container_label(&pi->container, label, sizeof(label));
             char start[40] = "";

@@ -14,7 +14,7 @@
 static json_t *process_json(const struct gpu_process *p)
 {
     json_t *o = json_object();
-    const struct proc_info *pi = &p->proc;
+    const struct proc_info *pi = proc_info_or_none(p->proc);
     json_object_set_new(o, "pid", json_integer(p->pid));
     json_object_set_new(o, "type", json_string(report_process_type(p->type_mask)));
     json_object_set_new(o, "used_memory_bytes",

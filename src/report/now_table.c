@@ -156,7 +156,7 @@ static void gpu_line(const struct painter *p, const struct gpu_reading *r, int n
 
 static void process_line(const struct painter *p, const struct gpu_process *proc, unsigned width)
 {
-    const struct proc_info *pi = &proc->proc;
+    const struct proc_info *pi = proc_info_or_none(proc->proc);
     char mem[32] = "N/A";
     if (proc->has_used_memory) {
         report_format_bytes(proc->used_memory_bytes, mem, sizeof(mem));

@@ -52,8 +52,9 @@ static const struct gpu_process *find_live(const struct gpu_snapshot *snap,
         }
         for (size_t k = 0; k < g->process_count; k++) {
             const struct gpu_process *p = &g->processes[k];
-            if (p->pid == r->pid && (!p->proc.found || !r->start_time_ms ||
-                                     p->proc.start_time_ms == r->start_time_ms)) {
+            const struct proc_info *pi = proc_info_or_none(p->proc);
+            if (p->pid == r->pid &&
+                (!pi->found || !r->start_time_ms || pi->start_time_ms == r->start_time_ms)) {
                 return p;
             }
         }

@@ -306,9 +306,10 @@ static int write_process_sample(struct store *s, int64_t process_id, int64_t t,
 static int process_entry(struct store *s, int64_t gpu_id, const struct gpu_process *p,
                          struct store_process_entry **out, struct gp_err *err)
 {
+    uint64_t start_ticks = proc_info_or_none(p->proc)->start_ticks;
     for (size_t i = 0; i < s->proc_count; i++) {
         struct store_process_entry *e = &s->procs[i];
-        if (e->gpu_id == gpu_id && e->pid == p->pid && e->start_ticks == p->proc.start_ticks) {
+        if (e->gpu_id == gpu_id && e->pid == p->pid && e->start_ticks == start_ticks) {
             *out = e;
             return 0;
         }
@@ -318,13 +319,12 @@ static int process_entry(struct store *s, int64_t gpu_id, const struct gpu_proce
         s->procs = xrealloc(s->procs, s->proc_cap * sizeof(*s->procs));
     }
     struct store_process_entry *e = &s->procs[s->proc_count++];
-    *e = (struct store_process_entry){ .gpu_id = gpu_id,
-                                       .pid = p->pid,
-                                       .start_ticks = p->proc.start_ticks };
+    *e =
+        (struct store_process_entry){ .gpu_id = gpu_id, .pid = p->pid, .start_ticks = start_ticks };
     sqlite3_stmt *st = s->find_process;
     sqlite3_bind_int64(st, 1, gpu_id);
     sqlite3_bind_int64(st, 2, p->pid);
-    sqlite3_bind_int64(st, 3, (int64_t)p->proc.start_ticks);
+    sqlite3_bind_int64(st, 3, (int64_t)start_ticks);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         e->row_id = sqlite3_column_int64(st, 0);
@@ -374,7 +374,7 @@ static int write_process(struct store *s, int64_t gpu_id, int64_t t, int64_t per
         e->pending_gpu_seconds += dt;
         e->pending_sm_seconds += sm_s;
     } else {
-        const struct proc_info *pi = &p->proc;
+        const struct proc_info *pi = proc_info_or_none(p->proc);
         char label[96];
         proc_container_label(&pi->container, label, sizeof(label));
         st = s->upsert_process;

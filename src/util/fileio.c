@@ -6,10 +6,15 @@
 
 long fileio_read_capped(const char *path, char *out, size_t max_len, int *truncated)
 {
+    return fileio_read_capped_at(AT_FDCWD, path, out, max_len, truncated);
+}
+
+long fileio_read_capped_at(int dir_fd, const char *name, char *out, size_t max_len, int *truncated)
+{
     if (truncated) {
         *truncated = 0;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return -errno;
     }

@@ -13,4 +13,11 @@
  * bytes read, or -errno (-ENOENT, -EACCES...) when it cannot be opened/read. */
 GP_NODISCARD long fileio_read_capped(const char *path, char *out, size_t max_len, int *truncated);
 
+/* As fileio_read_capped(), for name relative to the directory open at
+ * dir_fd (AT_FDCWD: the working directory), as openat(2) resolves it: a
+ * process's /proc files read through its /proc/PID descriptor are that
+ * process's, never those of a later one given the same PID. */
+GP_NODISCARD long fileio_read_capped_at(int dir_fd, const char *name, char *out, size_t max_len,
+                                        int *truncated);
+
 #endif

@@ -86,6 +86,55 @@ class TwoUsers(unittest.TestCase):
         self.assertEqual(second["cmdline"], "sleep 302")
 
 
+def start_with_pid(pid, argv):
+    """Starts argv with the given PID by setting the kernel's last PID (root
+    only), retrying while other processes take it first; None if it cannot."""
+    for _ in range(200):
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(pid - 1))
+        p = start(argv)
+        if p.pid == pid:
+            return p
+        p.kill()
+        p.wait()
+    return None
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root to give a new process a chosen PID")
+class AgentSeesPidReuse(unittest.TestCase):
+    """A running agent keeps what it learnt about a process for its
+    lifetime; when the process exits and a new one gets its PID, the agent
+    shows the new one, not the old one's user, command and start time."""
+
+    def test_new_process_with_the_same_pid(self):
+        from gpulse_e2e import Agent
+        first = start(["sleep", "300"])
+        self.addCleanup(lambda: (first.kill(), first.wait()))
+        pid = first.pid
+        scenario = {"gpus": [{"processes": [{"pid": pid, "memory_mib": 1}]}]}
+
+        def shown(a):
+            procs = a.json("/api/v1/now")["gpus"][0]["processes"]
+            return procs[0] if procs else None
+
+        with Agent(scenario, interval="100ms") as a:
+            before = a.wait_for(lambda: (p := shown(a)) and p["cmdline"] == "sleep 300" and p,
+                                what="the first process")
+            self.assertEqual(before["pid"], pid)
+            first.kill()
+            first.wait()
+            time.sleep(0.05)  # a start time one clock tick later at least
+            second = start_with_pid(pid, ["sleep", "301"])
+            if second is None:
+                self.skipTest("could not give a new process PID %d" % pid)
+            self.addCleanup(lambda: (second.kill(), second.wait()))
+            after = a.wait_for(lambda: (p := shown(a)) and p["cmdline"] == "sleep 301" and p,
+                               what="the process that reused the PID")
+        self.assertEqual(after["pid"], pid)
+        self.assertEqual(after["command"], "sleep")
+        self.assertGreater(after["start_time_ms"], before["start_time_ms"])
+
+
 class HostileCommandLine(unittest.TestCase):
     """A process's arguments are whatever its owner chose: escape sequences,
     markup, bytes that are not UTF-8. They are shown as text, never obeyed."""

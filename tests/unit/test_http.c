@@ -78,10 +78,11 @@ static struct agent_live *live_with_frame(void)
     g->processes = xcalloc(1, sizeof(*g->processes));
     g->processes[0] =
         (struct gpu_process){ .pid = 42, .has_used_memory = true, .used_memory_bytes = 1024 };
-    struct proc_info *pi = &g->processes[0].proc;
+    struct proc_info *pi = proc_info_new(); /* the snapshot's reference */
     pi->found = true;
     snprintf(pi->user, sizeof(pi->user), "eve");
     snprintf(pi->comm, sizeof(pi->comm), "a\"b\\c\nd\xff");
+    g->processes[0].proc = pi;
     snap.gpus[1].state = GPU_STATE_LOST;
     snap.gpus[1].id.index = 1;
     snprintf(snap.gpus[1].id.uuid, sizeof(snap.gpus[1].id.uuid), "GPU-b");
@@ -138,7 +139,7 @@ static void test_frames_outlive_the_state(void **state)
     const struct agent_live_frame *f = agent_live_acquire(l);
     agent_live_free(l); /* a reader still holds the frame */
     assert_int_equal(f->snap.gpu_count, 2);
-    assert_string_equal(f->snap.gpus[0].processes[0].proc.user, "eve");
+    assert_string_equal(f->snap.gpus[0].processes[0].proc->user, "eve");
     agent_live_release(f);
 }
 

@@ -163,8 +163,8 @@ static void same_readings_from_every_build(void **state)
         assert_int_equal(a100->processes[1].type_mask, GPU_PROCESS_COMPUTE | GPU_PROCESS_GRAPHICS);
         assert_int_equal(a100->processes[1].used_memory_bytes, 2048 * MIB);
         assert_int_equal(a100->processes[0].sm_pct, 40);
-        assert_string_equal(a100->processes[0].proc.user, "nobody");
-        assert_string_equal(a100->processes[0].proc.container.runtime, "docker");
+        assert_string_equal(a100->processes[0].proc->user, "nobody");
+        assert_string_equal(a100->processes[0].proc->container.runtime, "docker");
 
         const struct gpu_reading *rtx = &snap.gpus[1];
         assert_string_equal(rtx->id.serial, "");

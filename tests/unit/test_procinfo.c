@@ -1,11 +1,14 @@
 /* /proc parsing: stat with hostile command names, status, boot time, and a
  * whole fixture process tree as well as this very process. */
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,25 +56,27 @@ static void fixture_process(void **state)
     struct gp_err err = { 0 };
     assert_int_equal(proc_reader_init(&r, FIXTURES "/proc", &err), 0);
     assert_int_equal(r.btime_s, 1795000000);
-    struct proc_info pi;
-    proc_reader_read(&r, 4242, &pi);
-    assert_true(pi.found);
-    assert_true(pi.has_uid);
-    assert_int_equal(pi.uid, 65534);
-    assert_string_equal(pi.comm, "python3");
-    assert_string_equal(pi.cmdline, "python3 train.py --epochs 90");
-    assert_int_equal(pi.start_ticks, 250000);
+    const struct proc_info *pi = proc_reader_take(&r, 4242);
+    assert_true(pi->found);
+    assert_true(pi->has_uid);
+    assert_int_equal(pi->uid, 65534);
+    assert_string_equal(pi->comm, "python3");
+    assert_string_equal(pi->cmdline, "python3 train.py --epochs 90");
+    assert_int_equal(pi->start_ticks, 250000);
     long hz = sysconf(_SC_CLK_TCK);
-    assert_int_equal(pi.start_time_ms, 1795000000LL * 1000 + 250000LL * 1000 / hz);
-    assert_string_equal(pi.container.runtime, "docker");
+    assert_int_equal(pi->start_time_ms, 1795000000LL * 1000 + 250000LL * 1000 / hz);
+    assert_string_equal(pi->container.runtime, "docker");
+    proc_info_release(pi);
 
-    proc_reader_read(&r, 4343, &pi);
-    assert_string_equal(pi.user, "root");
-    assert_string_equal(pi.container.slurm_job, "77231");
+    pi = proc_reader_take(&r, 4343);
+    assert_string_equal(pi->user, "root");
+    assert_string_equal(pi->container.slurm_job, "77231");
+    proc_info_release(pi);
 
-    proc_reader_read(&r, 999999, &pi);
-    assert_false(pi.found);
-    assert_false(pi.has_uid);
+    pi = proc_reader_take(&r, 999999);
+    assert_false(pi->found);
+    assert_false(pi->has_uid);
+    proc_info_release(pi);
     proc_reader_fini(&r);
 }
 
@@ -80,16 +85,18 @@ static void this_process(void **state)
     (void)state;
     struct proc_reader r;
     assert_int_equal(proc_reader_init(&r, NULL, NULL), 0);
-    struct proc_info pi;
-    proc_reader_read(&r, (uint32_t)getpid(), &pi);
-    assert_true(pi.found);
-    assert_int_equal(pi.uid, getuid());
-    assert_string_equal(pi.comm, "test_procinfo");
+    const struct proc_info *pi = proc_reader_take(&r, (uint32_t)getpid());
+    assert_true(pi->found);
+    assert_int_equal(pi->uid, getuid());
+    assert_string_equal(pi->comm, "test_procinfo");
     /* started within the last hour, by the wall clock */
     int64_t now_ms = (int64_t)time(NULL) * 1000;
-    assert_true(pi.start_time_ms <= now_ms + 2000);
-    assert_true(pi.start_time_ms > now_ms - 3600 * 1000);
+    assert_true(pi->start_time_ms <= now_ms + 2000);
+    assert_true(pi->start_time_ms > now_ms - 3600 * 1000);
+    /* what a snapshot holds stays valid after the reader is gone */
     proc_reader_fini(&r);
+    assert_string_equal(pi->comm, "test_procinfo");
+    proc_info_release(pi);
 }
 
 static void missing_root_is_an_error(void **state)
@@ -109,56 +116,197 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
-/* A process seen again is served from the cache; the same PID with another
- * start time is a new process and is read afresh; sweeps drop the dead. */
+/* A fixture process 77: its directory with stat and cmdline. */
+static void fixture_pid(const char *root, const char *stat, const char *cmdline)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "%s/77", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/77/stat", root);
+    write_file(path, stat);
+    snprintf(path, sizeof(path), "%s/77/cmdline", root);
+    write_file(path, cmdline);
+}
+
+static void remove_tree(const char *path)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A process seen again is served from the cache, the very same shared
+ * attribution; once its /proc directory is gone, the same PID is a new
+ * process, read afresh (as /proc makes a new directory for the process
+ * that reuses a PID); sweeps drop the dead. */
 static void cache_follows_process_lifetimes(void **state)
 {
     (void)state;
     char root[] = "/tmp/gpulse-proc-XXXXXX";
     assert_non_null(mkdtemp(root));
-    char dir[64], path[96];
-    snprintf(dir, sizeof(dir), "%s/77", root);
-    assert_int_equal(mkdir(dir, 0755), 0);
+    char path[96];
     snprintf(path, sizeof(path), "%s/stat", root);
     write_file(path, "btime 1795000000\n");
-    const char *stat_a = "77 (a) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1000 0 0\n";
-    const char *stat_b = "77 (b) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 2000 0 0\n";
-    snprintf(path, sizeof(path), "%s/stat", dir);
-    write_file(path, stat_a);
-    snprintf(path, sizeof(path), "%s/cmdline", dir);
-    write_file(path, "first");
+    fixture_pid(root, "77 (a) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1000 0 0\n", "first");
 
     struct proc_reader r;
     assert_int_equal(proc_reader_init(&r, root, NULL), 0);
-    struct proc_info pi;
-    proc_reader_read(&r, 77, &pi);
-    assert_string_equal(pi.cmdline, "first");
+    assert_int_equal(r.epoll_fd, -1); /* not our own /proc: a directory per lifetime */
+    const struct proc_info *first = proc_reader_take(&r, 77);
+    assert_string_equal(first->cmdline, "first");
     proc_reader_sweep(&r);
 
-    /* same lifetime: the cached attribution stands */
+    /* same lifetime: the cached attribution stands, shared */
+    snprintf(path, sizeof(path), "%s/77/cmdline", root);
     write_file(path, "second");
-    proc_reader_read(&r, 77, &pi);
-    assert_string_equal(pi.cmdline, "first");
+    const struct proc_info *again = proc_reader_take(&r, 77);
+    assert_ptr_equal(again, first);
+    assert_string_equal(again->cmdline, "first");
     assert_int_equal(r.cache_len, 1);
+    proc_info_release(again);
+    proc_reader_sweep(&r);
+
+    /* the process exited: not found, though the reader still remembers it */
+    snprintf(path, sizeof(path), "%s/77", root);
+    remove_tree(path);
+    const struct proc_info *gone = proc_reader_take(&r, 77);
+    assert_false(gone->found);
     proc_reader_sweep(&r);
 
     /* the PID was reused: a new process, read afresh */
-    snprintf(path, sizeof(path), "%s/stat", dir);
-    write_file(path, stat_b);
-    proc_reader_read(&r, 77, &pi);
-    assert_string_equal(pi.cmdline, "second");
-    assert_int_equal(pi.start_ticks, 2000);
+    fixture_pid(root, "77 (b) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 2000 0 0\n", "third");
+    const struct proc_info *reused = proc_reader_take(&r, 77);
+    assert_string_equal(reused->cmdline, "third");
+    assert_int_equal(reused->start_ticks, 2000);
     assert_int_equal(r.cache_len, 1);
     proc_reader_sweep(&r);
+    /* what an older snapshot holds is untouched */
+    assert_string_equal(first->cmdline, "first");
+    assert_int_equal(first->start_ticks, 1000);
 
     /* not read in a round: forgotten */
     proc_reader_sweep(&r);
     assert_int_equal(r.cache_len, 0);
     proc_reader_fini(&r);
+    assert_string_equal(reused->cmdline, "third");
+    proc_info_release(reused);
+    proc_info_release(first);
+    remove_tree(root);
+}
 
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    assert_int_equal(system(cmd), 0);
+/* Starts `sleep SECONDS` and returns once it runs sleep (its cmdline says
+ * so), or -1. */
+static pid_t start_sleep(const char *seconds)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("sleep", "sleep", seconds, (char *)NULL);
+        _exit(127);
+    }
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+    for (int i = 0; pid > 0 && i < 1000; i++) {
+        char buf[64] = "";
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+        if (f) {
+            fclose(f);
+        }
+        if (n > 6 && strcmp(buf, "sleep") == 0) {
+            return pid;
+        }
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    return -1;
+}
+
+static void stop(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* Starts `sleep SECONDS` with PID pid, by setting the kernel's last PID
+ * (root only) and retrying while other processes take it first; -1 when it
+ * cannot. */
+static pid_t start_sleep_as(pid_t pid, const char *seconds)
+{
+    for (int attempt = 0; attempt < 200; attempt++) {
+        FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+        if (!f) {
+            return -1;
+        }
+        fprintf(f, "%d", (int)pid - 1);
+        if (fclose(f) != 0) {
+            return -1;
+        }
+        pid_t got = start_sleep(seconds);
+        if (got == pid) {
+            return got;
+        }
+        if (got > 0) {
+            stop(got);
+        }
+    }
+    return -1;
+}
+
+/* Real processes: one that exits is no longer found, and a new process
+ * given its PID is read afresh, whichever way the reader watches lifetimes
+ * (pidfds under our own /proc, a /proc/PID descriptor under another root). */
+static void real_process_exit_and_pid_reuse(bool pidfds)
+{
+    struct proc_reader r;
+    assert_int_equal(proc_reader_init(&r, NULL, NULL), 0);
+    if (!pidfds && r.epoll_fd >= 0) {
+        /* as under a host's /proc mounted in a container */
+        close(r.epoll_fd);
+        r.epoll_fd = -1;
+    }
+    if (pidfds && r.epoll_fd < 0) {
+        proc_reader_fini(&r);
+        skip(); /* a kernel without pidfd_open (before 5.3) */
+    }
+    pid_t a = start_sleep("300");
+    assert_true(a > 0);
+    const struct proc_info *first = proc_reader_take(&r, (uint32_t)a);
+    assert_true(first->found);
+    assert_string_equal(first->cmdline, "sleep 300");
+    proc_reader_sweep(&r);
+
+    stop(a);
+    const struct proc_info *gone = proc_reader_take(&r, (uint32_t)a);
+    assert_false(gone->found);
+    proc_reader_sweep(&r);
+
+    pid_t b = start_sleep_as(a, "301");
+    if (b < 0) {
+        proc_info_release(first);
+        proc_reader_fini(&r);
+        skip(); /* needs root to choose a PID */
+    }
+    const struct proc_info *second = proc_reader_take(&r, (uint32_t)b);
+    assert_true(second->found);
+    assert_string_equal(second->cmdline, "sleep 301");
+    assert_true(second->start_ticks >= first->start_ticks);
+    proc_reader_sweep(&r);
+    stop(b);
+    proc_info_release(second);
+    proc_info_release(first);
+    proc_reader_fini(&r);
+}
+
+static void pid_reuse_under_our_proc(void **state)
+{
+    (void)state;
+    real_process_exit_and_pid_reuse(true);
+}
+
+static void pid_reuse_under_another_root(void **state)
+{
+    (void)state;
+    real_process_exit_and_pid_reuse(false);
 }
 
 int main(void)
@@ -171,6 +319,8 @@ int main(void)
         cmocka_unit_test(this_process),
         cmocka_unit_test(missing_root_is_an_error),
         cmocka_unit_test(cache_follows_process_lifetimes),
+        cmocka_unit_test(pid_reuse_under_our_proc),
+        cmocka_unit_test(pid_reuse_under_another_root),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,7 @@ static void full_queue_drops_oldest(void **state)
 {
     (void)state;
     struct agent_queue q;
-    agent_queue_init(&q, 3);
+    agent_queue_init(&q, 3, 0);
     for (int64_t t = 1; t <= 5; t++) {
         agent_queue_push(&q, snap_at(t));
     }
@@ -52,7 +52,7 @@ static void close_wakes_a_waiting_writer(void **state)
 {
     (void)state;
     struct agent_queue q;
-    agent_queue_init(&q, 4);
+    agent_queue_init(&q, 4, 0);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, closer, &q), 0);
     struct timespec start = { 0 };

@@ -15,18 +15,23 @@
 #include "report/now.h"
 #include "report/processes.h"
 
+/* A process whose command is hostile to CSV, started at a known time. */
+static struct proc_info proc_info = {
+    .found = true,
+    .has_uid = true,
+    .uid = 1000,
+    .user = "alice",
+    .comm = "evil,\"name\"",
+    .cmdline = "evil,\"name\" --x\n2",
+    .start_time_ms = 1795000000123,
+};
+
 static struct gpu_process proc = {
     .pid = 77,
     .type_mask = GPU_PROCESS_COMPUTE,
     .has_used_memory = true,
     .used_memory_bytes = 1048576,
-    .proc = { .found = true,
-              .has_uid = true,
-              .uid = 1000,
-              .user = "alice",
-              .comm = "evil,\"name\"",
-              .cmdline = "evil,\"name\" --x\n2",
-              .start_time_ms = 1795000000123 },
+    .proc = &proc_info,
 };
 
 static void make_snapshot(struct gpu_snapshot *snap, struct gpu_reading *r)

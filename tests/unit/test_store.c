@@ -51,6 +51,16 @@ static void schema_matches_fields(void **state)
     assert_int_equal(gp_testdb_scalar("PRAGMA auto_vacuum"), 2); /* incremental */
 }
 
+static struct proc_info info_a = { .found = true,
+                                   .has_uid = true,
+                                   .uid = 1000,
+                                   .user = "alice",
+                                   .comm = "python3",
+                                   .cmdline = "python3 train.py",
+                                   .start_ticks = 777,
+                                   .start_time_ms = 1000,
+                                   .container = { .runtime = "docker", .id = "abc" } };
+
 static struct gpu_process proc_a = {
     .pid = 100,
     .type_mask = GPU_PROCESS_COMPUTE,
@@ -58,15 +68,7 @@ static struct gpu_process proc_a = {
     .used_memory_bytes = 1000,
     .has_utilization = true,
     .sm_pct = 50,
-    .proc = { .found = true,
-              .has_uid = true,
-              .uid = 1000,
-              .user = "alice",
-              .comm = "python3",
-              .cmdline = "python3 train.py",
-              .start_ticks = 777,
-              .start_time_ms = 1000,
-              .container = { .runtime = "docker", .id = "abc" } },
+    .proc = &info_a,
 };
 
 static void snapshot_at(struct gpu_snapshot *snap, struct gpu_reading *r, int64_t t,
@@ -107,7 +109,9 @@ static void writes_read_back(void **state)
     proc_a.used_memory_bytes = 3000;
     write_at(s, 11000, &proc_a, 1);
     /* the same PID again, but a new process (another start time) */
-    b.proc.start_ticks = 888;
+    struct proc_info info_b = info_a;
+    info_b.start_ticks = 888;
+    b.proc = &info_b;
     struct gpu_process both[] = { proc_a, b };
     write_at(s, 12000, both, 2);
     store_close(s);
@@ -270,7 +274,9 @@ static void retention_boundaries(void **state)
     assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
     const int64_t now = 1800000000000LL;
     struct gpu_process old_proc = proc_a;
-    old_proc.proc.start_ticks = 1;
+    struct proc_info old_info = info_a;
+    old_info.start_ticks = 1;
+    old_proc.proc = &old_info;
     write_at(s, now - 40 * DAY_MS, &old_proc, 1);   /* a lifetime last seen 40 days ago */
     write_at(s, now - 30 * DAY_MS - 1, &proc_a, 1); /* just past the limit */
     write_at(s, now - 30 * DAY_MS, &proc_a, 1);     /* exactly at it: kept */
