@@ -5,11 +5,10 @@ per-process utilization only on a shared busy GPU; a NOT_SUPPORTED call and
 ECC mode not asked again. (Counts, not timings: the simulator may be cheap.)"""
 
 import math
-import sqlite3
 import time
 import unittest
 
-from gpulse_e2e import Agent, integral
+from gpulse_e2e import Agent, integral, query_db
 
 EPOCH = time.time() - 100.0
 PERIOD_S = 0.2  # the driver's sample period, as an H200's
@@ -58,12 +57,11 @@ class Cadence(unittest.TestCase):
         time.sleep(21)
         cls.calls, cls.ticks = parse_calls(cls.agent.get("/metrics")[2].decode())
         cls.elapsed = time.time() - cls.started
-        con = sqlite3.connect("file:%s?mode=ro" % cls.agent.database, uri=True)
-        cls.rows = con.execute(
+        cls.rows = query_db(
+            cls.agent.database,
             "SELECT s.t, s.busy_us, s.window_us, s.energy_mj FROM samples s"
             " JOIN gpus g ON g.id = s.gpu WHERE g.uuid = (SELECT uuid FROM gpus ORDER BY id"
-            " LIMIT 1) ORDER BY s.t").fetchall()
-        con.close()
+            " LIMIT 1) ORDER BY s.t")
         cls.agent.__exit__(None, None, None)
 
     def test_ticks_ran(self):
