@@ -95,7 +95,7 @@ void config_defaults(struct config *cfg)
 {
     *cfg = (struct config){
         .interval_ms = 1000,
-        .flush_interval_ms = 5000,
+        .flush_interval_ms = 10000,
         .retention_samples_ms = 30 * MS_DAY,
         .retention_process_samples_ms = 30 * MS_DAY,
         .retention_minute_ms = 90 * MS_DAY,

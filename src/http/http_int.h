@@ -35,7 +35,7 @@ struct http_tick_cache {
  * before its to_ms only, and a flush of new samples changes data from
  * their hour (or local day) on (store_changes_from_ms), so an answer over
  * closed periods outlives the flushes, and one that reaches the newest
- * data lasts until the next flush (5 s by default), shared meanwhile by
+ * data lasts until the next flush (10 s by default), shared meanwhile by
  * every client polling the same chart. Retention drops them all. Bounded
  * in bytes whatever the requests: HTTP_ANSWERS_MAX_BYTES for all bodies
  * together, none over a quarter of it; the least recently used goes first.

@@ -20,7 +20,7 @@ static void defaults(void **state)
     struct config cfg;
     config_defaults(&cfg);
     assert_int_equal(cfg.interval_ms, 1000);
-    assert_int_equal(cfg.flush_interval_ms, 5000);
+    assert_int_equal(cfg.flush_interval_ms, 10000);
     assert_int_equal(cfg.retention_samples_ms, 30ULL * 86400000);
     assert_int_equal(cfg.retention_minute_ms, 90ULL * 86400000);
     assert_int_equal(cfg.retention_hour_ms, 730ULL * 86400000);
