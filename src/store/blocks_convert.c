@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "store/blocks.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 /* Schema 3's rows of a kind, in (owner, time) order, columns by name. */
 static void select_v3(enum store_blocks_kind kind, char *sql, size_t size)
@@ -62,11 +64,17 @@ static int convert(struct store *s, enum store_blocks_kind kind, char **msg)
 
 int store_blocks_migrate_v4(struct store *s, char **msg)
 {
+    /* The agent neither samples nor serves meanwhile: say why it waits. */
+    log_info("store", "'%s': moving raw samples into per-minute blocks (schema 4), once",
+             s->path);
+    uint64_t t0 = clock_monotonic_us();
     int rc = convert(s, STORE_BLOCKS_GPU, msg);
     if (rc == SQLITE_OK) {
         rc = convert(s, STORE_BLOCKS_PROCESS, msg);
     }
     store_blocks_fini(s); /* its statements would keep the old tables busy */
+    log_info("store", "'%s': raw samples moved in %.1f s", s->path,
+             (double)(clock_monotonic_us() - t0) / 1e6);
     return rc;
 }
 
