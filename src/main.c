@@ -22,7 +22,7 @@ static const struct command commands[] = {
     { "processes", cli_processes_main, "who used which GPU: stored process lifetimes" },
     { "activity", cli_activity_main, "daily GPU activity: active minutes, peak, average" },
     { "svg", cli_svg_main, "the activity graph (SVG) to standard output" },
-    { "db", cli_db_main, "the history database: info, check, prune, rebuild" },
+    { "db", cli_db_main, "the history database: info, check, prune, rebuild, raw" },
     { "config", cli_config_main, "check the configuration and print the settings in effect" },
 };
 
