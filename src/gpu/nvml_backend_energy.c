@@ -34,16 +34,19 @@ void gpu_nvml_backend_read_energy(const struct gpu_nvml_ctx *c, struct gpu_nvml_
         return;
     }
     integrate_power(d, r);
-    bool due =
-        force || !d->energy_anchored || d->now_us - d->energy_read_us >= GPU_NVML_ENERGY_EVERY_US;
+    /* A counter that failed (TIMEOUT, say) is asked again a minute later,
+     * as a working one is: each call costs about 3 ms on an H200. */
+    bool due = force || d->energy_read_us == 0 ||
+               d->now_us - d->energy_read_us >= GPU_NVML_ENERGY_EVERY_US;
     unsigned long long mj = 0;
-    if (due && gpu_nvml_wanted(d, GPU_NVML_SYM_ENERGY) &&
-        gpu_nvml_accept(c, r,
-                        GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_ENERGY, c->lib.energy(d->handle, &mj)),
-                        "nvmlDeviceGetTotalEnergyConsumption")) {
-        d->energy_est_mj = (double)mj;
+    if (due && gpu_nvml_wanted(d, GPU_NVML_SYM_ENERGY)) {
         d->energy_read_us = d->now_us;
-        d->energy_anchored = true;
+        if (gpu_nvml_accept(
+                c, r, GPU_NVML_DEV_CALL(d, GPU_NVML_SYM_ENERGY, c->lib.energy(d->handle, &mj)),
+                "nvmlDeviceGetTotalEnergyConsumption")) {
+            d->energy_est_mj = (double)mj;
+            d->energy_anchored = true;
+        }
     }
     if (!d->energy_anchored) {
         return;

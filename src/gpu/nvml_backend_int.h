@@ -62,7 +62,7 @@ struct gpu_nvml_dev {
     /* Energy (nvml_backend_energy.c): the counter once a minute, power
      * integrated between. */
     bool energy_anchored;
-    uint64_t energy_read_us; /* monotonic time of the last counter read */
+    uint64_t energy_read_us; /* monotonic time of the last counter read (0: none yet) */
     double energy_est_mj;    /* the counter at that read + power since */
     double energy_out_mj;    /* what readings carry: never decreasing */
     bool has_prev_power;

@@ -118,6 +118,10 @@ static void map_to_driver_clock(const struct gpu_nvml_dev *d, unsigned count,
     }
 }
 
+/* How far ahead of the last tick the newest sample taken may lie before
+ * the wall clock is taken to have stepped back. */
+#define GPU_NVML_CLOCK_STEP_US 2000000ULL
+
 /* Gives each tick the samples whose timestamp falls in its window (after
  * the previous tick's start, up to its own): a sample covers the time
  * since the one before it. Samples newer than the last tick are left for
@@ -188,6 +192,12 @@ void gpu_nvml_backend_settle_busy(const struct gpu_nvml_ctx *c, struct gpu_nvml_
             if (!gpu_nvml_lost(ticks[k].r)) {
                 ticks[k].r->busy = (struct gpu_busy){ .source = GPU_BUSY_SAMPLES };
             }
+        }
+        /* The driver stamps samples with the wall clock: after a step
+         * back, the last one taken lies ahead and nothing is newer until
+         * the clock catches up. Start afresh at the next read. */
+        if (d->samples_seen && last > ticks[n - 1].end_us + GPU_NVML_CLOCK_STEP_US) {
+            d->samples_seen = false;
         }
         return; /* nothing new since the last read */
     }

@@ -109,7 +109,16 @@ bool store_energy_delta(int64_t prev_t, int64_t prev_mj, int64_t t, int64_t mj, 
     if (t <= prev_t || t - prev_t > STORE_ENERGY_MAX_GAP_MS || mj < 0) {
         return false;
     }
-    *delta = mj >= prev_mj ? mj - prev_mj : mj;
+    if (mj >= prev_mj) {
+        *delta = mj - prev_mj;
+    } else if (mj < prev_mj / 2) {
+        *delta = mj; /* the counter restarted at 0: what it holds came since */
+    } else {
+        /* A drop too small for a restart: readings out of time order, as
+         * after the wall clock stepped back. Counting the whole reading
+         * would add the counter's lifetime each time; it adds nothing. */
+        *delta = 0;
+    }
     return true;
 }
 

@@ -53,8 +53,10 @@ void store_agg_merge(struct store_agg *a, const struct store_agg *other);
 
 /* The energy used between two readings of the energy counter, in mJ:
  * the difference, or after a counter reset (driver reload: the counter
- * restarts at 0) the new reading. false when the gap is too long to say,
- * or the readings go back in time. */
+ * restarts at 0, so the new reading is under half the previous one) the
+ * new reading; 0 for a smaller drop, which is readings out of time order
+ * (the wall clock stepped back), not a restart. false when the gap is too
+ * long to say, or the readings go back in time. */
 bool store_energy_delta(int64_t prev_t, int64_t prev_mj, int64_t t, int64_t mj, int64_t *delta);
 
 /* The columns of a rollup row after (key, gpu), in order: "t, count, lost,

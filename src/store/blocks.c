@@ -141,11 +141,33 @@ static int64_t key_minute_ms(int64_t key)
     return (key & 0xffffffff) * CLOCK_MINUTE_MS;
 }
 
+/* A block holds its own minute's samples, in time order: readers stop at
+ * the first sample past a range and db raw keys rows by time, so a block
+ * that decodes to other times is damaged too. */
+static int check_times(const struct store_codec_block *b, int64_t minute_ms, const char **why)
+{
+    for (size_t r = 0; r < b->rows; r++) {
+        int64_t t = b->t_ms[r];
+        if (t < minute_ms || t >= minute_ms + CLOCK_MINUTE_MS) {
+            *why = "a sample's time lies outside the block's minute";
+            return -EILSEQ;
+        }
+        if (r > 0 && t <= b->t_ms[r - 1]) {
+            *why = "its samples are not in time order";
+            return -EILSEQ;
+        }
+    }
+    return 0;
+}
+
 int store_blocks_decode(sqlite3 *db, enum store_blocks_kind kind, int64_t key, const void *data,
                         size_t len, struct store_codec_block *b, char *msg, size_t msg_size)
 {
     const char *why = NULL;
     int rc = store_codec_decode(data, len, key_minute_ms(key), b, &why);
+    if (rc == 0) {
+        rc = check_times(b, key_minute_ms(key), &why);
+    }
     if (rc == 0) {
         return 0;
     }

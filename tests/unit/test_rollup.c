@@ -106,6 +106,10 @@ static void energy_delta_rules(void **state)
     /* a reset: the counter restarted from 0 and reads 300 */
     assert_true(store_energy_delta(0, 9000, 1000, 300, &d));
     assert_int_equal(d, 300);
+    /* A reading below the previous one but not near 0 is out of time order
+     * (the wall clock stepped back), not a restart: it adds nothing. */
+    assert_true(store_energy_delta(0, 91827364000, 1000, 91827000000, &d));
+    assert_int_equal(d, 0);
     /* too long a gap, or time going backwards: not assigned */
     assert_false(store_energy_delta(0, 1000, STORE_ENERGY_MAX_GAP_MS + 1, 2000, &d));
     assert_false(store_energy_delta(1000, 1000, 1000, 2000, &d));

@@ -11,6 +11,7 @@
 
 #include "gp_cmocka.h"
 #include "gp_testdb.h"
+#include "store/codec.h"
 #include "store/store.h"
 #include "util/clock.h"
 
@@ -416,6 +417,59 @@ static void a_damaged_block_is_named_and_skipped(void **state)
     assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM samples"), 13);
 }
 
+/* A block that decodes, but to times outside its own minute (as a damaged
+ * block can), is damaged too: db check names it, and history and the raw
+ * export skip it rather than stopping at it. */
+static void a_block_outside_its_minute_is_damaged(void **state)
+{
+    (void)state;
+    const int64_t t0 = 1800000000000LL; /* 2027-01-15T08:00:00Z */
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
+    for (int64_t t = t0; t < t0 + 3 * CLOCK_MINUTE_MS; t += 10000) {
+        write_at(s, t, &proc_a, 1);
+    }
+    store_close(s);
+
+    /* The first minute's row now holds a sample 90 s after its start. */
+    struct store_codec_block b;
+    store_codec_init(&b, 4);
+    long r = store_codec_row(&b, t0 + 90000);
+    assert_true(r >= 0);
+    store_codec_set(&b, (size_t)r, 0, 0);
+    size_t len = 0;
+    uint8_t *data = store_codec_encode(&b, t0, &len);
+    store_codec_free(&b);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "UPDATE sample_blocks SET data = ?1 WHERE t_first = ?2",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(st, 1, data, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, t0);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    free(data);
+
+    assert_int_equal(store_open(path, STORE_READ_ONLY, &s, &err), 0);
+    bool ok = true;
+    assert_int_equal(store_check(s, &ok, &err), 0);
+    assert_false(ok);
+    assert_non_null(strstr(err.msg, "2027-01-15T08:00Z"));
+    assert_non_null(strstr(err.msg, "outside the block's minute"));
+    char raw[160];
+    snprintf(raw, sizeof(raw), "%s.raw", path);
+    int64_t damaged = 0;
+    assert_int_equal(store_raw_export(s, raw, &damaged, &err), 0);
+    assert_int_equal(damaged, 1);
+    store_close(s);
+    unlink(raw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -430,6 +484,7 @@ int main(void)
         cmocka_unit_test_setup(retention_boundaries, gp_testdb_fresh),
         cmocka_unit_test_setup(prune_in_slices_and_give_space_back, gp_testdb_fresh),
         cmocka_unit_test_setup(a_damaged_block_is_named_and_skipped, gp_testdb_fresh),
+        cmocka_unit_test_setup(a_block_outside_its_minute_is_damaged, gp_testdb_fresh),
     };
     return cmocka_run_group_tests(tests, gp_testdb_make_dir, gp_testdb_remove_dir);
 }
