@@ -65,8 +65,7 @@ static int convert(struct store *s, enum store_blocks_kind kind, char **msg)
 int store_blocks_migrate_v4(struct store *s, char **msg)
 {
     /* The agent neither samples nor serves meanwhile: say why it waits. */
-    log_info("store", "'%s': moving raw samples into per-minute blocks (schema 4), once",
-             s->path);
+    log_info("store", "'%s': moving raw samples into per-minute blocks (schema 4), once", s->path);
     uint64_t t0 = clock_monotonic_us();
     int rc = convert(s, STORE_BLOCKS_GPU, msg);
     if (rc == SQLITE_OK) {
