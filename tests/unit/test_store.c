@@ -350,6 +350,22 @@ static void prune_in_slices_and_give_space_back(void **state)
  * carries on in the minute's block, and a damaged block is named (GPU and
  * minute) by db check, skipped by queries and exports, replaced by the
  * next write into its minute; nothing else is lost. */
+/* Opens the test database read-only and checks that db check finds it
+ * damaged, naming each of the texts in the message. Returns the store,
+ * open, for the caller's further checks. */
+static struct store *check_finds_damage(const char *text1, const char *text2)
+{
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    assert_int_equal(store_open(path, STORE_READ_ONLY, &s, &err), 0);
+    bool ok = true;
+    assert_int_equal(store_check(s, &ok, &err), 0);
+    assert_false(ok);
+    assert_non_null(strstr(err.msg, text1));
+    assert_non_null(strstr(err.msg, text2));
+    return s;
+}
+
 static void a_damaged_block_is_named_and_skipped(void **state)
 {
     (void)state;
@@ -383,12 +399,7 @@ static void a_damaged_block_is_named_and_skipped(void **state)
     assert_int_equal(sqlite3_changes(db), 1);
     sqlite3_close(db);
 
-    assert_int_equal(store_open(path, STORE_READ_ONLY, &s, &err), 0);
-    bool ok = true;
-    assert_int_equal(store_check(s, &ok, &err), 0);
-    assert_false(ok);
-    assert_non_null(strstr(err.msg, "GPU 0 (GPU-test)"));
-    assert_non_null(strstr(err.msg, "2027-01-15T08:01Z"));
+    s = check_finds_damage("GPU 0 (GPU-test)", "2027-01-15T08:01Z");
     struct store_history_query q = { .from_ms = t0,
                                      .to_ms = t0 + 3 * CLOCK_MINUTE_MS,
                                      .metrics = { GPU_FIELD_TEMP_C },
@@ -455,12 +466,7 @@ static void a_block_outside_its_minute_is_damaged(void **state)
     sqlite3_close(db);
     free(data);
 
-    assert_int_equal(store_open(path, STORE_READ_ONLY, &s, &err), 0);
-    bool ok = true;
-    assert_int_equal(store_check(s, &ok, &err), 0);
-    assert_false(ok);
-    assert_non_null(strstr(err.msg, "2027-01-15T08:00Z"));
-    assert_non_null(strstr(err.msg, "outside the block's minute"));
+    s = check_finds_damage("2027-01-15T08:00Z", "outside the block's minute");
     char raw[160];
     snprintf(raw, sizeof(raw), "%s.raw", path);
     int64_t damaged = 0;
