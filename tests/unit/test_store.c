@@ -366,6 +366,20 @@ static struct store *check_finds_damage(const char *text1, const char *text2)
     return s;
 }
 
+/* Exports the raw samples of s beside the test database, checks that
+ * exactly one block was skipped as damaged, and closes s. */
+static void export_skips_one_block(struct store *s)
+{
+    char raw[160];
+    snprintf(raw, sizeof(raw), "%s.raw", path);
+    int64_t damaged = 0;
+    struct gp_err err = { 0 };
+    assert_int_equal(store_raw_export(s, raw, &damaged, &err), 0);
+    assert_int_equal(damaged, 1);
+    store_close(s);
+    unlink(raw);
+}
+
 static void a_damaged_block_is_named_and_skipped(void **state)
 {
     (void)state;
@@ -414,12 +428,7 @@ static void a_damaged_block_is_named_and_skipped(void **state)
         assert_true(rows[i].has[0] && rows[i].max[0] > 54.5 && rows[i].max[0] < 55.5);
     }
     free(rows);
-    char raw[160];
-    snprintf(raw, sizeof(raw), "%s.raw", path);
-    int64_t damaged = 0;
-    assert_int_equal(store_raw_export(s, raw, &damaged, &err), 0);
-    assert_int_equal(damaged, 1);
-    store_close(s);
+    export_skips_one_block(s);
 
     /* the writer replaces it with what it writes next there */
     assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
@@ -467,13 +476,7 @@ static void a_block_outside_its_minute_is_damaged(void **state)
     free(data);
 
     s = check_finds_damage("2027-01-15T08:00Z", "outside the block's minute");
-    char raw[160];
-    snprintf(raw, sizeof(raw), "%s.raw", path);
-    int64_t damaged = 0;
-    assert_int_equal(store_raw_export(s, raw, &damaged, &err), 0);
-    assert_int_equal(damaged, 1);
-    store_close(s);
-    unlink(raw);
+    export_skips_one_block(s);
 }
 
 int main(void)
