@@ -145,7 +145,8 @@ struct store_user_usage {
     int64_t processes; /* lifetimes that overlap the range */
 };
 
-/* GPU time per user in [from_ms, to_ms), most first. A lifetime that
+/* GPU time per user in [from_ms, to_ms), most first: one row per uid,
+ * named as its most recently seen lifetime was. A lifetime that
  * straddles an end of the range counts in proportion to its overlap.
  * *rows_out is freed with store_user_usage_free(). Returns 0 or a negative
  * code with err set. */
