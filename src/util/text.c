@@ -3,14 +3,17 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <uniwidth.h>
 
 static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one.
- * Rejects overlong forms, surrogates and code points above U+10FFFF. */
-static size_t utf8_sequence(const unsigned char *s)
+/* Length of the valid UTF-8 sequence at s (1-4) with its code point in
+ * *cp, or 0 if it is not one. Rejects overlong forms, surrogates and code
+ * points above U+10FFFF. */
+static size_t utf8_sequence(const unsigned char *s, uint32_t *cp_out)
 {
     if (s[0] < 0x80) {
+        *cp_out = s[0];
         return 1;
     }
     size_t n = 0;
@@ -37,45 +40,137 @@ static size_t utf8_sequence(const unsigned char *s)
     if (cp < min_for_len[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
         return 0;
     }
+    *cp_out = cp;
     return n;
 }
 
-static bool is_control(const unsigned char *s, size_t n)
+/* Characters that act rather than show: controls, the line and paragraph
+ * separators, and the bidirectional marks, embeddings, overrides and
+ * isolates. */
+static bool acts(uint32_t cp)
 {
-    if (n == 1) {
-        return s[0] < 0x20 || s[0] == 0x7F;
-    }
-    return n == 2 && s[0] == 0xC2 && s[1] >= 0x80 && s[1] <= 0x9F; /* C1 */
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x061C || cp == 0x200E ||
+           cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
-char *text_sanitize(char *dst, size_t size, const char *src, bool no_controls)
+/* One character of src as it is shown: the bytes to write for the
+ * character at s (*piece, *piece_len) and its code point. Returns how many
+ * bytes of s it takes (0 at the end). */
+static size_t next_piece(const unsigned char *s, const char **piece, size_t *piece_len,
+                         uint32_t *cp)
+{
+    if (!*s) {
+        return 0;
+    }
+    size_t n = utf8_sequence(s, cp);
+    if (n == 0) {
+        *piece = replacement;
+        *piece_len = sizeof(replacement) - 1;
+        *cp = 0xFFFD;
+        return 1;
+    }
+    if (acts(*cp)) {
+        *piece = "?";
+        *piece_len = 1;
+        *cp = '?';
+        return n;
+    }
+    *piece = (const char *)s;
+    *piece_len = n;
+    return n;
+}
+
+/* Columns of one shown character: uc_width says -1 for none it knows,
+ * which after next_piece are only unassigned ones: a terminal gives them 1. */
+static size_t char_cols(uint32_t cp)
+{
+    int w = uc_width((ucs4_t)cp, "UTF-8");
+    return w < 0 ? 1 : (size_t)w;
+}
+
+char *text_sanitize(char *dst, size_t size, const char *src)
 {
     if (size == 0) {
         return dst;
     }
     size_t out = 0;
     const unsigned char *s = (const unsigned char *)src;
-    while (*s) {
-        size_t n = utf8_sequence(s);
-        const char *piece = (const char *)s;
-        size_t piece_len = n;
-        if (n == 0) {
-            piece = replacement;
-            piece_len = sizeof(replacement) - 1;
-            n = 1;
-        } else if (no_controls && is_control(s, n)) {
-            piece = "?";
-            piece_len = 1;
-        }
+    const char *piece = NULL;
+    size_t piece_len = 0;
+    uint32_t cp = 0;
+    for (size_t n; (n = next_piece(s, &piece, &piece_len, &cp)) > 0; s += n) {
         if (out + piece_len >= size) {
             break;
         }
         memcpy(dst + out, piece, piece_len);
         out += piece_len;
-        s += n;
     }
     dst[out] = '\0';
     return dst;
+}
+
+size_t text_width_cols(const char *clean)
+{
+    size_t cols = 0;
+    const unsigned char *s = (const unsigned char *)clean;
+    const char *piece = NULL;
+    size_t piece_len = 0;
+    uint32_t cp = 0;
+    for (size_t n; (n = next_piece(s, &piece, &piece_len, &cp)) > 0; s += n) {
+        cols += char_cols(cp);
+    }
+    return cols;
+}
+
+char *text_fit(char *dst, size_t size, const char *src, size_t min_cols, size_t max_cols)
+{
+    if (size == 0) {
+        return dst;
+    }
+    size_t out = 0;
+    size_t cols = 0;
+    const unsigned char *s = (const unsigned char *)src;
+    const char *piece = NULL;
+    size_t piece_len = 0;
+    uint32_t cp = 0;
+    for (size_t n; (n = next_piece(s, &piece, &piece_len, &cp)) > 0; s += n) {
+        size_t w = char_cols(cp);
+        if (cols + w > max_cols || out + piece_len >= size) {
+            break;
+        }
+        memcpy(dst + out, piece, piece_len);
+        out += piece_len;
+        cols += w;
+    }
+    for (; cols < min_cols && out + 1 < size; cols++) {
+        dst[out++] = ' ';
+    }
+    dst[out] = '\0';
+    return dst;
+}
+
+void text_csv_append(struct dynbuf *out, const char *src)
+{
+    const unsigned char *s = (const unsigned char *)src;
+    bool quote = strpbrk(src, ",\"") != NULL;
+    if (quote) {
+        dynbuf_add(out, "\"", 1);
+    }
+    if (*s == '=' || *s == '+' || *s == '-' || *s == '@') {
+        dynbuf_add(out, "'", 1);
+    }
+    const char *piece = NULL;
+    size_t piece_len = 0;
+    uint32_t cp = 0;
+    for (size_t n; (n = next_piece(s, &piece, &piece_len, &cp)) > 0; s += n) {
+        if (cp == '"') {
+            dynbuf_add(out, "\"", 1);
+        }
+        dynbuf_add(out, piece, piece_len);
+    }
+    if (quote) {
+        dynbuf_add(out, "\"", 1);
+    }
 }
 
 void text_format_minutes(int64_t minutes, char *buf, size_t size)
