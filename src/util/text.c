@@ -53,71 +53,54 @@ static bool acts(uint32_t cp)
            cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
-/* One character of src as it is shown: the bytes to write for the
- * character at s (*piece, *piece_len) and its code point. Returns how many
- * bytes of s it takes (0 at the end). */
-static size_t next_piece(const unsigned char *s, const char **piece, size_t *piece_len,
-                         uint32_t *cp)
+/* Walks text one character at a time, as it is shown: after each
+ * shown_next(), piece and piece_len are the bytes to write for the
+ * character (itself, U+FFFD for an invalid byte, '?' for one that acts)
+ * and cp its code point. */
+struct shown {
+    const unsigned char *next; /* what is left of the text */
+    const char *piece;
+    size_t piece_len;
+    uint32_t cp;
+};
+
+/* Steps to the next character; false at the end of the text. */
+static bool shown_next(struct shown *it)
 {
+    const unsigned char *s = it->next;
     if (!*s) {
-        return 0;
+        return false;
     }
-    size_t n = utf8_sequence(s, cp);
+    size_t n = utf8_sequence(s, &it->cp);
+    it->piece = (const char *)s;
+    it->piece_len = n;
     if (n == 0) {
-        *piece = replacement;
-        *piece_len = sizeof(replacement) - 1;
-        *cp = 0xFFFD;
-        return 1;
+        it->piece = replacement;
+        it->piece_len = sizeof(replacement) - 1;
+        it->cp = 0xFFFD;
+        n = 1;
+    } else if (acts(it->cp)) {
+        it->piece = "?";
+        it->piece_len = 1;
+        it->cp = '?';
     }
-    if (acts(*cp)) {
-        *piece = "?";
-        *piece_len = 1;
-        *cp = '?';
-        return n;
-    }
-    *piece = (const char *)s;
-    *piece_len = n;
-    return n;
+    it->next = s + n;
+    return true;
 }
 
 /* Columns of one shown character: uc_width says -1 for none it knows,
- * which after next_piece are only unassigned ones: a terminal gives them 1. */
+ * which after shown_next are only unassigned ones: a terminal gives them 1. */
 static size_t char_cols(uint32_t cp)
 {
     int w = uc_width((ucs4_t)cp, "UTF-8");
     return w < 0 ? 1 : (size_t)w;
 }
 
-char *text_sanitize(char *dst, size_t size, const char *src)
-{
-    if (size == 0) {
-        return dst;
-    }
-    size_t out = 0;
-    const unsigned char *s = (const unsigned char *)src;
-    const char *piece = NULL;
-    size_t piece_len = 0;
-    uint32_t cp = 0;
-    for (size_t n; (n = next_piece(s, &piece, &piece_len, &cp)) > 0; s += n) {
-        if (out + piece_len >= size) {
-            break;
-        }
-        memcpy(dst + out, piece, piece_len);
-        out += piece_len;
-    }
-    dst[out] = '\0';
-    return dst;
-}
-
 size_t text_width_cols(const char *clean)
 {
     size_t cols = 0;
-    const unsigned char *s = (const unsigned char *)clean;
-    const char *piece = NULL;
-    size_t piece_len = 0;
-    uint32_t cp = 0;
-    for (size_t n; (n = next_piece(s, &piece, &piece_len, &cp)) > 0; s += n) {
-        cols += char_cols(cp);
+    for (struct shown it = { .next = (const unsigned char *)clean }; shown_next(&it);) {
+        cols += char_cols(it.cp);
     }
     return cols;
 }
@@ -129,17 +112,13 @@ char *text_fit(char *dst, size_t size, const char *src, size_t min_cols, size_t 
     }
     size_t out = 0;
     size_t cols = 0;
-    const unsigned char *s = (const unsigned char *)src;
-    const char *piece = NULL;
-    size_t piece_len = 0;
-    uint32_t cp = 0;
-    for (size_t n; (n = next_piece(s, &piece, &piece_len, &cp)) > 0; s += n) {
-        size_t w = char_cols(cp);
-        if (cols + w > max_cols || out + piece_len >= size) {
+    for (struct shown it = { .next = (const unsigned char *)src }; shown_next(&it);) {
+        size_t w = char_cols(it.cp);
+        if (cols + w > max_cols || out + it.piece_len >= size) {
             break;
         }
-        memcpy(dst + out, piece, piece_len);
-        out += piece_len;
+        memcpy(dst + out, it.piece, it.piece_len);
+        out += it.piece_len;
         cols += w;
     }
     for (; cols < min_cols && out + 1 < size; cols++) {
@@ -149,24 +128,25 @@ char *text_fit(char *dst, size_t size, const char *src, size_t min_cols, size_t 
     return dst;
 }
 
+char *text_sanitize(char *dst, size_t size, const char *src)
+{
+    return text_fit(dst, size, src, 0, SIZE_MAX);
+}
+
 void text_csv_append(struct dynbuf *out, const char *src)
 {
-    const unsigned char *s = (const unsigned char *)src;
     bool quote = strpbrk(src, ",\"") != NULL;
     if (quote) {
         dynbuf_add(out, "\"", 1);
     }
-    if (*s == '=' || *s == '+' || *s == '-' || *s == '@') {
+    if (*src == '=' || *src == '+' || *src == '-' || *src == '@') {
         dynbuf_add(out, "'", 1);
     }
-    const char *piece = NULL;
-    size_t piece_len = 0;
-    uint32_t cp = 0;
-    for (size_t n; (n = next_piece(s, &piece, &piece_len, &cp)) > 0; s += n) {
-        if (cp == '"') {
+    for (struct shown it = { .next = (const unsigned char *)src }; shown_next(&it);) {
+        if (it.cp == '"') {
             dynbuf_add(out, "\"", 1);
         }
-        dynbuf_add(out, piece, piece_len);
+        dynbuf_add(out, it.piece, it.piece_len);
     }
     if (quote) {
         dynbuf_add(out, "\"", 1);

@@ -128,6 +128,17 @@ static void fixture_pid(const char *root, const char *stat, const char *cmdline)
     write_file(path, cmdline);
 }
 
+/* A /proc at root (a mkdtemp template, filled in): the boot time, and
+ * process 77 started at tick 1000 with cmdline. */
+static void fixture_root(char *root, const char *cmdline)
+{
+    assert_non_null(mkdtemp(root));
+    char path[96];
+    snprintf(path, sizeof(path), "%s/stat", root);
+    write_file(path, "btime 1795000000\n");
+    fixture_pid(root, "77 (a) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1000 0 0\n", cmdline);
+}
+
 static void remove_tree(const char *path)
 {
     char cmd[128];
@@ -143,11 +154,8 @@ static void cache_follows_process_lifetimes(void **state)
 {
     (void)state;
     char root[] = "/tmp/gpulse-proc-XXXXXX";
-    assert_non_null(mkdtemp(root));
+    fixture_root(root, "first");
     char path[96];
-    snprintf(path, sizeof(path), "%s/stat", root);
-    write_file(path, "btime 1795000000\n");
-    fixture_pid(root, "77 (a) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1000 0 0\n", "first");
 
     struct proc_reader r;
     assert_int_equal(proc_reader_init(&r, root, NULL), 0);
@@ -331,11 +339,8 @@ static void user_names_from_the_roots_host(void **state)
 {
     (void)state;
     char root[] = "/tmp/gpulse-proc-XXXXXX";
-    assert_non_null(mkdtemp(root));
+    fixture_root(root, "job");
     char path[160];
-    snprintf(path, sizeof(path), "%s/stat", root);
-    write_file(path, "btime 1795000000\n");
-    fixture_pid(root, "77 (a) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1000 0 0\n", "job");
     snprintf(path, sizeof(path), "%s/77/status", root);
     write_file(path, "Name:\ta\nUid:\t0\t0\t0\t0\n");
 
