@@ -113,7 +113,8 @@ char *text_fit(char *dst, size_t size, const char *src, size_t min_cols, size_t 
     size_t out = 0;
     size_t cols = 0;
     for (struct shown it = { .next = (const unsigned char *)src }; shown_next(&it);) {
-        size_t w = char_cols(it.cp);
+        /* neither cut nor padded (text_sanitize): no need to measure */
+        size_t w = max_cols == SIZE_MAX && min_cols == 0 ? 0 : char_cols(it.cp);
         if (cols + w > max_cols || out + it.piece_len >= size) {
             break;
         }
