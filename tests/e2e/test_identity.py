@@ -223,6 +223,33 @@ class HostileText(TempDir):
         self.assertEqual(procs[5002]["user"], "bob")
         self.assertEqual(doc["gpus"][0]["name"], "Sim 中文?[5m")
 
+    def test_stored_processes_are_inert_and_aligned(self):
+        db = os.path.join(self.dir, "gpulse.db")
+        scenario = write_scenario(HOSTILE_SCENARIO)
+        self.addCleanup(os.unlink, scenario)
+        env = dict(os.environ, GPULSE_NVML_LIB=SIM_LIB, GPULSE_SIM_SCENARIO=scenario)
+        env.pop("GPULSE_SIM_TIME", None)
+        p = subprocess.run([GPULSE, "agent", "--once", "--database", db, "--proc-root",
+                            self.proc, "--listen", "127.0.0.1:0"], env=env,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        table = run(["processes", "--database", db, "--since", "-1h"])
+        self.assertEqual(table.returncode, 0, table.stderr)
+        self.assertIsNone(CTRL.search(table.stdout))
+        lines = [l for l in table.stdout.splitlines() if re.match(r"\d+\s+50\d\d ", l)]
+        self.assertEqual(len(lines), 3, table.stdout)
+        self.assertTrue(any("数据用户" in l and "训练🚀" not in l for l in lines))
+        self.assertTrue(any("训练🚀" in l for l in lines))
+        # FIRST SEEN (a date) starts in the same column on every line
+        first = {display_cols(l[:re.search(r"\d{4}-\d\d-\d\d ", l).start()]) for l in lines}
+        self.assertEqual(len(first), 1, lines)
+        out = run(["processes", "--database", db, "--since", "-1h", "--format", "csv"])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIsNone(CTRL.search(out.stdout))
+        rows = {int(r["pid"]): r for r in csv.DictReader(io.StringIO(out.stdout, newline=""))}
+        self.assertEqual(rows[5001]["cmdline"], "'=cmd|' /C calc'!A0 --title ?]0;pwn?")
+        self.assertEqual(rows[5003]["command"], "'+sum")
+
     def test_metrics_and_svg_are_inert(self):
         with Agent(HOSTILE_SCENARIO, args=["--proc-root", self.proc]) as a:
             body = a.wait_for(lambda: (b := a.get("/metrics")[2].decode()) and 'pid="5001"' in b
