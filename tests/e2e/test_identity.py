@@ -145,6 +145,12 @@ class HostUserDatabase(TempDir):
         once()
         self.assertEqual(query_db(db, "SELECT uid, user FROM processes ORDER BY start_ticks"),
                          [(4321, "alice"), (4321, "alice2")])
+        # a uid finds every lifetime of its user, whatever each was called
+        listed = run(["processes", "--database", db, "--since", "-1h", "--user", "4321",
+                      "--format", "json"])
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertEqual(sorted(p["user"] for p in json.loads(listed.stdout)["processes"]),
+                         ["alice", "alice2"])
         with Agent(self.SCENARIO, args=["--proc-root", proc], database=db) as a:
             users = a.json("/api/v1/users")["users"]
         self.assertEqual([(u["user"], u["processes"]) for u in users], [("alice2", 2)])
