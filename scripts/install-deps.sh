@@ -10,6 +10,7 @@ PACKAGES=(
   libsqlite3-dev sqlite3             # the history database (sqlite3: tests and operators)
   libmicrohttpd-dev zlib1g-dev       # the HTTP server (dashboard, API, metrics; gzip)
   libmicrohttpd12                    # its library, dlopen()ed by the agent: no link records it
+  libunistring-dev                   # display width of host text in tables
   libcmocka-dev                      # unit tests
   chromium                           # browser tests of the dashboard
   prometheus                         # promtool and a real scraper for the metrics tests

@@ -17,7 +17,7 @@
 static void add_label_value(struct dynbuf *out, const char *value)
 {
     char clean[3 * 1024 + 1];
-    text_sanitize(clean, sizeof(clean), value ? value : "", true);
+    text_sanitize(clean, sizeof(clean), value ? value : "");
     for (const char *p = clean; *p; p++) {
         switch (*p) {
         case '\\':

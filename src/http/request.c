@@ -28,7 +28,7 @@ void http_reply_error(struct http_reply *reply, unsigned status, const char *par
     json_object_set_new(e, "status", json_integer(status));
     /* The message quotes what the client sent: made valid UTF-8 first. */
     char clean[3 * sizeof(msg) + 1];
-    json_object_set_new(e, "message", json_string(text_sanitize(clean, sizeof(clean), msg, false)));
+    json_object_set_new(e, "message", json_string(text_sanitize(clean, sizeof(clean), msg)));
     if (parameter) {
         json_object_set_new(e, "parameter", json_string(parameter));
     }

@@ -155,8 +155,63 @@ int proc_boot_time(const char *stat_text, int64_t *btime_s)
     return rc;
 }
 
-static void lookup_user(uint32_t uid, char *out, size_t size)
+/* Skips the rest of a line fgets cut short, so that its tail is not read
+ * as a line of its own. */
+static void skip_rest_of_line(FILE *f, const char *line)
 {
+    if (strchr(line, '\n')) {
+        return;
+    }
+    int c = 0;
+    while ((c = fgetc(f)) != EOF && c != '\n') {
+    }
+}
+
+/* The name of uid in the passwd(5) file at path, into out. Returns false
+ * when the file cannot be read or has no entry for uid. */
+static bool passwd_file_name(const char *path, uint32_t uid, char *out, size_t size)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        return false;
+    }
+    char line[1024];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f)) {
+        bool whole = strchr(line, '\n') != NULL || feof(f);
+        skip_rest_of_line(f, line);
+        /* name:password:uid:... ; a line cut short is not trusted */
+        char *name_end = strchr(line, ':');
+        char *uid_at = name_end ? strchr(name_end + 1, ':') : NULL;
+        char *uid_end = uid_at ? strchr(uid_at + 1, ':') : NULL;
+        if (!whole || !uid_end || name_end == line) {
+            continue;
+        }
+        *uid_end = '\0';
+        uint64_t v = 0;
+        if (strparse_u64(uid_at + 1, UINT32_MAX, &v) == 0 && v == uid) {
+            snprintf(out, size, "%.*s", (int)(name_end - line), line);
+            found = true;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* The user name of uid: from the host's user database. Under our own
+ * /proc that is ours (getpwuid_r, NSS included); under another root (the
+ * host's /proc mounted in a container) it is the host's /etc/passwd, seen
+ * through its init's root directory (r->passwd), as the container's own
+ * names for the same uids belong to other people. The uid as digits when
+ * neither has a name for it. */
+static void lookup_user(const struct proc_reader *r, uint32_t uid, char *out, size_t size)
+{
+    if (r->passwd[0]) {
+        if (!passwd_file_name(r->passwd, uid, out, size)) {
+            snprintf(out, size, "%u", uid);
+        }
+        return;
+    }
     struct passwd pw = { 0 };
     struct passwd *found = NULL;
     char buf[4096];
@@ -249,6 +304,9 @@ int proc_reader_init(struct proc_reader *r, const char *root, struct gp_err *err
         r->btime_s = 0;
     }
     r->epoll_fd = watch_exits(r->root);
+    if (!root_is_ours(r->root)) {
+        snprintf(r->passwd, sizeof(r->passwd), "%s/1/root/etc/passwd", r->root);
+    }
     return 0;
 }
 
@@ -324,8 +382,8 @@ static void start_round(struct proc_reader *r)
  * our own /proc, one path lookup under its /proc/PID descriptor otherwise. */
 static bool entry_alive(const struct proc_cache_entry *e)
 {
-    if (e->pidfd) {
-        return !e->exited;
+    if (e->pidfd || e->fd < 0) {
+        return !e->exited && e->fd >= 0;
     }
     return faccessat(e->fd, "stat", F_OK, AT_EACCESS) == 0;
 }
@@ -336,7 +394,7 @@ static void read_identity(struct proc_reader *r, int dir_fd, struct proc_info *o
     if (fileio_read_capped_at(dir_fd, "status", r->buf, BUF_MAX, NULL) > 0 &&
         proc_status_uid(r->buf, &out->uid) == 0) {
         out->has_uid = true;
-        lookup_user(out->uid, out->user, sizeof(out->user));
+        lookup_user(r, out->uid, out->user, sizeof(out->user));
     }
     read_comm(dir_fd, out->comm, sizeof(out->comm));
     read_cmdline(dir_fd, out->cmdline, sizeof(out->cmdline));
@@ -405,8 +463,29 @@ static int lifetime_fd(struct proc_reader *r, uint32_t pid, int pidfd, int dir_f
     return pidfd;
 }
 
+/* What to say about pid when /proc no longer shows it. The driver goes on
+ * listing a process for a few seconds after it exits: while it does, that
+ * is still the lifetime e was learnt from (a new process with the PID
+ * would be in /proc), so its attribution stands, and the lifetime is not
+ * split into a second one charged to nobody. Without e, nothing is known. */
+static const struct proc_info *gone(struct proc_reader *r, struct proc_cache_entry *e)
+{
+    if (!e) {
+        return &proc_info_none;
+    }
+    if (e->fd >= 0) {
+        close(e->fd); /* nothing left to watch */
+        e->fd = -1;
+    }
+    e->pidfd = false;
+    e->exited = true;
+    e->seen_generation = r->generation;
+    return proc_info_hold(e->info);
+}
+
 /* Reads pid afresh: new, reused, exited and listed again, or due for a
- * refresh. Keeps e's shared attribution when nothing changed. */
+ * refresh. Keeps e's shared attribution when nothing changed, and when
+ * the process is gone (gone()). */
 static const struct proc_info *read_fresh(struct proc_reader *r, uint32_t pid,
                                           struct proc_cache_entry *e, uint64_t now_ms)
 {
@@ -414,7 +493,7 @@ static const struct proc_info *read_fresh(struct proc_reader *r, uint32_t pid,
     if (r->epoll_fd >= 0) {
         pidfd = pidfd_open((pid_t)pid, 0);
         if (pidfd < 0 && errno == ESRCH) {
-            return &proc_info_none;
+            return gone(r, e);
         }
     }
     int dir_fd = -1;
@@ -423,13 +502,13 @@ static const struct proc_info *read_fresh(struct proc_reader *r, uint32_t pid,
         if (pidfd >= 0) {
             close(pidfd);
         }
-        return &proc_info_none;
+        return gone(r, e);
     }
     bool is_pidfd = false;
     int fd = lifetime_fd(r, pid, pidfd, dir_fd, &is_pidfd);
     if (fd < 0) {
         proc_info_release(pi);
-        return &proc_info_none;
+        return gone(r, e);
     }
     if (e && same_info(e->info, pi)) {
         /* The same attribution: the entry keeps the one snapshots share. */

@@ -62,6 +62,8 @@ struct proc_cache_entry;
  * gone even if its PID was reused. */
 struct proc_reader {
     char root[256];                 /* e.g. "/proc", or "/host/proc" inside a container */
+    char passwd[300];               /* the host's passwd file when root is not our /proc
+                                       (ROOT/1/root/etc/passwd); "" to ask getpwuid_r */
     int64_t btime_s;                /* boot time, Unix seconds; 0 if /proc/stat lacked it */
     long ticks_per_s;               /* sysconf(_SC_CLK_TCK) */
     char *buf;                      /* scratch for stat, status and cgroup text */
@@ -90,7 +92,12 @@ void proc_reader_fini(struct proc_reader *r);
 /* What /proc says about pid, shared: a reference the caller owns and gives
  * back with proc_info_release(). Never NULL. A PID that does not exist, or
  * that /proc hides from us, is no error: &proc_info_none (found false), and
- * NVML's facts stand. */
+ * NVML's facts stand. A process that was read and has since exited keeps
+ * what was learnt of it (user, command, container, start time) for as
+ * long as it is asked about each round, as the driver lists an exited
+ * process for a few seconds more. User names come from the host's user
+ * database: getpwuid_r under our own /proc, else the passwd file of the
+ * root's PID 1 (ROOT/1/root/etc/passwd), else the uid as digits. */
 const struct proc_info *proc_reader_take(struct proc_reader *r, uint32_t pid);
 
 /* Forgets the processes not read since the previous sweep; call once per

@@ -18,7 +18,7 @@ json_t *report_json_text(const char *s)
     }
     size_t size = strlen(s) * 3 + 1;
     char *clean = xmalloc(size);
-    json_t *v = json_string(text_sanitize(clean, size, s, false));
+    json_t *v = json_string(text_sanitize(clean, size, s));
     free(clean);
     return v;
 }
@@ -54,20 +54,15 @@ void report_csv_field(FILE *out, const char *raw, bool first)
     if (!first) {
         fputc(',', out);
     }
-    char s[4096];
-    text_sanitize(s, sizeof(s), raw, false);
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, out);
-        return;
+    /* A cell can be a whole command line: 3 bytes a byte at worst, and the
+     * quotes doubled. */
+    struct dynbuf b;
+    dynbuf_init(&b, SIZE_MAX);
+    text_csv_append(&b, raw ? raw : "");
+    if (b.len > 0) {
+        fwrite(b.data, 1, b.len, out);
     }
-    fputc('"', out);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"') {
-            fputc('"', out);
-        }
-        fputc(*p, out);
-    }
-    fputc('"', out);
+    dynbuf_fini(&b);
 }
 
 void report_format_bytes(uint64_t bytes, char *buf, size_t size)

@@ -66,13 +66,15 @@ GP_NODISCARD int report_json_write(FILE *out, json_t *root);
  * -ENOMEM or out's error (which also sticks in out: dynbuf_error). */
 int report_json_append(struct dynbuf *out, json_t *root);
 
-/* Text from the host as a JSON string (null when empty): made valid UTF-8,
- * invalid bytes becoming U+FFFD, since jansson refuses anything else.
- * Caller owns the result. */
+/* Text from the host as a JSON string (null when empty), made safe by
+ * text_sanitize (util/text.h): valid UTF-8, as jansson needs, and no
+ * control characters, which a consumer printing the value would pass to
+ * its terminal. Caller owns the result. */
 json_t *report_json_text(const char *text);
 
-/* Writes one CSV field, preceded by a comma unless first: made valid UTF-8
- * and quoted (RFC 4180) when it holds a comma, quote or line break. */
+/* Writes one CSV field of host text, preceded by a comma unless first, as
+ * text_csv_append makes it (util/text.h): safe, a formula neutralised,
+ * quoted as RFC 4180 says. */
 void report_csv_field(FILE *out, const char *text, bool first);
 
 /* "52.5 GiB" or "412 MiB". */

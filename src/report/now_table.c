@@ -20,6 +20,9 @@
 #define BUSY_HIGH_PCT     80.0
 #define MEM_FULL_FRACTION 0.9
 
+/* The widest a GPU's name is shown, in terminal columns. */
+#define NAME_MAX_COLS 32
+
 struct painter {
     FILE *out;
     bool color;
@@ -53,26 +56,29 @@ static void header(const struct painter *p, const struct gpu_snapshot *snap,
     char when[64];
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", &tm);
     const struct gpu_system *s = &snap->system;
-    paint(p, C_BOLD, opts->host && *opts->host ? opts->host : "localhost");
-    fprintf(p->out, "  %s  driver %s", when, s->driver_version[0] ? s->driver_version : "N/A");
+    char host[3 * 256 + 1];
+    text_sanitize(host, sizeof(host), opts->host && *opts->host ? opts->host : "localhost");
+    paint(p, C_BOLD, host);
+    char driver[3 * sizeof(s->driver_version) + 1];
+    text_sanitize(driver, sizeof(driver), s->driver_version[0] ? s->driver_version : "N/A");
+    fprintf(p->out, "  %s  driver %s", when, driver);
     char cuda[32];
     gpu_cuda_version_format(s, cuda, sizeof(cuda));
     fprintf(p->out, "  CUDA %s", cuda[0] ? cuda : "N/A");
     fprintf(p->out, "  %zu GPU%s\n", snap->gpu_count, snap->gpu_count == 1 ? "" : "s");
 }
 
-static void gpu_line(const struct painter *p, const struct gpu_reading *r, int name_width)
+static void gpu_line(const struct painter *p, const struct gpu_reading *r, size_t name_cols)
 {
     char buf[256];
     fprintf(p->out, "[%u] ", r->id.index);
-    char name[128];
-    text_sanitize(name, sizeof(name), r->id.name[0] ? r->id.name : "(unknown)", true);
-    snprintf(buf, sizeof(buf), "%-*.*s", name_width, name_width, name);
-    paint(p, C_CYAN, buf);
+    char name[256];
+    text_fit(name, sizeof(name), r->id.name[0] ? r->id.name : "(unknown)", name_cols, name_cols);
+    paint(p, C_CYAN, name);
     if (r->state == GPU_STATE_LOST) {
         fputs(" | ", p->out);
         char why[sizeof(r->error)];
-        snprintf(buf, sizeof(buf), "LOST: %s", text_sanitize(why, sizeof(why), r->error, true));
+        snprintf(buf, sizeof(buf), "LOST: %s", text_sanitize(why, sizeof(why), r->error));
         paint(p, C_BOLD C_RED, buf);
         fputc('\n', p->out);
         return;
@@ -162,10 +168,8 @@ static void process_line(const struct painter *p, const struct gpu_process *proc
         report_format_bytes(proc->used_memory_bytes, mem, sizeof(mem));
     }
     fprintf(p->out, "    %8u ", proc->pid);
-    char user[80];
-    char clean[sizeof(pi->cmdline) * 3];
-    text_sanitize(clean, sizeof(clean), pi->has_uid ? pi->user : "?", true);
-    snprintf(user, sizeof(user), "%-10.64s", clean);
+    char user[4 * sizeof(pi->user) + 1];
+    text_fit(user, sizeof(user), pi->has_uid ? pi->user : "?", 10, sizeof(pi->user));
     paint(p, C_BOLD, user);
     fprintf(p->out, " %-3s %9s", report_process_type(proc->type_mask), mem);
     if (proc->has_utilization) {
@@ -174,21 +178,20 @@ static void process_line(const struct painter *p, const struct gpu_process *proc
         fputs("  SM  N/A", p->out);
     }
     char label[96];
+    char clean[sizeof(pi->cmdline) * 3];
     proc_container_label(&pi->container, label, sizeof(label));
+    size_t used = 48;
     if (label[0]) {
         fputc(' ', p->out);
-        paint(p, C_DIM, text_sanitize(clean, sizeof(clean), label, true));
+        text_sanitize(clean, sizeof(clean), label);
+        paint(p, C_DIM, clean);
+        used += text_width_cols(clean) + 1;
     }
-    /* The command line takes what is left of the terminal's width (in
-     * bytes, a little less for wide characters), cut at a whole character. */
-    int used = 48 + (label[0] ? (int)strlen(label) + 1 : 0);
-    int room = (int)width - used - 1;
-    if (room < 16) {
-        room = 16;
-    }
-    size_t cut = (size_t)room + 1 < sizeof(clean) ? (size_t)room + 1 : sizeof(clean);
+    /* The command line takes the columns left of the terminal's width, cut
+     * at a whole character. */
+    size_t room = width > used + 1 + 16 ? width - used - 1 : 16;
     const char *cmd = pi->cmdline[0] ? pi->cmdline : pi->comm[0] ? pi->comm : "(not visible)";
-    fprintf(p->out, "  %s\n", text_sanitize(clean, cut, cmd, true));
+    fprintf(p->out, "  %s\n", text_fit(clean, sizeof(clean), cmd, 0, room));
 }
 
 void report_now_table(FILE *out, const struct gpu_snapshot *snap,
@@ -196,17 +199,19 @@ void report_now_table(FILE *out, const struct gpu_snapshot *snap,
 {
     struct painter p = { .out = out, .color = opts->color };
     header(&p, snap, opts);
-    int name_width = 8;
+    size_t name_cols = 8;
     for (size_t i = 0; i < snap->gpu_count; i++) {
-        int n = (int)strlen(snap->gpus[i].id.name);
-        name_width = n > name_width ? n : name_width;
+        char name[3 * sizeof(snap->gpus[i].id.name) + 1];
+        size_t n = text_width_cols(text_sanitize(
+            name, sizeof(name), snap->gpus[i].id.name[0] ? snap->gpus[i].id.name : "(unknown)"));
+        name_cols = n > name_cols ? n : name_cols;
     }
-    if (name_width > 32) {
-        name_width = 32;
+    if (name_cols > NAME_MAX_COLS) {
+        name_cols = NAME_MAX_COLS;
     }
     for (size_t i = 0; i < snap->gpu_count; i++) {
         const struct gpu_reading *r = &snap->gpus[i];
-        gpu_line(&p, r, name_width);
+        gpu_line(&p, r, name_cols);
         for (size_t k = 0; k < r->process_count; k++) {
             process_line(&p, &r->processes[k], opts->width);
         }

@@ -199,18 +199,20 @@ void report_processes_table(FILE *out, const struct report_processes *p)
             "MEM MAX", "MEM AVG");
     for (size_t i = 0; i < p->count; i++) {
         const struct store_process_row *r = &p->rows[i];
-        char user[64], cmd[64], cont[96], first[32], last[32], gpu_t[24], sm_t[24], mmax[24],
+        /* Host text fitted to its column in terminal columns, not bytes:
+         * a CJK or emoji name is as wide as it shows. */
+        char user[256], cmd[256], cont[256], first[32], last[32], gpu_t[24], sm_t[24], mmax[24],
             mavg[24];
-        text_sanitize(user, sizeof(user), r->user ? r->user : "?", true);
-        text_sanitize(cmd, 17, r->command ? r->command : "?", true);
-        text_sanitize(cont, 23, r->container ? r->container : "", true);
+        text_fit(user, sizeof(user), r->user ? r->user : "?", 10, 10);
+        text_fit(cmd, sizeof(cmd), r->command ? r->command : "?", 16, 16);
+        text_fit(cont, sizeof(cont), r->container ? r->container : "", 22, 22);
         local_time(r->first_seen_ms, first, sizeof(first));
         local_time(r->last_seen_ms, last, sizeof(last));
         duration_hms(r->gpu_seconds, gpu_t, sizeof(gpu_t));
         duration_hms(r->sm_seconds, sm_t, sizeof(sm_t));
         memory_text(r->memory_max_bytes, r->has_memory, mmax, sizeof(mmax));
         memory_text((int64_t)r->memory_avg_bytes, r->has_memory, mavg, sizeof(mavg));
-        fprintf(out, "%-4d %8u  %-10.10s %-16s %-22s %-19s  %-19s  %10s %10s %10s %10s\n",
-                r->gpu_index, r->pid, user, cmd, cont, first, last, gpu_t, sm_t, mmax, mavg);
+        fprintf(out, "%-4d %8u  %s %s %s %-19s  %-19s  %10s %10s %10s %10s\n", r->gpu_index, r->pid,
+                user, cmd, cont, first, last, gpu_t, sm_t, mmax, mavg);
     }
 }

@@ -66,7 +66,7 @@ static void layout_init(struct layout *l, enum report_svg_theme theme, int weeks
 static void add_xml_text(struct dynbuf *out, const char *text)
 {
     char clean[3 * 256 + 1];
-    text_sanitize(clean, sizeof(clean), text, true);
+    text_sanitize(clean, sizeof(clean), text);
     for (const char *p = clean; *p; p++) {
         switch (*p) {
         case '&':

@@ -17,7 +17,7 @@ static const char *const period_names[PERIODS] = { "today", "week", "month" };
 static json_t *user_entry(json_t *users, const char *name)
 {
     char clean[3 * 256 + 1];
-    text_sanitize(clean, sizeof(clean), name, false);
+    text_sanitize(clean, sizeof(clean), name);
     json_t *u = json_object_get(users, clean);
     if (!u) {
         u = json_pack("{s:s, s:f, s:f, s:f, s:I}", "user", clean, "today_gpu_hours", 0.0,

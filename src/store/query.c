@@ -46,7 +46,7 @@ int store_query_processes(struct store *s, const struct store_process_filter *f,
              " p.memory_max_bytes, p.memory_sum_bytes, p.gpu_seconds, p.sm_seconds"
              " FROM processes p JOIN gpus g ON g.id = p.gpu"
              " WHERE p.last_seen >= ?1"
-             " AND (?2 IS NULL OR p.user = ?2)"
+             " AND (?2 IS NULL OR p.user = ?2 OR CAST(p.uid AS TEXT) = ?2)"
              " AND (?3 IS NULL OR g.idx = ?3 OR g.uuid = ?4)"
              " AND (?5 = 0 OR p.last_seen >= (SELECT max(last_seen) FROM gpus) - ?5)"
              " AND (?7 IS NULL OR instr(lower(coalesce(p.command, '') || ' ' ||"

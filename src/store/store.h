@@ -96,7 +96,7 @@ enum store_process_sort {
 struct store_process_filter {
     int64_t since_ms;         /* last seen at or after (0: all) */
     int64_t active_within_ms; /* > 0: seen within this of the newest sample */
-    const char *user;         /* NULL: anyone */
+    const char *user;         /* NULL: anyone; a user name, or a uid in digits */
     const char *gpu;          /* NULL: any; an index ("0") or a UUID */
     const char *query;        /* NULL: any; else a substring (any case) of the command,
                                  command line, user or container */
@@ -145,7 +145,8 @@ struct store_user_usage {
     int64_t processes; /* lifetimes that overlap the range */
 };
 
-/* GPU time per user in [from_ms, to_ms), most first. A lifetime that
+/* GPU time per user in [from_ms, to_ms), most first: one row per uid,
+ * named as its most recently seen lifetime was. A lifetime that
  * straddles an end of the range counts in proportion to its overlap.
  * *rows_out is freed with store_user_usage_free(). Returns 0 or a negative
  * code with err set. */

@@ -15,7 +15,12 @@ int store_query_user_usage(struct store *s, int64_t from_ms, int64_t to_ms,
     *rows_out = NULL;
     *count_out = 0;
     /* A lifetime's GPU time is spread evenly over first..last seen; one
-     * seen once counts whole in the range that holds it. */
+     * seen once counts whole in the range that holds it. Accounted by uid,
+     * the one identity the kernel gives (a name can change, or have been
+     * recorded from another user database); shown with the name the most
+     * recently seen of its lifetimes had: SQLite takes a bare column from
+     * the row that gave max() its value. Lifetimes without a uid are one
+     * row, "". */
     static const char sql[] =
         "SELECT coalesce(user, CAST(uid AS TEXT), ''),"
         " sum(CASE WHEN last_seen > first_seen THEN"
@@ -24,11 +29,11 @@ int store_query_user_usage(struct store *s, int64_t from_ms, int64_t to_ms,
         " sum(CASE WHEN last_seen > first_seen THEN"
         "   sm_seconds * (min(last_seen, ?2) - max(first_seen, ?1)) / (last_seen - first_seen)"
         "   ELSE sm_seconds END),"
-        " count(*)"
+        " count(*), max(last_seen)"
         " FROM processes INDEXED BY processes_last_seen"
         " WHERE last_seen >= ?1 AND first_seen < ?2"
         "   AND (last_seen > first_seen OR first_seen >= ?1)"
-        " GROUP BY 1 ORDER BY 2 DESC, 1";
+        " GROUP BY uid ORDER BY 2 DESC, 1";
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) {

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/text.h"
+
 enum log_level log_threshold = LOG_LEVEL_WARNING;
 
 /* Where lines go. Set up before threads start; log_reopen swaps the stream
@@ -97,6 +99,10 @@ void log_write(enum log_level level, const char *subsys, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    /* Messages quote host and client text (GPU names, paths, requests):
+     * one line each, nothing a terminal or a log reader would obey. */
+    char clean[3 * sizeof(line) + 1];
+    text_sanitize(clean, sizeof(clean), line);
 
     static const char *const colors[] = { "\033[2m", "", "\033[33m", "\033[31m", "\033[1;31m" };
     unsigned idx = (unsigned)level < GP_ARRAY_LEN(level_names) ? (unsigned)level : 0;
@@ -104,6 +110,6 @@ void log_write(enum log_level level, const char *subsys, const char *fmt, ...)
     FILE *out = sink.file ? sink.file : stderr;
     bool color = !sink.file && isatty(STDERR_FILENO) && !getenv("NO_COLOR");
     fprintf(out, "%s%s.%03ldZ %-8s %s: %s%s\n", color ? colors[idx] : "", stamp,
-            ts.tv_nsec / 1000000L, level_names[idx], subsys, line, color ? "\033[0m" : "");
+            ts.tv_nsec / 1000000L, level_names[idx], subsys, clean, color ? "\033[0m" : "");
     pthread_mutex_unlock(&sink.lock);
 }

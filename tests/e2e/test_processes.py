@@ -172,7 +172,8 @@ class HostileCommandLine(unittest.TestCase):
         scenario = {"gpus": [{"processes": [{"pid": proc.pid, "memory_mib": 1}]}]}
         doc = now_json(scenario, {"GPULSE_SIM_TIME": "5"})
         cmd = doc["gpus"][0]["processes"][0]["cmdline"]
-        self.assertEqual(cmd, "\x1b[2J<img src=x onerror=alert(1)>\ufffd 300")
+        # one rule for every output: the escape defused in JSON as well
+        self.assertEqual(cmd, "?[2J<img src=x onerror=alert(1)>\ufffd 300")
         from gpulse_e2e import run
         table = run(["now", "--color", "never"], scenario, {"GPULSE_SIM_TIME": "5"})
         self.assertEqual(table.returncode, 0, table.stderr)
@@ -180,7 +181,8 @@ class HostileCommandLine(unittest.TestCase):
         self.assertIn("?[2J<img src=x onerror=alert(1)>\ufffd 300", table.stdout)
         csv_out = run(["now", "--format", "csv", "--processes"], scenario,
                       {"GPULSE_SIM_TIME": "5"})
-        self.assertIn('<img src=x onerror=alert(1)>\ufffd 300', csv_out.stdout)
+        self.assertIn('?[2J<img src=x onerror=alert(1)>\ufffd 300', csv_out.stdout)
+        self.assertNotIn("\x1b", csv_out.stdout)
 
 
 if __name__ == "__main__":

@@ -128,6 +128,17 @@ static void fixture_pid(const char *root, const char *stat, const char *cmdline)
     write_file(path, cmdline);
 }
 
+/* A /proc at root (a mkdtemp template, filled in): the boot time, and
+ * process 77 started at tick 1000 with cmdline. */
+static void fixture_root(char *root, const char *cmdline)
+{
+    assert_non_null(mkdtemp(root));
+    char path[96];
+    snprintf(path, sizeof(path), "%s/stat", root);
+    write_file(path, "btime 1795000000\n");
+    fixture_pid(root, "77 (a) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1000 0 0\n", cmdline);
+}
+
 static void remove_tree(const char *path)
 {
     char cmd[128];
@@ -143,11 +154,8 @@ static void cache_follows_process_lifetimes(void **state)
 {
     (void)state;
     char root[] = "/tmp/gpulse-proc-XXXXXX";
-    assert_non_null(mkdtemp(root));
+    fixture_root(root, "first");
     char path[96];
-    snprintf(path, sizeof(path), "%s/stat", root);
-    write_file(path, "btime 1795000000\n");
-    fixture_pid(root, "77 (a) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1000 0 0\n", "first");
 
     struct proc_reader r;
     assert_int_equal(proc_reader_init(&r, root, NULL), 0);
@@ -166,12 +174,19 @@ static void cache_follows_process_lifetimes(void **state)
     proc_info_release(again);
     proc_reader_sweep(&r);
 
-    /* the process exited: not found, though the reader still remembers it */
+    /* the process exited while the driver still lists it: what was learnt
+     * of that lifetime stands, round after round */
     snprintf(path, sizeof(path), "%s/77", root);
     remove_tree(path);
-    const struct proc_info *gone = proc_reader_take(&r, 77);
-    assert_false(gone->found);
-    proc_reader_sweep(&r);
+    for (int round = 0; round < 2; round++) {
+        const struct proc_info *gone = proc_reader_take(&r, 77);
+        assert_ptr_equal(gone, first);
+        assert_true(gone->found);
+        assert_string_equal(gone->cmdline, "first");
+        assert_int_equal(gone->start_ticks, 1000);
+        proc_info_release(gone);
+        proc_reader_sweep(&r);
+    }
 
     /* the PID was reused: a new process, read afresh */
     fixture_pid(root, "77 (b) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 2000 0 0\n", "third");
@@ -184,9 +199,14 @@ static void cache_follows_process_lifetimes(void **state)
     assert_string_equal(first->cmdline, "first");
     assert_int_equal(first->start_ticks, 1000);
 
-    /* not read in a round: forgotten */
+    /* not read in a round: forgotten, and once gone, nothing is known */
     proc_reader_sweep(&r);
     assert_int_equal(r.cache_len, 0);
+    remove_tree(path);
+    const struct proc_info *unknown = proc_reader_take(&r, 77);
+    assert_false(unknown->found);
+    proc_info_release(unknown);
+    proc_reader_sweep(&r);
     proc_reader_fini(&r);
     assert_string_equal(reused->cmdline, "third");
     proc_info_release(reused);
@@ -275,9 +295,12 @@ static void real_process_exit_and_pid_reuse(bool pidfds)
     assert_string_equal(first->cmdline, "sleep 300");
     proc_reader_sweep(&r);
 
+    /* exited, still asked about (as the driver lists it): the same */
     stop(a);
     const struct proc_info *gone = proc_reader_take(&r, (uint32_t)a);
-    assert_false(gone->found);
+    assert_ptr_equal(gone, first);
+    assert_string_equal(gone->cmdline, "sleep 300");
+    proc_info_release(gone);
     proc_reader_sweep(&r);
 
     pid_t b = start_sleep_as(a, "301");
@@ -309,6 +332,57 @@ static void pid_reuse_under_another_root(void **state)
     real_process_exit_and_pid_reuse(false);
 }
 
+/* Under another root (the host's /proc in a container), user names come
+ * from the host's passwd, reached through the root's PID 1, not from ours;
+ * the uid as digits when that cannot be read. */
+static void user_names_from_the_roots_host(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/gpulse-proc-XXXXXX";
+    fixture_root(root, "job");
+    char path[160];
+    snprintf(path, sizeof(path), "%s/77/status", root);
+    write_file(path, "Name:\ta\nUid:\t0\t0\t0\t0\n");
+
+    /* no passwd there: uid 0 is "0", though ours calls it root */
+    struct proc_reader r;
+    assert_int_equal(proc_reader_init(&r, root, NULL), 0);
+    const struct proc_info *pi = proc_reader_take(&r, 77);
+    assert_true(pi->has_uid);
+    assert_string_equal(pi->user, "0");
+    proc_info_release(pi);
+    proc_reader_fini(&r);
+
+    /* the host's passwd names uid 0 differently; a line too long to read
+     * whole is skipped, and its tail is not taken for an entry */
+    snprintf(path, sizeof(path), "%s/1", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/1/root", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/1/root/etc", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    char passwd[4096];
+    char gecos[2000];
+    memset(gecos, 'g', sizeof(gecos) - 1);
+    gecos[sizeof(gecos) - 1] = '\0';
+    snprintf(passwd, sizeof(passwd),
+             "daemon:x:1:1::/:/bin/false\nlong:x:5:5:%s\nforged:x:0:0:/:/bin/sh\n"
+             "hostadmin:x:0:0:admin:/root:/bin/bash\n",
+             gecos);
+    /* the forged line sits after the long one's cut: make it part of it */
+    char *forged = strstr(passwd, "\nforged");
+    memmove(forged, forged + 1, strlen(forged + 1) + 1);
+    snprintf(path, sizeof(path), "%s/1/root/etc/passwd", root);
+    write_file(path, passwd);
+    assert_int_equal(proc_reader_init(&r, root, NULL), 0);
+    pi = proc_reader_take(&r, 77);
+    assert_string_equal(pi->user, "hostadmin");
+    assert_int_equal(pi->uid, 0);
+    proc_info_release(pi);
+    proc_reader_fini(&r);
+    remove_tree(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +395,7 @@ int main(void)
         cmocka_unit_test(cache_follows_process_lifetimes),
         cmocka_unit_test(pid_reuse_under_our_proc),
         cmocka_unit_test(pid_reuse_under_another_root),
+        cmocka_unit_test(user_names_from_the_roots_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

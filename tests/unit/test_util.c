@@ -9,6 +9,7 @@
 
 #include "gp_cmocka.h"
 #include "util/clock.h"
+#include "util/dynbuf.h"
 #include "util/selfstat.h"
 #include "util/strparse.h"
 #include "util/text.h"
@@ -62,27 +63,107 @@ static void text_sanitize_makes_host_text_safe(void **state)
     (void)state;
     char out[64];
     /* valid UTF-8 passes, including 4-byte characters */
-    assert_string_equal(text_sanitize(out, sizeof(out), "caf\xC3\xA9 \xF0\x9F\x9A\x80", true),
+    assert_string_equal(text_sanitize(out, sizeof(out), "caf\xC3\xA9 \xF0\x9F\x9A\x80"),
                         "caf\xC3\xA9 \xF0\x9F\x9A\x80");
     /* invalid bytes, overlong forms and surrogates become U+FFFD */
     assert_string_equal(text_sanitize(out, sizeof(out),
                                       "a\xFF"
-                                      "b",
-                                      false),
+                                      "b"),
                         "a\xEF\xBF\xBD"
                         "b");
-    assert_string_equal(text_sanitize(out, sizeof(out), "\xC0\xAF", false),
-                        "\xEF\xBF\xBD\xEF\xBF\xBD");
-    assert_string_equal(text_sanitize(out, sizeof(out), "\xED\xA0\x80", false),
+    assert_string_equal(text_sanitize(out, sizeof(out), "\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");
+    assert_string_equal(text_sanitize(out, sizeof(out), "\xED\xA0\x80"),
                         "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
-    assert_string_equal(text_sanitize(out, sizeof(out), "x\xE2\x82", false),
-                        "x\xEF\xBF\xBD\xEF\xBF\xBD");
-    /* a terminal escape sequence is defused for the table, kept for JSON */
-    assert_string_equal(text_sanitize(out, sizeof(out), "\x1B[2J\tx\xC2\x9B", true), "?[2J?x?");
-    assert_string_equal(text_sanitize(out, sizeof(out), "\x1B[2J", false), "\x1B[2J");
+    assert_string_equal(text_sanitize(out, sizeof(out), "x\xE2\x82"), "x\xEF\xBF\xBD\xEF\xBF\xBD");
+    /* escape sequences, BEL, tabs, line breaks and C1 controls are defused
+     * for every output, JSON included */
+    assert_string_equal(text_sanitize(out, sizeof(out), "\x1B[2J\tx\xC2\x9B\a\r\n\x7F"),
+                        "?[2J?x?????");
+    /* so are the line separator and the bidirectional overrides and
+     * isolates that reorder a line on screen (U+2028, U+202E, U+2066) */
+    assert_string_equal(text_sanitize(out, sizeof(out),
+                                      "a\xE2\x80\xA8"
+                                      "b\xE2\x80\xAE"
+                                      "c\xE2\x81\xA6"),
+                        "a?b?c?");
     /* cut at a whole character */
-    assert_string_equal(text_sanitize(out, 4, "ab\xC3\xA9", true), "ab");
-    assert_string_equal(text_sanitize(out, 1, "abc", true), "");
+    assert_string_equal(text_sanitize(out, 4, "ab\xC3\xA9"), "ab");
+    assert_string_equal(text_sanitize(out, 1, "abc"), "");
+}
+
+static void text_width_counts_terminal_columns(void **state)
+{
+    (void)state;
+    assert_int_equal(text_width_cols(""), 0);
+    assert_int_equal(text_width_cols("abc"), 3);
+    assert_int_equal(text_width_cols("caf\xC3\xA9"), 4);              /* é: 2 bytes, 1 column */
+    assert_int_equal(text_width_cols("e\xCC\x81"), 1);                /* e + combining acute */
+    assert_int_equal(text_width_cols("\xE6\x95\xB0\xE6\x8D\xAE"), 4); /* 数据: wide */
+    assert_int_equal(text_width_cols("\xF0\x9F\x9A\x80"), 2);         /* rocket emoji */
+    assert_int_equal(text_width_cols("\xEF\xBC\xA1"), 2);             /* fullwidth A */
+}
+
+static void text_fit_cuts_and_pads_in_columns(void **state)
+{
+    (void)state;
+    char out[64];
+    /* padded to the column in columns, not bytes */
+    assert_string_equal(text_fit(out, sizeof(out), "\xE6\x95\xB0\xE6\x8D\xAE", 6, 6),
+                        "\xE6\x95\xB0\xE6\x8D\xAE  ");
+    assert_string_equal(text_fit(out, sizeof(out), "ab", 4, 10), "ab  ");
+    /* a wide character that does not fit whole is left out, the column padded */
+    assert_string_equal(text_fit(out, sizeof(out), "a\xE6\x95\xB0\xE6\x8D\xAE", 4, 4),
+                        "a\xE6\x95\xB0 ");
+    /* combining marks stay with their letter */
+    assert_string_equal(text_fit(out, sizeof(out), "e\xCC\x81x", 1, 1), "e\xCC\x81");
+    /* made safe as text_sanitize does */
+    assert_string_equal(text_fit(out, sizeof(out), "\x1B[1m\xFF", 0, 10), "?[1m\xEF\xBF\xBD");
+    /* min above max: the text cut at max, then padded */
+    assert_string_equal(text_fit(out, sizeof(out), "abcdef", 5, 3), "abc  ");
+    /* never past the buffer */
+    assert_string_equal(text_fit(out, 4, "abcdef", 8, 8), "abc");
+    assert_int_equal(text_width_cols(text_fit(out, sizeof(out), "\xF0\x9F\x9A\x80x", 7, 7)), 7);
+}
+
+static char *csv_cell(const char *src)
+{
+    struct dynbuf b;
+    dynbuf_init(&b, 4096);
+    text_csv_append(&b, src);
+    assert_int_equal(dynbuf_error(&b), 0);
+    return dynbuf_take(&b, NULL);
+}
+
+static void csv_cell_is_inert(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        const char *out;
+    } cases[] = {
+        { "plain", "plain" },
+        { "", "" },
+        /* RFC 4180: a comma or a quote makes a quoted field, quotes doubled */
+        { "a,b", "\"a,b\"" },
+        { "say \"hi\"", "\"say \"\"hi\"\"\"" },
+        /* a line break never splits the record, nor does a control reach
+         * the terminal */
+        { "a\r\nb\x1B[31m\a", "a??b?[31m?" },
+        /* formulas are shown, not evaluated (OWASP CSV injection) */
+        { "=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0" },
+        { "+1", "'+1" },
+        { "-2+3", "'-2+3" },
+        { "@SUM(A1)", "'@SUM(A1)" },
+        { "=HYPERLINK(\"http://x\",\"y\")", "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"" },
+        /* a tab or CR that could start a formula is already '?' */
+        { "\t=1", "?=1" },
+        { "x\xFF", "x\xEF\xBF\xBD" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *got = csv_cell(cases[i].in);
+        assert_string_equal(got, cases[i].out);
+        free(got);
+    }
 }
 
 static void times_people_type(void **state)
@@ -247,6 +328,9 @@ int main(void)
         cmocka_unit_test(u64_strict),
         cmocka_unit_test(doubles_and_durations),
         cmocka_unit_test(text_sanitize_makes_host_text_safe),
+        cmocka_unit_test(text_width_counts_terminal_columns),
+        cmocka_unit_test(text_fit_cuts_and_pads_in_columns),
+        cmocka_unit_test(csv_cell_is_inert),
         cmocka_unit_test(times_people_type),
         cmocka_unit_test(local_days_follow_the_calendar),
         cmocka_unit_test(selfstat_reads_this_process),
