@@ -14,7 +14,7 @@
 #include "util/xalloc.h"
 
 /* The largest token, certificate or key file read. */
-#define ACCESS_FILE_MAX_BYTES (1024 * 1024)
+#define ACCESS_FILE_MAX_BYTES ((size_t)1024 * 1024)
 
 /* The address part of "HOST:PORT" as a Host header writes it: "127.0.0.1",
  * "[::1]". */
@@ -57,7 +57,8 @@ int http_access_read_file(const char *path, const char *key, char **out, size_t 
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        return gp_err_set(err, -errno, "%s: cannot read '%s': %s", key, path, strerror(errno));
+        int e = errno ? errno : EIO;
+        return gp_err_set(err, -e, "%s: cannot read '%s': %s", key, path, strerror(e));
     }
     char *data = xmalloc(ACCESS_FILE_MAX_BYTES + 1);
     size_t len = fread(data, 1, ACCESS_FILE_MAX_BYTES + 1, f);
@@ -86,8 +87,8 @@ static int load_token(struct http_access *a, const struct config *cfg, struct gp
         key = "http.token_file";
         char *text = NULL;
         int rc = http_access_read_file(cfg->http_token_file, key, &text, NULL, err);
-        if (rc) {
-            return rc;
+        if (rc || !text) {
+            return rc ? rc : -EIO;
         }
         size_t n = strcspn(text, "\r\n");
         text[n] = '\0';
@@ -274,6 +275,52 @@ bool http_access_token_ok(const struct http_access *a, const char *authorization
            http_access_secret_equal(given, a->token);
 }
 
+/* Answers a token given in the dashboard's address: the right one is kept
+ * in a cookie the page's requests then carry, and the browser is sent on
+ * to the page without it, so it stays out of the address bar and history. */
+static void token_in_address(struct http_request *req, struct http_reply *reply, const char *given)
+{
+    const struct http_access *a = &req->srv->access;
+    if (!http_access_secret_equal(given, a->token)) {
+        reply->challenge = true;
+        http_reply_error(reply, 401, "token", "the token is wrong");
+        return;
+    }
+    reply->status = 303;
+    reply->location = "/";
+    snprintf(reply->set_cookie, sizeof(reply->set_cookie),
+             "%s=%s; Path=/; Max-Age=2592000; HttpOnly; SameSite=Strict%s", HTTP_TOKEN_COOKIE,
+             a->token, req->srv->tls ? "; Secure" : "");
+}
+
+bool http_access_admit(struct http_request *req, struct http_reply *reply, const char *version)
+{
+    const struct http_access *a = &req->srv->access;
+    char why[256];
+    unsigned status = http_access_check_host(a, http_header(req, "Host"),
+                                             strcmp(version, "HTTP/1.0") != 0, why, sizeof(why));
+    if (status) {
+        http_reply_error(reply, status, NULL, "%s", why);
+        return false;
+    }
+    if (!a->token[0] || strcmp(req->path, "/health") == 0) {
+        return true;
+    }
+    const char *given = strcmp(req->path, "/") == 0 ? http_param(req, "token") : NULL;
+    if (given) {
+        token_in_address(req, reply, given);
+        return false;
+    }
+    if (!http_access_token_ok(a, http_header(req, "Authorization"), http_header(req, "Cookie"))) {
+        reply->challenge = true;
+        http_reply_error(reply, 401, NULL,
+                         "this server needs its token: send \"Authorization: Bearer TOKEN\", or "
+                         "open /?token=TOKEN once in the browser");
+        return false;
+    }
+    return true;
+}
+
 /* The first line of a PEM block that a file of kind must hold. */
 static bool pem_has(const char *text, const char *label_end)
 {
@@ -292,8 +339,8 @@ int http_access_read_pem(const char *path, const char *key, bool private_key, ch
                          struct gp_err *err)
 {
     int rc = http_access_read_file(path, key, out, NULL, err);
-    if (rc) {
-        return rc;
+    if (rc || !*out) {
+        return rc ? rc : -EIO;
     }
     bool ok = private_key ? pem_has(*out, "PRIVATE KEY-----") : pem_has(*out, "CERTIFICATE-----");
     if (!ok) {

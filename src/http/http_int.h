@@ -246,6 +246,13 @@ unsigned http_access_check_host(const struct http_access *a, const char *host, b
 bool http_access_token_ok(const struct http_access *a, const char *authorization,
                           const char *cookies);
 
+/* True when req may go on: its Host is one of ours (version "HTTP/1.0"
+ * may leave it out) and it carries the token where one is set (/health
+ * never needs it). Else it fills reply: 400 or 421 for the Host, 401 with
+ * a Bearer challenge for the token, or 303 to "/" with the token's
+ * cookie when the page's address held the right one (?token=). */
+bool http_access_admit(struct http_request *req, struct http_reply *reply, const char *version);
+
 /* True when given equals secret; the time taken depends on secret's length
  * only. */
 bool http_access_secret_equal(const char *given, const char *secret);

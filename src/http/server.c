@@ -177,55 +177,6 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
-/* Answers a token given in the dashboard's address: the right one is kept
- * in a cookie the page's requests then carry, and the browser is sent on
- * to the page without it, so it stays out of the address bar and history. */
-static void token_in_address(struct http_request *req, struct http_reply *reply, const char *given)
-{
-    const struct http_access *a = &req->srv->access;
-    if (!http_access_secret_equal(given, a->token)) {
-        reply->challenge = true;
-        http_reply_error(reply, 401, "token", "the token is wrong");
-        return;
-    }
-    reply->status = 303;
-    reply->location = "/";
-    snprintf(reply->set_cookie, sizeof(reply->set_cookie),
-             "%s=%s; Path=/; Max-Age=2592000; HttpOnly; SameSite=Strict%s", HTTP_TOKEN_COOKIE,
-             a->token, req->srv->tls ? "; Secure" : "");
-}
-
-/* True when the request may go on: its Host is one of ours and it carries
- * the token where one is set (/health never needs it). Else reply says
- * why. */
-static bool admitted(struct http_request *req, struct http_reply *reply, const char *version)
-{
-    const struct http_access *a = &req->srv->access;
-    char why[256];
-    unsigned status = http_access_check_host(a, http_header(req, "Host"),
-                                             strcmp(version, "HTTP/1.0") != 0, why, sizeof(why));
-    if (status) {
-        http_reply_error(reply, status, NULL, "%s", why);
-        return false;
-    }
-    if (!a->token[0] || strcmp(req->path, "/health") == 0) {
-        return true;
-    }
-    const char *given = strcmp(req->path, "/") == 0 ? http_param(req, "token") : NULL;
-    if (given) {
-        token_in_address(req, reply, given);
-        return false;
-    }
-    if (!http_access_token_ok(a, http_header(req, "Authorization"), http_header(req, "Cookie"))) {
-        reply->challenge = true;
-        http_reply_error(reply, 401, NULL,
-                         "this server needs its token: send \"Authorization: Bearer TOKEN\", or "
-                         "open /?token=TOKEN once in the browser");
-        return false;
-    }
-    return true;
-}
-
 static void answer(struct http_request *req, struct http_reply *reply, const char *method,
                    const char *version, bool has_body)
 {
@@ -238,7 +189,7 @@ static void answer(struct http_request *req, struct http_reply *reply, const cha
                          method);
     } else if (has_body) {
         http_reply_error(reply, 413, NULL, "a GET request takes no body");
-    } else if (admitted(req, reply, version)) {
+    } else if (http_access_admit(req, reply, version)) {
         route(req, reply);
     }
 }
