@@ -116,7 +116,8 @@ static int load_token(struct http_access *a, const struct config *cfg, struct gp
 int http_access_init(struct http_access *a, const struct config *cfg, const struct netaddr *addr,
                      unsigned port, struct gp_err *err)
 {
-    *a = (struct http_access){ .port = port };
+    *a = (struct http_access){ 0 };
+    atomic_store(&a->port, port);
     a->loopback = netaddr_is_loopback(addr);
     a->wildcard = is_wildcard(addr);
     listen_host(addr, a->listen_host, sizeof(a->listen_host));
@@ -221,9 +222,10 @@ unsigned http_access_check_host(const struct http_access *a, const char *host, b
             snprintf(why, why_size, "the Host header '%.100s' has a bad port", host);
             return 400;
         }
-        if (p != a->port) {
+        unsigned ours = atomic_load(&a->port);
+        if (p != ours) {
             snprintf(why, why_size, "this server listens on port %u, not the Host header's %lu",
-                     a->port, p);
+                     ours, p);
             return 421;
         }
     }

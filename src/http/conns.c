@@ -78,6 +78,7 @@ int http_conns_start(struct http_conns *c)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&c->wake, &attr);
     pthread_condattr_destroy(&attr);
+    c->ready = true;
     int rc = pthread_create(&c->sweeper, NULL, sweeper, c);
     c->running = rc == 0;
     return -rc;
@@ -85,6 +86,9 @@ int http_conns_start(struct http_conns *c)
 
 void http_conns_stop(struct http_conns *c)
 {
+    if (!c->ready) {
+        return;
+    }
     if (c->running) {
         pthread_mutex_lock(&c->lock);
         c->stop = true;

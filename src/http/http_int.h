@@ -74,7 +74,7 @@ struct http_access {
     bool loopback;        /* listening on a loopback address */
     bool wildcard;        /* on 0.0.0.0 or [::]: every address of the machine */
     char listen_host[64]; /* the listen address as a Host names it: "[::1]" */
-    unsigned port;        /* the port listened on */
+    atomic_uint port;     /* the port listened on (set once bound) */
     char hostname[256];   /* this machine's name */
     char allowed[512];    /* http.allowed_hosts, comma-separated */
     char token[128];      /* "": no token needed */
@@ -98,7 +98,8 @@ struct http_conns {
     size_t count;
     size_t in_flight_bytes; /* answer bodies queued and not yet sent, together */
     bool stop;
-    bool running;
+    bool ready;   /* the lock and condition are initialised */
+    bool running; /* the sweeper runs */
     pthread_t sweeper;
 };
 

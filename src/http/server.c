@@ -416,7 +416,7 @@ int http_server_start(const struct config *cfg, struct agent_live *live, struct 
     }
     const union MHD_DaemonInfo *info = mhd->get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : 0;
-    srv->access.port = srv->port;
+    atomic_store(&srv->access.port, srv->port);
     char hostport[96];
     netaddr_format(&addr, srv->port, hostport, sizeof(hostport));
     snprintf(srv->url, sizeof(srv->url), "%s://%s/", srv->tls ? "https" : "http", hostport);
