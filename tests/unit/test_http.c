@@ -277,56 +277,63 @@ static void access_for(struct http_access *a, const char *listen, const char *al
     assert_int_equal(http_access_init(a, &cfg, &addr, 8080, &err), 0);
 }
 
-static unsigned host(const struct http_access *a, const char *h)
-{
-    char why[256] = "";
-    unsigned status = http_access_check_host(a, h, true, why, sizeof(why));
-    assert_true(status == 0 || why[0] != '\0');
-    return status;
-}
-
 static void test_host_header(void **state)
 {
     (void)state;
+    static const struct {
+        const char *listen;
+        const char *host; /* NULL: no Host header */
+        unsigned status;
+    } cases[] = {
+        /* the loopback names, with or without the port */
+        { "127.0.0.1:8080", "127.0.0.1:8080", 0 },
+        { "127.0.0.1:8080", "localhost:8080", 0 },
+        { "127.0.0.1:8080", "LOCALHOST", 0 },
+        { "127.0.0.1:8080", "localhost.", 0 },
+        { "127.0.0.1:8080", "[::1]:8080", 0 },
+        /* names from http.allowed_hosts */
+        { "127.0.0.1:8080", "gpus.example.org:8080", 0 },
+        { "127.0.0.1:8080", "dash.lab", 0 },
+        /* a rebinding page names its own host; another port is another server */
+        { "127.0.0.1:8080", "evil.example.com:8080", 421 },
+        { "127.0.0.1:8080", "gpus.example.org.evil.com", 421 },
+        { "127.0.0.1:8080", "example.org", 421 },
+        { "127.0.0.1:8080", "localhost:8081", 421 },
+        { "127.0.0.1:8080", "10.0.0.1:8080", 421 },
+        { "127.0.0.1:8080", "", 421 },
+        /* absent on HTTP/1.1, or not a host[:port] */
+        { "127.0.0.1:8080", NULL, 400 },
+        { "127.0.0.1:8080", "::1", 400 },
+        { "127.0.0.1:8080", "localhost:80:80", 400 },
+        { "127.0.0.1:8080", "localhost:http", 400 },
+        { "127.0.0.1:8080", "localhost:99999", 400 },
+        { "127.0.0.1:8080", "[::1", 400 },
+        /* a wildcard: any address of the machine, never a name not listed */
+        { "0.0.0.0:8080", "192.0.2.7:8080", 0 },
+        { "0.0.0.0:8080", "[2001:db8::1]:8080", 0 },
+        { "0.0.0.0:8080", "localhost:8080", 0 },
+        { "0.0.0.0:8080", "rebind.example.com:8080", 421 },
+        /* one address beyond loopback: that address only */
+        { "192.0.2.7:8080", "192.0.2.7:8080", 0 },
+        { "192.0.2.7:8080", "192.0.2.8:8080", 421 },
+        { "192.0.2.7:8080", "localhost:8080", 421 },
+    };
+    for (size_t i = 0; i < GP_ARRAY_LEN(cases); i++) {
+        struct http_access a;
+        access_for(&a, cases[i].listen, "gpus.example.org, dash.lab", "");
+        char why[256] = "";
+        unsigned status = http_access_check_host(&a, cases[i].host, true, why, sizeof(why));
+        if (status != cases[i].status) {
+            fail_msg("%s on %s: %u (%s), not %u", cases[i].host ? cases[i].host : "(none)",
+                     cases[i].listen, status, why, cases[i].status);
+        }
+        assert_true(status == 0 || why[0] != '\0');
+    }
+    /* HTTP/1.0 had no Host header */
     struct http_access a;
-    access_for(&a, "127.0.0.1:8080", "gpus.example.org, dash.lab", "");
-    /* the loopback names, with or without the port */
-    assert_int_equal(host(&a, "127.0.0.1:8080"), 0);
-    assert_int_equal(host(&a, "localhost:8080"), 0);
-    assert_int_equal(host(&a, "LOCALHOST"), 0);
-    assert_int_equal(host(&a, "localhost."), 0);
-    assert_int_equal(host(&a, "[::1]:8080"), 0);
-    /* names from http.allowed_hosts */
-    assert_int_equal(host(&a, "gpus.example.org:8080"), 0);
-    assert_int_equal(host(&a, "dash.lab"), 0);
-    /* a rebinding page names its own host; another port is another server */
-    assert_int_equal(host(&a, "evil.example.com:8080"), 421);
-    assert_int_equal(host(&a, "gpus.example.org.evil.com"), 421);
-    assert_int_equal(host(&a, "example.org"), 421);
-    assert_int_equal(host(&a, "localhost:8081"), 421);
-    assert_int_equal(host(&a, "10.0.0.1:8080"), 421);
-    /* absent on HTTP/1.1, or not a host[:port] */
-    assert_int_equal(host(&a, NULL), 400);
+    access_for(&a, "127.0.0.1:8080", "", "");
     char why[256];
     assert_int_equal(http_access_check_host(&a, NULL, false, why, sizeof(why)), 0);
-    assert_int_equal(host(&a, ""), 421);
-    assert_int_equal(host(&a, "::1"), 400);
-    assert_int_equal(host(&a, "localhost:80:80"), 400);
-    assert_int_equal(host(&a, "localhost:http"), 400);
-    assert_int_equal(host(&a, "localhost:99999"), 400);
-    assert_int_equal(host(&a, "[::1"), 400);
-
-    /* a wildcard: any address of the machine, never a name not listed */
-    access_for(&a, "0.0.0.0:8080", "", "");
-    assert_int_equal(host(&a, "192.0.2.7:8080"), 0);
-    assert_int_equal(host(&a, "[2001:db8::1]:8080"), 0);
-    assert_int_equal(host(&a, "localhost:8080"), 0);
-    assert_int_equal(host(&a, "rebind.example.com:8080"), 421);
-    /* one address beyond loopback: that address only */
-    access_for(&a, "192.0.2.7:8080", "", "");
-    assert_int_equal(host(&a, "192.0.2.7:8080"), 0);
-    assert_int_equal(host(&a, "192.0.2.8:8080"), 421);
-    assert_int_equal(host(&a, "localhost:8080"), 421);
 }
 
 static void test_bearer_token(void **state)
