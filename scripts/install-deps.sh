@@ -19,6 +19,7 @@ PACKAGES=(
   python3                            # end-to-end tests and benchmarks
   clang clang-format clang-tidy      # second compiler, format and static checks
   procps time                        # ps, /usr/bin/time for the benchmarks
+  openssl                            # a self-signed certificate for the HTTPS tests
 )
 
 missing=()

@@ -22,6 +22,7 @@ enum key_type {
     KEY_LOG_LEVEL, /* debug, info, warning, error, critical */
     KEY_LISTEN,    /* "HOST:PORT", or "off" */
     KEY_BOOL,      /* true or false */
+    KEY_SECRET,    /* a string never printed back (a token) */
 };
 
 struct key_spec {
@@ -77,6 +78,11 @@ static const struct key_spec keys[] = {
     TEXT("proc_root", proc_root, KEY_STRING),
     { .name = "pcie", .type = KEY_BOOL, .offset = AT(pcie) },
     TEXT("http.listen", http_listen, KEY_LISTEN),
+    TEXT("http.allowed_hosts", http_allowed_hosts, KEY_STRING),
+    TEXT("http.token", http_token, KEY_SECRET),
+    TEXT("http.token_file", http_token_file, KEY_STRING),
+    TEXT("http.tls_cert", http_tls_cert, KEY_STRING),
+    TEXT("http.tls_key", http_tls_key, KEY_STRING),
     TEXT("hub.url", server_url, KEY_STRING),
     TEXT("hub.contract_number", contract_number, KEY_STRING),
     DURATION("hub.push_interval", aggregation_interval_ms, 60000, 7 * MS_DAY),
@@ -454,6 +460,9 @@ int config_write_json(const struct config *cfg, FILE *out)
         case KEY_LOG_LEVEL:
             memcpy(&level, src, sizeof(level));
             v = json_string(level_names[(unsigned)level < 5 ? level : 2]);
+            break;
+        case KEY_SECRET:
+            v = json_string(src[0] ? "(hidden)" : "");
             break;
         default:
             v = json_string(src);

@@ -38,6 +38,11 @@ struct config {
     char proc_root[256];              /* the host's /proc */
     bool pcie;                        /* read PCIe throughput (the driver spends 2 x 20 ms a GPU) */
     char http_listen[80];             /* "HOST:PORT" of the HTTP server, "off": none */
+    char http_allowed_hosts[512];     /* comma-separated Host names also served; "" = none */
+    char http_token[128];             /* bearer token for all but /health; "" = none */
+    char http_token_file[512];        /* a file holding it instead; "" = none */
+    char http_tls_cert[512];          /* PEM certificate (chain) file; "" = plain HTTP */
+    char http_tls_key[512];           /* its PEM private key file */
     uint64_t aggregation_interval_ms; /* push period to the hub */
     char server_url[512];             /* the hub; "" = no pushing */
     char contract_number[128];        /* reported with each push */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http/http.h"
 #include "http/http_int.h"
 #include "report/history.h"
 #include "util/clock.h"
@@ -89,17 +90,33 @@ void http_api_history(struct http_request *req, struct http_reply *reply)
     if (!s) {
         return;
     }
+    http_heavy_enter(srv);
+    /* Checked and counted while no other answer is being made: what
+     * clients leave unread, and what is made, stay within the bound. */
+    if (http_conns_in_flight_bytes(&srv->conns) > HTTP_IN_FLIGHT_MAX_BYTES) {
+        http_heavy_leave(srv);
+        http_store_put(srv, s);
+        reply->retry_after_s = 1;
+        http_reply_error(reply, 503, NULL,
+                         "too many large answers are waiting for their clients to read them; "
+                         "try again");
+        return;
+    }
     struct report_history h;
     struct gp_err err = { 0 };
     int rc = report_history_query(s, &hreq, &plan, &h, &err);
     http_store_put(srv, s);
+    if (rc == 0) {
+        dynbuf_reset(&reply->body);
+        http_reply_json_written(reply, report_history_json_append(&reply->body, &h));
+        report_history_fini(&h);
+        http_reply_count_in_flight(req, reply);
+    }
+    http_heavy_leave(srv);
     if (rc) {
         http_reply_error(reply, 500, NULL, "%s", err.msg);
         return;
     }
-    dynbuf_reset(&reply->body);
-    http_reply_json_written(reply, report_history_json_append(&reply->body, &h));
-    report_history_fini(&h);
     if (key[0]) {
         /* Buckets hold the periods that start in them: the answer read
          * stored data before the last bucket's end only. */

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -13,6 +14,7 @@
 #include "http/mhd_lib.h"
 #include "store/store.h"
 #include "util/dynbuf.h"
+#include "util/netaddr.h"
 
 /* Read-only database connections, one per worker thread at most. */
 struct http_store_pool {
@@ -65,6 +67,42 @@ struct http_answers {
     uint64_t clock;
 };
 
+/* Who may ask (access.c). */
+#define HTTP_TOKEN_MIN_CHARS 16
+#define HTTP_TOKEN_COOKIE    "gpulse_token" /* the dashboard's copy of the token */
+struct http_access {
+    bool loopback;        /* listening on a loopback address */
+    bool wildcard;        /* on 0.0.0.0 or [::]: every address of the machine */
+    char listen_host[64]; /* the listen address as a Host names it: "[::1]" */
+    atomic_uint port;     /* the port listened on (set once bound) */
+    char hostname[256];   /* this machine's name */
+    char allowed[512];    /* http.allowed_hosts, comma-separated */
+    char token[128];      /* "": no token needed */
+};
+
+/* A connection the server holds, and the time by which it must have done
+ * what it is doing (conns.c). */
+struct http_conn {
+    struct http_conn *prev;
+    struct http_conn *next;
+    int fd;
+    unsigned long inode; /* of its socket: a reused fd is not shut */
+    int64_t deadline_ms; /* monotonic; INT64_MAX: none (shut already) */
+    size_t answer_bytes; /* the body it is being sent, counted in in_flight_bytes */
+};
+
+struct http_conns {
+    pthread_mutex_t lock; /* guards everything below */
+    pthread_cond_t wake;
+    struct http_conn *head;
+    size_t count;
+    size_t in_flight_bytes; /* answer bodies queued and not yet sent, together */
+    bool stop;
+    bool ready;   /* the lock and condition are initialised */
+    bool running; /* the sweeper runs */
+    pthread_t sweeper;
+};
+
 struct http_server {
     const struct http_mhd_lib *mhd; /* libmicrohttpd, loaded at start */
     struct MHD_Daemon *daemon;
@@ -77,6 +115,16 @@ struct http_server {
     struct http_tick_cache metrics_cache;
     struct http_tick_cache now_cache;
     struct http_answers answers;
+    struct http_access access;
+    struct http_conns conns;
+    bool tls;
+    char *tls_cert; /* PEM text, kept while the daemon runs */
+    char *tls_key;
+    atomic_bool starting;       /* start_daemon is running: start_msg keeps what it says */
+    char start_msg[256];        /* libmicrohttpd's last message while starting */
+    pthread_mutex_t heavy_lock; /* guards heavy_running */
+    pthread_cond_t heavy_done;
+    unsigned heavy_running; /* history answers being made */
 };
 
 struct http_request {
@@ -98,6 +146,11 @@ struct http_reply {
     struct http_tick_cache *cached; /* answer from this tick's cache instead */
     int (*build)(struct http_server *srv, const struct agent_live_frame *f,
                  struct dynbuf *body); /* what fills the cache on a new tick */
+    bool challenge;                    /* a 401: WWW-Authenticate: Bearer */
+    unsigned retry_after_s;            /* a 503 that passes: Retry-After */
+    const char *location;              /* a redirect's target */
+    char set_cookie[256];              /* "" for none */
+    bool counted;                      /* its body is counted in flight already */
 };
 
 /* ----------------------------------------------------------- request.c -- */
@@ -155,6 +208,89 @@ void http_reply_json_written(struct http_reply *reply, int rc);
  * http_store_put(). */
 struct store *http_store_get(struct http_server *srv, struct http_reply *reply);
 void http_store_put(struct http_server *srv, struct store *s);
+
+/* Waits until fewer than HTTP_HEAVY_AT_ONCE answers that may take much
+ * memory (history) are being made, and counts this one; leave when its
+ * rows are freed. */
+void http_heavy_enter(struct http_server *srv);
+void http_heavy_leave(struct http_server *srv);
+
+/* Counts reply's body as in flight on req's connection now, rather than
+ * when it is queued. */
+void http_reply_count_in_flight(struct http_request *req, struct http_reply *reply);
+
+/* The record conns.c keeps of conn, or NULL. */
+struct http_conn *http_conn_of(const struct http_server *srv, struct MHD_Connection *conn);
+
+/* ------------------------------------------------------------ access.c -- */
+
+/* Fills a for a server listening on addr and port with cfg's allowed
+ * hosts and token (http.token, or the first line of http.token_file).
+ * Returns 0, or -EINVAL / -errno with err naming the key and file: both
+ * keys set, an unreadable file, a token under HTTP_TOKEN_MIN_CHARS or with
+ * characters that cannot travel in a header. */
+GP_NODISCARD int http_access_init(struct http_access *a, const struct config *cfg,
+                                  const struct netaddr *addr, unsigned port, struct gp_err *err);
+
+/* Checks a request's Host header (NULL when absent; required: HTTP/1.1).
+ * Allowed: the listen address, the names in http.allowed_hosts, localhost,
+ * 127.0.0.1 and [::1] on a loopback or wildcard address, this machine's
+ * name and (on a wildcard) any IP address beyond loopback listening; a
+ * port, when given, must be the one listened on. Returns 0, 400 (missing
+ * or malformed) or 421 (another host or port) with why saying which. */
+unsigned http_access_check_host(const struct http_access *a, const char *host, bool required,
+                                char *why, size_t why_size);
+
+/* True when no token is set, or the request carries it: "Authorization:
+ * Bearer TOKEN", or the HTTP_TOKEN_COOKIE cookie in cookies (the Cookie
+ * header; either may be NULL). Compared in constant time. */
+bool http_access_token_ok(const struct http_access *a, const char *authorization,
+                          const char *cookies);
+
+/* True when req may go on: its Host is one of ours (version "HTTP/1.0"
+ * may leave it out) and it carries the token where one is set (/health
+ * never needs it). Else it fills reply: 400 or 421 for the Host, 401 with
+ * a Bearer challenge for the token, or 303 to "/" with the token's
+ * cookie when the page's address held the right one (?token=). */
+bool http_access_admit(struct http_request *req, struct http_reply *reply, const char *version);
+
+/* True when given equals secret; the time taken depends on secret's length
+ * only. */
+bool http_access_secret_equal(const char *given, const char *secret);
+
+/* Reads a whole file of at most 1 MiB into *out (NUL-terminated; caller
+ * frees with free()) and its length into *len_out (may be NULL). Returns 0,
+ * or a negative errno with err naming key and path. */
+GP_NODISCARD int http_access_read_file(const char *path, const char *key, char **out,
+                                       size_t *len_out, struct gp_err *err);
+
+/* As http_access_read_file for a PEM file that must hold a certificate (or,
+ * with private_key, a private key): -EINVAL naming key and path when it
+ * holds none. */
+GP_NODISCARD int http_access_read_pem(const char *path, const char *key, bool private_key,
+                                      char **out, struct gp_err *err);
+
+/* ------------------------------------------------------------- conns.c -- */
+
+/* Starts the thread that shuts connections past their deadline. Returns 0
+ * or a negative errno. Stop with http_conns_stop() after the daemon. */
+GP_NODISCARD int http_conns_start(struct http_conns *c);
+void http_conns_stop(struct http_conns *c);
+
+/* A connection accepted on fd: its deadline is HTTP_HEADER_DEADLINE_S
+ * from now. Returns the record (freed by http_conns_closed). */
+struct http_conn *http_conns_opened(struct http_conns *c, int fd);
+void http_conns_closed(struct http_conns *c, struct http_conn *conn);
+
+/* Moves conn's deadline to now + seconds. */
+void http_conns_deadline(struct http_conns *c, struct http_conn *conn, unsigned seconds);
+
+/* Counts bytes of answer body queued on conn (until http_conns_sent). */
+void http_conns_sending(struct http_conns *c, struct http_conn *conn, size_t bytes);
+void http_conns_sent(struct http_conns *c, struct http_conn *conn);
+
+/* The answer bodies queued on every connection and not sent yet. */
+size_t http_conns_in_flight_bytes(struct http_conns *c);
 
 /* ----------------------------------------------------------- answers.c -- */
 

@@ -22,7 +22,8 @@ static const struct {
     SLOT(get_daemon_info),       SLOT(create_response_from_buffer),
     SLOT(add_response_header),   SLOT(destroy_response),
     SLOT(queue_response),        SLOT(lookup_connection_value),
-    SLOT(get_connection_values),
+    SLOT(get_connection_values), SLOT(get_connection_info),
+    SLOT(is_feature_supported),
 };
 
 int http_mhd_lib_open(const char *path, struct http_mhd_lib *lib, struct gp_err *err)

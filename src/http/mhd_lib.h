@@ -33,6 +33,8 @@ struct http_mhd_lib {
     __typeof__(MHD_queue_response) *queue_response;
     __typeof__(MHD_lookup_connection_value) *lookup_connection_value;
     __typeof__(MHD_get_connection_values) *get_connection_values;
+    __typeof__(MHD_get_connection_info) *get_connection_info;
+    __typeof__(MHD_is_feature_supported) *is_feature_supported;
 };
 
 /* Loads the library at path (a soname or a file) and fills *lib with its

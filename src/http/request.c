@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/http.h"
 #include "http/http_int.h"
 #include "report/format.h"
 #include "util/log.h"
@@ -253,4 +254,29 @@ void http_store_put(struct http_server *srv, struct store *s)
     }
     pthread_mutex_unlock(&p->lock);
     store_close(s);
+}
+
+void http_heavy_enter(struct http_server *srv)
+{
+    pthread_mutex_lock(&srv->heavy_lock);
+    while (srv->heavy_running >= HTTP_HEAVY_AT_ONCE) {
+        pthread_cond_wait(&srv->heavy_done, &srv->heavy_lock);
+    }
+    srv->heavy_running++;
+    pthread_mutex_unlock(&srv->heavy_lock);
+}
+
+void http_heavy_leave(struct http_server *srv)
+{
+    pthread_mutex_lock(&srv->heavy_lock);
+    srv->heavy_running--;
+    pthread_cond_signal(&srv->heavy_done);
+    pthread_mutex_unlock(&srv->heavy_lock);
+}
+
+void http_reply_count_in_flight(struct http_request *req, struct http_reply *reply)
+{
+    struct http_server *srv = req->srv;
+    http_conns_sending(&srv->conns, http_conn_of(srv, req->conn), reply->body.len);
+    reply->counted = true;
 }

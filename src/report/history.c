@@ -223,7 +223,9 @@ static size_t merge_days(struct report_history *h)
     return out;
 }
 
-static int read_rows(struct store *s, struct report_history *h, struct gp_err *err)
+/* Reads the plan's rows; raw samples stop past max_rows per GPU
+ * (-E2BIG). */
+static int read_rows(struct store *s, struct report_history *h, size_t max_rows, struct gp_err *err)
 {
     struct store_history_query q = {
         .gpu = h->req.gpu,
@@ -232,6 +234,7 @@ static int read_rows(struct store *s, struct report_history *h, struct gp_err *e
         .step_ms = h->plan.days > 0 ? 0 : h->plan.step_ms,
         .local_days = h->plan.days > 0,
         .metric_count = h->req.metric_count,
+        .max_rows_per_gpu = max_rows,
     };
     memcpy(q.metrics, h->req.metrics, h->req.metric_count * sizeof(q.metrics[0]));
     int rc = store_query_history(s, &q, &h->rows, &h->row_count, err);
@@ -239,18 +242,6 @@ static int read_rows(struct store *s, struct report_history *h, struct gp_err *e
         h->row_count = merge_days(h);
     }
     return rc;
-}
-
-/* The most rows any one GPU has. */
-static size_t most_rows_per_gpu(const struct report_history *h)
-{
-    size_t most = 0;
-    size_t run = 0;
-    for (size_t i = 0; i < h->row_count; i++) {
-        run = i > 0 && h->rows[i].gpu_index == h->rows[i - 1].gpu_index ? run + 1 : 1;
-        most = run > most ? run : most;
-    }
-    return most;
 }
 
 /* Raw samples, and buckets of less than a minute, are made from the raw
@@ -279,17 +270,19 @@ int report_history_query(struct store *s, const struct report_history_request *r
 {
     *out = (struct report_history){ .req = *req, .plan = *plan };
     int rc = keep_to_stored_samples(s, req, &out->plan, err);
+    /* Raw samples are planned from the configured interval, but what
+     * counts is what is stored (a file sampled every second read by an
+     * agent set to an hour): the read stops at the first GPU with more
+     * than points, which then come in buckets instead. */
+    bool raw = out->plan.step_ms == 0 && out->plan.days == 0;
     if (rc == 0) {
-        rc = read_rows(s, out, err);
+        rc = read_rows(s, out, raw ? (size_t)req->points : 0, err);
     }
-    if (rc == 0 && out->plan.step_ms == 0 && (int64_t)most_rows_per_gpu(out) > req->points) {
-        free(out->rows);
-        out->rows = NULL;
-        out->row_count = 0;
+    if (rc == -E2BIG && raw) {
         struct report_history_request buckets = *req;
         buckets.step = REPORT_HISTORY_STEP_SECOND;
         report_history_plan(&buckets, 0, &out->plan);
-        rc = read_rows(s, out, err);
+        rc = read_rows(s, out, 0, err);
     }
     if (rc != 0) {
         report_history_fini(out);

@@ -181,6 +181,8 @@ struct history_run {
     struct store_history_row *rows;
     size_t n;
     size_t cap;
+    size_t gpu_rows; /* the current GPU's */
+    bool over;       /* a GPU has more than q->max_rows_per_gpu */
 };
 
 static int64_t bucket_of(struct history_run *h, int64_t t)
@@ -206,6 +208,8 @@ static void emit(struct history_run *h)
     }
     const struct store_agg *a = &h->cur;
     struct store_history_row *r = &h->rows[h->n++];
+    h->gpu_rows++;
+    h->over = h->over || (h->q->max_rows_per_gpu > 0 && h->gpu_rows > h->q->max_rows_per_gpu);
     *r = (struct store_history_row){
         .gpu_index = h->gpu_index,
         .t_ms = a->t,
@@ -257,7 +261,7 @@ static int read_raw(struct store *s, struct history_run *h, int64_t gpu_id, int6
     struct store_raw_reader r;
     int rc = store_raw_reader_open(s->db, &r, gpu_id, from, to, h->slots, h->q->metric_count);
     struct store_agg one;
-    while (rc == SQLITE_OK && (rc = store_raw_reader_next(&r, &one)) == SQLITE_ROW) {
+    while (rc == SQLITE_OK && !h->over && (rc = store_raw_reader_next(&r, &one)) == SQLITE_ROW) {
         feed(h, &one);
         rc = SQLITE_OK;
     }
@@ -292,7 +296,7 @@ static int read_level(struct store *s, struct history_run *h, int64_t gpu_id, in
             sqlite3_bind_int64(st, 2, store_rollup_key(gpu_id, (w < to ? w : to) - 1) + 1);
         }
         struct store_agg a;
-        while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while (rc == SQLITE_OK && !h->over && (rc = sqlite3_step(st)) == SQLITE_ROW) {
             store_agg_read(&a, st, 0, h->slots, h->q->metric_count);
             feed(h, &a);
             rc = SQLITE_OK;
@@ -340,9 +344,10 @@ int store_query_history(struct store *s, const struct store_history_query *q,
     if (rc == SQLITE_OK && q->gpu) {
         sqlite3_bind_text(gpus, 1, q->gpu, -1, SQLITE_STATIC);
     }
-    while (rc == SQLITE_OK && (rc = sqlite3_step(gpus)) == SQLITE_ROW) {
+    while (rc == SQLITE_OK && !h.over && (rc = sqlite3_step(gpus)) == SQLITE_ROW) {
         int64_t gpu_id = sqlite3_column_int64(gpus, 0);
         h.gpu_index = sqlite3_column_int(gpus, 1);
+        h.gpu_rows = 0;
         int64_t through[STORE_LEVEL_COUNT];
         rc = store_rollup_through(s, gpu_id, through) == 0 ? SQLITE_OK : SQLITE_ERROR;
         if (rc == SQLITE_OK) {
@@ -352,6 +357,11 @@ int store_query_history(struct store *s, const struct store_history_query *q,
     }
     sqlite3_finalize(gpus);
     free(h.days.start_ms);
+    if (h.over) {
+        free(h.rows);
+        return gp_err_set(err, -E2BIG, "more than %zu rows for GPU %d", q->max_rows_per_gpu,
+                          h.gpu_index);
+    }
     if (rc != SQLITE_DONE) {
         free(h.rows);
         return gp_err_set(err, store_errno(rc ? rc : SQLITE_ERROR), "cannot query '%s': %s",

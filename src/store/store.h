@@ -196,6 +196,10 @@ struct store_history_query {
     bool local_days; /* buckets are the configured time zone's days */
     enum gpu_field metrics[STORE_HISTORY_MAX_METRICS];
     size_t metric_count;
+    /* 0: any number; else a GPU with more rows than this stops the query
+     * (-E2BIG) before it reads the rest, so that asking whether raw
+     * samples fit costs at most this many rows */
+    size_t max_rows_per_gpu;
 };
 
 /* Reads samples, raw or aggregated into buckets, ordered by GPU and time.
@@ -205,6 +209,7 @@ struct store_history_query {
  * bucket is complete. A bucket holds every period that starts in it from
  * the one holding from_ms. *rows_out is freed with free(). Returns 0 or a
  * negative code with err set. */
+/* -E2BIG (no rows, err says so) when a GPU has more than q->max_rows_per_gpu. */
 GP_NODISCARD int store_query_history(struct store *s, const struct store_history_query *q,
                                      struct store_history_row **rows_out, size_t *count_out,
                                      struct gp_err *err);

@@ -208,7 +208,7 @@ class Agent:
                 break
             if self.proc.poll() is not None:
                 break
-        if "http://" not in line:
+        if "http://" not in line and "https://" not in line:
             self.__exit__(None, None, None)
             raise AssertionError("the agent did not start serving: %r %s" % (line, self.stderr))
         self.url = line.strip().split(" at ", 1)[1]

@@ -28,6 +28,19 @@ def table_temperature_levels(scenario):
     return levels
 
 
+class TokenAgent(Agent):
+    """An agent with http.token set; the test's own requests send it."""
+
+    def __init__(self, scenario, token, **kw):
+        Agent.__init__(self, scenario, **kw)
+        self.token = token
+
+    def get(self, path, headers=None, method="GET"):
+        h = dict(headers or {})
+        h.setdefault("Authorization", "Bearer " + self.token)
+        return Agent.get(self, path, headers=h, method=method)
+
+
 class DashboardTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="gpulse-browser-")
@@ -45,6 +58,14 @@ class DashboardTest(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def test_dashboard(self):
+        self.check_dashboard()
+
+    def test_dashboard_with_a_token(self):
+        """With http.token the page is opened once as /?token=TOKEN, which
+        sets the cookie its own requests then carry."""
+        self.check_dashboard(token="b7e3f0c1d2a4958677e8f9a0b1c2d3e4")
+
+    def check_dashboard(self, token=None):
         node = shutil.which("node")
         chromium = shutil.which("chromium")
         self.assertIsNotNone(node, "node is needed (scripts/install-deps.sh installs it)")
@@ -90,7 +111,10 @@ class DashboardTest(unittest.TestCase):
                          ["warn", "", "crit", "", "warn"], levels)
         for g in expect["gpus"]:
             g["temperature_level"] = levels[g["index"]]
-        with Agent(scenario) as agent:
+        agent = Agent(scenario)
+        if token:
+            agent = TokenAgent(scenario, token, args=["--set", "http.token=" + token])
+        with agent:
             info = agent.json("/api/v1/info")
             expect["host"] = info["host"]
             # The dashboard colours by the thresholds the agent serves.
@@ -112,12 +136,15 @@ class DashboardTest(unittest.TestCase):
                 json.dump(expect, f)
             out = os.path.join(ARTEFACTS, "browser")
             p = subprocess.run([node, os.path.join(SOURCE_DIR, "tests", "browser", "dashboard.mjs"),
-                                agent.url, path, out], capture_output=True, text=True,
+                                agent.url + ("?token=" + token if token else ""), path,
+                                out + ("-token" if token else "")],
+                               capture_output=True, text=True,
                                timeout=180, env=dict(os.environ, CHROMIUM=chromium))
             print(p.stdout)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
             for name in ("dashboard-light.png", "dashboard-dark.png"):
-                self.assertGreater(os.path.getsize(os.path.join(out, name)), 10000)
+                self.assertGreater(
+                    os.path.getsize(os.path.join(out + ("-token" if token else ""), name)), 10000)
 
 
 if __name__ == "__main__":

@@ -262,6 +262,130 @@ static void test_answers_stay_within_their_bytes(void **state)
     agent_live_free(l);
 }
 
+/* An access policy for a server on listen with allowed hosts and a token
+ * ("" for none). */
+static void access_for(struct http_access *a, const char *listen, const char *allowed,
+                       const char *token)
+{
+    struct config cfg;
+    config_defaults(&cfg);
+    snprintf(cfg.http_allowed_hosts, sizeof(cfg.http_allowed_hosts), "%s", allowed);
+    snprintf(cfg.http_token, sizeof(cfg.http_token), "%s", token);
+    struct netaddr addr;
+    struct gp_err err = { 0 };
+    assert_int_equal(netaddr_parse(listen, &addr, &err), 0);
+    assert_int_equal(http_access_init(a, &cfg, &addr, 8080, &err), 0);
+}
+
+static void test_host_header(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *listen;
+        const char *host; /* NULL: no Host header */
+        unsigned status;
+    } cases[] = {
+        /* the loopback names, with or without the port */
+        { "127.0.0.1:8080", "127.0.0.1:8080", 0 },
+        { "127.0.0.1:8080", "localhost:8080", 0 },
+        { "127.0.0.1:8080", "LOCALHOST", 0 },
+        { "127.0.0.1:8080", "localhost.", 0 },
+        { "127.0.0.1:8080", "[::1]:8080", 0 },
+        /* names from http.allowed_hosts */
+        { "127.0.0.1:8080", "gpus.example.org:8080", 0 },
+        { "127.0.0.1:8080", "dash.lab", 0 },
+        /* a rebinding page names its own host; another port is another server */
+        { "127.0.0.1:8080", "evil.example.com:8080", 421 },
+        { "127.0.0.1:8080", "gpus.example.org.evil.com", 421 },
+        { "127.0.0.1:8080", "example.org", 421 },
+        { "127.0.0.1:8080", "localhost:8081", 421 },
+        { "127.0.0.1:8080", "10.0.0.1:8080", 421 },
+        { "127.0.0.1:8080", "", 421 },
+        /* absent on HTTP/1.1, or not a host[:port] */
+        { "127.0.0.1:8080", NULL, 400 },
+        { "127.0.0.1:8080", "::1", 400 },
+        { "127.0.0.1:8080", "localhost:80:80", 400 },
+        { "127.0.0.1:8080", "localhost:http", 400 },
+        { "127.0.0.1:8080", "localhost:99999", 400 },
+        { "127.0.0.1:8080", "[::1", 400 },
+        /* a wildcard: any address of the machine, never a name not listed */
+        { "0.0.0.0:8080", "192.0.2.7:8080", 0 },
+        { "0.0.0.0:8080", "[2001:db8::1]:8080", 0 },
+        { "0.0.0.0:8080", "localhost:8080", 0 },
+        { "0.0.0.0:8080", "rebind.example.com:8080", 421 },
+        /* one address beyond loopback: that address only */
+        { "192.0.2.7:8080", "192.0.2.7:8080", 0 },
+        { "192.0.2.7:8080", "192.0.2.8:8080", 421 },
+        { "192.0.2.7:8080", "localhost:8080", 421 },
+    };
+    for (size_t i = 0; i < GP_ARRAY_LEN(cases); i++) {
+        struct http_access a;
+        access_for(&a, cases[i].listen, "gpus.example.org, dash.lab", "");
+        char why[256] = "";
+        unsigned status = http_access_check_host(&a, cases[i].host, true, why, sizeof(why));
+        if (status != cases[i].status) {
+            fail_msg("%s on %s: %u (%s), not %u", cases[i].host ? cases[i].host : "(none)",
+                     cases[i].listen, status, why, cases[i].status);
+        }
+        assert_true(status == 0 || why[0] != '\0');
+    }
+    /* HTTP/1.0 had no Host header */
+    struct http_access a;
+    access_for(&a, "127.0.0.1:8080", "", "");
+    char why[256];
+    assert_int_equal(http_access_check_host(&a, NULL, false, why, sizeof(why)), 0);
+}
+
+static void test_bearer_token(void **state)
+{
+    (void)state;
+    struct http_access a;
+    access_for(&a, "127.0.0.1:8080", "", "");
+    assert_true(http_access_token_ok(&a, NULL, NULL)); /* none set: open */
+
+    const char *token = "0123456789abcdef0123456789abcdef";
+    access_for(&a, "0.0.0.0:8080", "", token);
+    assert_true(http_access_token_ok(&a, "Bearer 0123456789abcdef0123456789abcdef", NULL));
+    assert_true(http_access_token_ok(&a, "bearer  0123456789abcdef0123456789abcdef", NULL));
+    assert_true(http_access_token_ok(
+        &a, NULL, "theme=dark; gpulse_token=0123456789abcdef0123456789abcdef; x=1"));
+    assert_false(http_access_token_ok(&a, NULL, NULL));
+    assert_false(http_access_token_ok(&a, "Bearer 0123456789abcdef0123456789abcde", NULL));
+    assert_false(http_access_token_ok(&a, "Bearer 0123456789abcdef0123456789abcdef0", NULL));
+    assert_false(http_access_token_ok(&a, "Bearer ", NULL));
+    assert_false(http_access_token_ok(&a, "Basic MDEyMzQ1Njc4OWFiY2RlZg==", NULL));
+    assert_false(http_access_token_ok(&a, NULL, "gpulse_token=nope; other=0123456789abcdef"));
+    assert_false(http_access_token_ok(&a, NULL, "xgpulse_token=0123456789abcdef0123456789abcdef"));
+    /* a wrong Authorization is not rescued by a cookie: it says who asks */
+    assert_false(
+        http_access_token_ok(&a, "Bearer wrong", "gpulse_token=0123456789abcdef0123456789abcdef"));
+    assert_true(http_access_secret_equal("abc", "abc"));
+    assert_false(http_access_secret_equal("abd", "abc"));
+    assert_false(http_access_secret_equal("ab", "abc"));
+    assert_false(http_access_secret_equal("", "abc"));
+
+    /* a token that cannot travel in a header, or too short to guess, is
+     * refused naming the key; so are both keys at once */
+    struct config cfg;
+    config_defaults(&cfg);
+    struct netaddr addr;
+    struct gp_err err = { 0 };
+    assert_int_equal(netaddr_parse("127.0.0.1:8080", &addr, &err), 0);
+    snprintf(cfg.http_token, sizeof(cfg.http_token), "short");
+    assert_int_equal(http_access_init(&a, &cfg, &addr, 8080, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "http.token"));
+    snprintf(cfg.http_token, sizeof(cfg.http_token), "with a space in it, long enough");
+    assert_int_equal(http_access_init(&a, &cfg, &addr, 8080, &err), -EINVAL);
+    snprintf(cfg.http_token, sizeof(cfg.http_token), "%s", token);
+    snprintf(cfg.http_token_file, sizeof(cfg.http_token_file), "/nonexistent/token");
+    assert_int_equal(http_access_init(&a, &cfg, &addr, 8080, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "both"));
+    cfg.http_token[0] = '\0';
+    assert_int_equal(http_access_init(&a, &cfg, &addr, 8080, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "http.token_file"));
+    assert_non_null(strstr(err.msg, "/nonexistent/token"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +395,8 @@ int main(void)
         cmocka_unit_test(test_frames_outlive_the_state),
         cmocka_unit_test(test_answers_outlive_flushes_of_later_data),
         cmocka_unit_test(test_answers_stay_within_their_bytes),
+        cmocka_unit_test(test_host_header),
+        cmocka_unit_test(test_bearer_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
