@@ -93,6 +93,19 @@ static void metadata_is_complete_and_unique(void **state)
     assert_float_equal(gpu_field_info(GPU_FIELD_POWER_MW)->metric.divisor, 1000, 0);
 }
 
+/* Every bit of a clock-event mask has a name: a known one, or
+ * unknown_0x<hex> for the bits newer drivers set. */
+static void clock_reason_bits_all_named(void **state)
+{
+    (void)state;
+    char buf[GPU_CLOCK_REASON_NAME_MAX];
+    assert_string_equal(gpu_clock_reason_name(0x4, buf, sizeof(buf)), "sw_power_cap");
+    assert_string_equal(gpu_clock_reason_name(0x100, buf, sizeof(buf)), "display_clock_setting");
+    assert_string_equal(gpu_clock_reason_name(0x400, buf, sizeof(buf)), "unknown_0x400");
+    assert_string_equal(gpu_clock_reason_name(UINT64_C(1) << 63, buf, sizeof(buf)),
+                        "unknown_0x8000000000000000");
+}
+
 static void stored_fields_have_slots_and_columns(void **state)
 {
     (void)state;
@@ -323,6 +336,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(metadata_is_complete_and_unique),
+        cmocka_unit_test(clock_reason_bits_all_named),
         cmocka_unit_test_setup(stored_fields_have_slots_and_columns, gp_testdb_fresh),
         cmocka_unit_test_setup(counters_and_masks_roll_up, gp_testdb_fresh),
         cmocka_unit_test_setup(v2_database_upgrades_to_v3, gp_testdb_fresh),

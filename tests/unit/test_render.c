@@ -120,6 +120,81 @@ static void csv_quotes_and_empties(void **state)
     free(text);
 }
 
+/* A process list the driver refused and a clock-event bit gpulse has no
+ * name for: unknown, never an empty list or a dropped bit. */
+static char *render_unknown(int format, bool processes)
+{
+    struct gpu_snapshot snap;
+    struct gpu_reading r;
+    make_snapshot(&snap, &r);
+    snprintf(r.processes_error, sizeof(r.processes_error), "%s",
+             "nvmlDeviceGetComputeRunningProcesses_v3: Insufficient Permissions");
+    r.process_count = 0;
+    gpu_values_set(&r.values, GPU_FIELD_CLOCK_REASONS, 0x404);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct report_now_opts opts = {
+        .host = "h", .width = 120, .csv_header = true, .csv_processes = processes
+    };
+    if (format == 0) {
+        assert_int_equal(report_now_write_json(f, &snap, &opts), 0);
+    } else if (format == 1) {
+        report_now_csv(f, &snap, &opts);
+    } else {
+        report_now_table(f, &snap, &opts);
+    }
+    fclose(f);
+    return buf;
+}
+
+static void unknown_is_not_empty(void **state)
+{
+    (void)state;
+    char *text = render_unknown(0, false);
+    json_error_t err;
+    json_t *root = json_loads(text, 0, &err);
+    assert_non_null(root);
+    json_t *gpu = json_array_get(json_object_get(root, "gpus"), 0);
+    assert_true(json_is_null(json_object_get(gpu, "processes")));
+    assert_string_equal(json_string_value(json_object_get(gpu, "processes_error")),
+                        "nvmlDeviceGetComputeRunningProcesses_v3: Insufficient Permissions");
+    assert_int_equal(json_integer_value(json_object_get(gpu, "clock_event_reasons")), 0x404);
+    json_t *reasons = json_object_get(gpu, "clock_event_reasons_active");
+    assert_int_equal(json_array_size(reasons), 2);
+    assert_string_equal(json_string_value(json_array_get(reasons, 0)), "sw_power_cap");
+    assert_string_equal(json_string_value(json_array_get(reasons, 1)), "unknown_0x400");
+    json_decref(root);
+    free(text);
+
+    /* A known list, even an empty one, has processes_error null. */
+    text = render_to_string(1, false);
+    root = json_loads(text, 0, &err);
+    gpu = json_array_get(json_object_get(root, "gpus"), 0);
+    assert_true(json_is_null(json_object_get(gpu, "processes_error")));
+    assert_int_equal(json_array_size(json_object_get(gpu, "processes")), 1);
+    json_decref(root);
+    free(text);
+
+    /* CSV: no count (not 0), and why; no process rows. */
+    text = render_unknown(1, false);
+    assert_non_null(strstr(text, ",process_count,processes_error\r\n"));
+    assert_non_null(
+        strstr(text, ",,nvmlDeviceGetComputeRunningProcesses_v3: Insufficient Permissions\r\n"));
+    free(text);
+    text = render_unknown(1, true);
+    assert_null(strstr(text, ",77,"));
+    free(text);
+
+    /* The table says so instead of listing nothing, and names the bit. */
+    text = render_unknown(2, false);
+    assert_non_null(strstr(text, " sw_power_cap unknown_0x400\n"));
+    assert_non_null(strstr(text, "    processes unknown: nvmlDeviceGetComputeRunningProcesses_v3: "
+                                 "Insufficient Permissions\n"));
+    assert_null(strstr(text, "alice"));
+    free(text);
+}
+
 static char *dump(json_t *root)
 {
     char *text = json_dumps(root, REPORT_JSON_FLAGS);
@@ -308,6 +383,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(json_absent_is_null),
         cmocka_unit_test(csv_quotes_and_empties),
+        cmocka_unit_test(unknown_is_not_empty),
         cmocka_unit_test(processes_rounded_and_live),
         cmocka_unit_test(processes_sort_keys),
         cmocka_unit_test(activity_levels),
