@@ -105,7 +105,6 @@ bool gpu_reading_processes_known(const struct gpu_reading *r);
  * it did not answer, or a fixed text; NULL when the list is known. */
 const char *gpu_reading_processes_why(const struct gpu_reading *r);
 
-
 struct gpu_snapshot {
     int64_t time_ms;           /* Unix epoch ms when the read started */
     uint64_t read_duration_us; /* how long reading every GPU took */

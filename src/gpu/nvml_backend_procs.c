@@ -255,8 +255,8 @@ static void note_refusal(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
         return;
     }
     const char *what = c->lib.resolved[GPU_NVML_SYM_COMPUTE_PROCS + k];
-    snprintf(r->processes_error, sizeof(r->processes_error), "%s: %s",
-             what ? what : "process list", gpu_nvml_lib_strerror(&c->lib, d->proc_list_rc[k]));
+    snprintf(r->processes_error, sizeof(r->processes_error), "%s: %s", what ? what : "process list",
+             gpu_nvml_lib_strerror(&c->lib, d->proc_list_rc[k]));
     r->process_count = 0;
     /* A single read (gpulse now) shows it in its output. */
     if (!d->procs_refused) {

@@ -147,7 +147,8 @@ static void gpu_line(const struct painter *p, const struct gpu_reading *r, int n
             if (mask & (UINT64_C(1) << b)) {
                 char bit_name[GPU_CLOCK_REASON_NAME_MAX];
                 fputc(' ', p->out);
-                paint(p, C_YELLOW, gpu_clock_reason_name(UINT64_C(1) << b, bit_name, sizeof(bit_name)));
+                paint(p, C_YELLOW,
+                      gpu_clock_reason_name(UINT64_C(1) << b, bit_name, sizeof(bit_name)));
             }
         }
     }

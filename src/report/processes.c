@@ -100,12 +100,15 @@ static json_t *row_json(const struct store_process_row *r, const struct report_p
     json_object_set_new(o, "samples", json_integer(r->samples));
     json_object_set_new(o, "gpu_seconds",
                         report_json_real(r->gpu_seconds, REPORT_DECIMALS_SECONDS));
-    json_object_set_new(o, "sm_seconds", report_json_real(r->sm_seconds, REPORT_DECIMALS_SECONDS));
-    json_object_set_new(
-        o, "sm_pct_avg",
-        r->gpu_seconds > 0
-            ? report_json_real(100.0 * r->sm_seconds / r->gpu_seconds, REPORT_DECIMALS_PCT)
-            : json_null());
+    /* SM time the driver never gave is unknown, not 0; the average is over
+     * the time it was known. */
+    json_object_set_new(o, "sm_seconds",
+                        r->has_sm ? report_json_real(r->sm_seconds, REPORT_DECIMALS_SECONDS)
+                                  : json_null());
+    json_object_set_new(o, "sm_pct_avg",
+                        r->has_sm ? report_json_real(100.0 * r->sm_seconds / r->sm_known_seconds,
+                                                     REPORT_DECIMALS_PCT)
+                                  : json_null());
     json_object_set_new(o, "memory_max_bytes",
                         r->has_memory ? json_integer(r->memory_max_bytes) : json_null());
     json_object_set_new(o, "memory_avg_bytes",
@@ -154,7 +157,11 @@ void report_processes_csv(FILE *out, const struct report_processes *p)
         }
         report_csv_field(out, r->command ? r->command : "", false);
         report_csv_field(out, r->container ? r->container : "", false);
-        fprintf(out, ",%s,%s,%.3f,%.3f,", first, last, r->gpu_seconds, r->sm_seconds);
+        fprintf(out, ",%s,%s,%.3f,", first, last, r->gpu_seconds);
+        if (r->has_sm) {
+            fprintf(out, "%.3f", r->sm_seconds);
+        }
+        fputc(',', out);
         if (r->has_memory) {
             fprintf(out, "%" PRId64 ",%.0f", r->memory_max_bytes, r->memory_avg_bytes);
         } else {
@@ -207,7 +214,11 @@ void report_processes_table(FILE *out, const struct report_processes *p)
         local_time(r->first_seen_ms, first, sizeof(first));
         local_time(r->last_seen_ms, last, sizeof(last));
         duration_hms(r->gpu_seconds, gpu_t, sizeof(gpu_t));
-        duration_hms(r->sm_seconds, sm_t, sizeof(sm_t));
+        if (r->has_sm) {
+            duration_hms(r->sm_seconds, sm_t, sizeof(sm_t));
+        } else {
+            snprintf(sm_t, sizeof(sm_t), "N/A");
+        }
         memory_text(r->memory_max_bytes, r->has_memory, mmax, sizeof(mmax));
         memory_text((int64_t)r->memory_avg_bytes, r->has_memory, mavg, sizeof(mavg));
         fprintf(out, "%-4d %8u  %-10.10s %-16s %-22s %-19s  %-19s  %10s %10s %10s %10s\n",

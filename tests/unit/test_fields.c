@@ -275,6 +275,7 @@ static void downgrade_to_v2(void)
     exec("ALTER TABLE rollup_minute DROP COLUMN clock_event_reasons_or;"
          "ALTER TABLE rollup_hour DROP COLUMN clock_event_reasons_or;"
          "ALTER TABLE rollup_day DROP COLUMN clock_event_reasons_or;"
+         "ALTER TABLE processes DROP COLUMN sm_known_seconds;"
          "PRAGMA user_version = 2;");
     assert_false(has_column("rollup_minute", "clock_event_reasons_or"));
     assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM pragma_table_info('rollup_minute')"),
@@ -294,8 +295,8 @@ static void v2_database_upgrades_to_v3(void **state)
     /* readers refuse it until the agent (or a rebuild) has upgraded it */
     assert_int_equal(store_open(path, STORE_READ_ONLY, &s, &err), -EPROTO);
     assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
-    assert_int_equal(STORE_SCHEMA_VERSION, 4);
-    assert_int_equal(gp_testdb_scalar("PRAGMA user_version"), 4);
+    assert_int_equal(STORE_SCHEMA_VERSION, 5);
+    assert_int_equal(gp_testdb_scalar("PRAGMA user_version"), 5);
     for (size_t t = 0; t < GP_ARRAY_LEN(rollup_tables); t++) {
         assert_true(has_column(rollup_tables[t], "clock_event_reasons_or"));
     }

@@ -223,7 +223,9 @@ static struct store_process_row process_row = {
     .memory_max_bytes = 2147483648,
     .memory_avg_bytes = 1073741823.6,
     .gpu_seconds = 76.000047999903998,
+    .has_sm = true,
     .sm_seconds = 38.0001,
+    .sm_known_seconds = 76.000047999903998,
 };
 
 static void processes_rounded_and_live(void **state)
@@ -259,6 +261,26 @@ static void processes_rounded_and_live(void **state)
     assert_non_null(strstr(buf, "\r\n1,GPU-y,4242,C,bob,,train,,2026-11-18T11:06:40.000Z,"
                                 "2026-11-18T11:07:56.001Z,76.000,38.000,2147483648,1073741824,"
                                 "\"train --lr=0.1,0.2\"\r\n"));
+    free(buf);
+
+    /* SM time the driver never gave: null and empty, not 0 */
+    struct store_process_row unknown_sm = process_row;
+    unknown_sm.has_sm = false;
+    unknown_sm.sm_seconds = 0;
+    unknown_sm.sm_known_seconds = 0;
+    p = (struct report_processes){ .rows = &unknown_sm, .count = 1 };
+    text = dump(report_processes_json(&p));
+    assert_non_null(strstr(text, "\"gpu_seconds\":76.0,\"sm_seconds\":null,\"sm_pct_avg\":null,"));
+    free(text);
+    f = open_memstream(&buf, &len);
+    report_processes_csv(f, &p);
+    fclose(f);
+    assert_non_null(strstr(buf, ",76.000,,2147483648,"));
+    free(buf);
+    f = open_memstream(&buf, &len);
+    report_processes_table(f, &p);
+    fclose(f);
+    assert_non_null(strstr(buf, " 0:01:16        N/A "));
     free(buf);
 }
 
