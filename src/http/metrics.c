@@ -211,11 +211,15 @@ static void render_process_series(const struct gpu_snapshot *snap, bool memory, 
     }
 }
 
+/* A user's processes now; memory and SM only from the processes the
+ * driver gave them for (has_: any did), else no sample rather than 0. */
 struct user_total {
     char user[64];
     uint64_t memory_bytes;
     uint64_t processes;
     double sm_pct;
+    bool has_memory;
+    bool has_sm;
 };
 
 static void render_users(const struct gpu_snapshot *snap, struct dynbuf *out)
@@ -241,6 +245,8 @@ static void render_users(const struct gpu_snapshot *snap, struct dynbuf *out)
             users[u].processes++;
             users[u].memory_bytes += p->has_used_memory ? p->used_memory_bytes : 0;
             users[u].sm_pct += p->has_utilization ? p->sm_pct : 0;
+            users[u].has_memory = users[u].has_memory || p->has_used_memory;
+            users[u].has_sm = users[u].has_sm || p->has_utilization;
         }
     }
     static const struct {
@@ -255,6 +261,9 @@ static void render_users(const struct gpu_snapshot *snap, struct dynbuf *out)
     for (size_t s = 0; s < GP_ARRAY_LEN(series); s++) {
         header(out, series[s].name, "gauge", series[s].help);
         for (size_t u = 0; u < n; u++) {
+            if ((s == 1 && !users[u].has_memory) || (s == 2 && !users[u].has_sm)) {
+                continue;
+            }
             dynbuf_printf(out, "%s{user=\"", series[s].name);
             add_label_value(out, users[u].user);
             dynbuf_adds(out, "\"}");

@@ -41,15 +41,18 @@ int report_processes_sort_parse(const char *name, enum store_process_sort *out)
 }
 
 /* The live reading of a stored lifetime, when it runs now: the same GPU and
- * PID, and the same start time where both know it. */
+ * PID, and the same start time where both know it. *known: the GPU's list
+ * was known (else whether it runs is unknown). */
 static const struct gpu_process *find_live(const struct gpu_snapshot *snap,
-                                           const struct store_process_row *r)
+                                           const struct store_process_row *r, bool *known)
 {
+    *known = true;
     for (size_t i = 0; snap && i < snap->gpu_count; i++) {
         const struct gpu_reading *g = &snap->gpus[i];
         if ((int)g->id.index != r->gpu_index) {
             continue;
         }
+        *known = gpu_reading_processes_known(g);
         for (size_t k = 0; k < g->process_count; k++) {
             const struct gpu_process *p = &g->processes[k];
             const struct proc_info *pi = proc_info_or_none(p->proc);
@@ -66,8 +69,10 @@ void report_processes_live(const struct gpu_snapshot *snap, const struct store_p
                            size_t n, struct report_process_live *live)
 {
     for (size_t i = 0; i < n; i++) {
-        const struct gpu_process *p = find_live(snap, &rows[i]);
+        bool known = true;
+        const struct gpu_process *p = find_live(snap, &rows[i], &known);
         live[i] = (struct report_process_live){
+            .known = known,
             .running = p != NULL,
             .has_memory = p && p->has_used_memory,
             .memory_bytes = p ? p->used_memory_bytes : 0,
@@ -114,7 +119,7 @@ static json_t *row_json(const struct store_process_row *r, const struct report_p
     json_object_set_new(o, "memory_avg_bytes",
                         r->has_memory ? json_integer((json_int_t)llround(r->memory_avg_bytes))
                                       : json_null());
-    json_object_set_new(o, "active", lp ? json_boolean(lp->running) : json_null());
+    json_object_set_new(o, "active", lp && lp->known ? json_boolean(lp->running) : json_null());
     json_object_set_new(o, "memory_now_bytes",
                         lp && lp->has_memory ? json_integer((json_int_t)lp->memory_bytes)
                                              : json_null());

@@ -136,6 +136,9 @@ static void test_metrics_exposition(void **state)
                               "pci_bus_id=\"\",device=\"nvidia2\"} 1\n"));
     assert_non_null(strstr(t, "gpulse_gpu_processes_unknown{gpu=\"0\",UUID=\"GPU-a\","
                               "pci_bus_id=\"\",device=\"nvidia0\"} 0\n"));
+    /* eve's process has memory but no SM utilization: no SM sample, not 0. */
+    assert_non_null(strstr(t, "gpulse_user_memory_bytes{user=\"eve\"} 1024\n"));
+    assert_null(strstr(t, "gpulse_user_sm_utilization_pct{user="));
     assert_non_null(strstr(t, "gpulse_agent_missed_ticks_total 2\n"));
     assert_non_null(strstr(t, "gpulse_agent_sample_duration_seconds_count 2\n"));
     assert_non_null(strstr(t, "gpulse_database_size_bytes 4096\n"));

@@ -243,14 +243,24 @@ static void processes_rounded_and_live(void **state)
     assert_non_null(strstr(text, "\"active\":null,\"memory_now_bytes\":null,\"sm_pct_now\":null}"));
     free(text);
 
-    struct report_process_live live = {
-        .running = true, .has_memory = true, .memory_bytes = 1024, .has_sm = true, .sm_pct = 7
-    };
+    struct report_process_live live = { .known = true,
+                                        .running = true,
+                                        .has_memory = true,
+                                        .memory_bytes = 1024,
+                                        .has_sm = true,
+                                        .sm_pct = 7 };
     p = (struct report_processes){ .rows = &process_row, .count = 1, .live = &live, .limit = 5 };
     text = dump(report_processes_json(&p));
     assert_non_null(strstr(text, "\"limit\":5,"));
     assert_non_null(strstr(text, "\"active\":true,\"memory_now_bytes\":1024,\"sm_pct_now\":7}"));
     free(text);
+    /* Its GPU's list refused now: whether it runs is unknown. */
+    struct report_process_live refused = { .known = false };
+    p.live = &refused;
+    text = dump(report_processes_json(&p));
+    assert_non_null(strstr(text, "\"active\":null,\"memory_now_bytes\":null,\"sm_pct_now\":null}"));
+    free(text);
+    p.live = &live;
 
     char *buf = NULL;
     size_t len = 0;
