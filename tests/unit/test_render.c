@@ -49,22 +49,32 @@ static void make_snapshot(struct gpu_snapshot *snap, struct gpu_reading *r)
     snprintf(snap->system.driver_version, sizeof(snap->system.driver_version), "550.54.15");
 }
 
+/* snap as JSON (format 0), CSV (1) or a table (2), in a string to free. */
+static char *render_snapshot(const struct gpu_snapshot *snap, int format, bool processes)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct report_now_opts opts = {
+        .host = "h", .width = 120, .csv_header = true, .csv_processes = processes
+    };
+    if (format == 0) {
+        assert_int_equal(report_now_write_json(f, snap, &opts), 0);
+    } else if (format == 1) {
+        report_now_csv(f, snap, &opts);
+    } else {
+        report_now_table(f, snap, &opts);
+    }
+    fclose(f);
+    return buf;
+}
+
 static char *render_to_string(int json, bool processes)
 {
     struct gpu_snapshot snap;
     struct gpu_reading r;
     make_snapshot(&snap, &r);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    struct report_now_opts opts = { .host = "h", .csv_header = true, .csv_processes = processes };
-    if (json) {
-        assert_int_equal(report_now_write_json(f, &snap, &opts), 0);
-    } else {
-        report_now_csv(f, &snap, &opts);
-    }
-    fclose(f);
-    return buf;
+    return render_snapshot(&snap, json ? 0 : 1, processes);
 }
 
 static void json_absent_is_null(void **state)
@@ -131,21 +141,7 @@ static char *render_unknown(int format, bool processes)
              "nvmlDeviceGetComputeRunningProcesses_v3: Insufficient Permissions");
     r.process_count = 0;
     gpu_values_set(&r.values, GPU_FIELD_CLOCK_REASONS, 0x404);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    struct report_now_opts opts = {
-        .host = "h", .width = 120, .csv_header = true, .csv_processes = processes
-    };
-    if (format == 0) {
-        assert_int_equal(report_now_write_json(f, &snap, &opts), 0);
-    } else if (format == 1) {
-        report_now_csv(f, &snap, &opts);
-    } else {
-        report_now_table(f, &snap, &opts);
-    }
-    fclose(f);
-    return buf;
+    return render_snapshot(&snap, format, processes);
 }
 
 static void unknown_is_not_empty(void **state)
