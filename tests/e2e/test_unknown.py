@@ -88,6 +88,9 @@ class Now(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         gpus = [r.split(",")[1] for r in p.stdout.splitlines()[1:]]
         self.assertEqual(gpus, ["2"])
+        # What the rows cannot say goes to standard error.
+        self.assertIn("GPU 0: its processes are unknown (%s); it has no rows" % REFUSED, p.stderr)
+        self.assertIn("GPU 1: its processes are unknown (%s)" % UNSUPPORTED, p.stderr)
 
 
 class Agent_(unittest.TestCase):
