@@ -162,6 +162,30 @@ class Agent_(unittest.TestCase):
             [p is None for p in by_gpu[3]["busy_pct"]])
 
 
+class StoredProcess(unittest.TestCase):
+    def test_running_is_unknown_while_the_list_is_refused(self):
+        sleeper = subprocess.Popen(["sleep", "600"])
+        tmp = tempfile.mkdtemp(prefix="gpulse-unknown-")
+        try:
+            db = os.path.join(tmp, "gpulse.db")
+            listed = {"gpus": [{"processes": [{"pid": sleeper.pid, "memory_mib": 100}]}]}
+            with Agent(listed, database=db) as agent:
+                agent.wait_for(lambda: agent.json("/api/v1/processes")["count"] == 1,
+                               what="the process stored")
+                self.assertIs(agent.json("/api/v1/processes")["processes"][0]["active"], True)
+            # The same GPU and process, but the driver now refuses the list.
+            listed["gpus"][0]["errors"] = {"processes": "NO_PERMISSION"}
+            with Agent(listed, database=db) as agent:
+                rows = agent.json("/api/v1/processes")["processes"]
+                self.assertEqual([r["pid"] for r in rows], [sleeper.pid])
+                self.assertIsNone(rows[0]["active"])
+                self.assertIsNone(rows[0]["memory_now_bytes"])
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class LogOnce(unittest.TestCase):
     def test_logged_once_per_gpu(self):
         sleeper = subprocess.Popen(["sleep", "600"])
