@@ -193,7 +193,13 @@
       if (g.clock_sm_mhz !== null) c.kv.appendChild(kvItem('SM', g.clock_sm_mhz + ' MHz'));
       if (g.clock_memory_mhz !== null) c.kv.appendChild(kvItem('Mem', g.clock_memory_mhz + ' MHz'));
       if (g.pstate !== null) c.kv.appendChild(kvItem('P-state', 'P' + g.pstate));
-      c.kv.appendChild(kvItem('Processes', String((g.processes || []).length)));
+      // null: the driver refused the list (processes_error says why), not 0.
+      const procs = kvItem('Processes', g.processes === null ? 'unknown' : String(g.processes.length));
+      if (g.processes === null) {
+        procs.classList.add('unknown');
+        procs.title = g.processes_error || '';
+      }
+      c.kv.appendChild(procs);
     }
     c.reasons.replaceChildren();
     for (const r of g.clock_event_reasons_active || []) {
@@ -405,13 +411,18 @@
       }
       frag.appendChild(tr);
     }
+    // GPUs whose process list the driver refuses: their processes are
+    // unknown, which an empty table must not hide.
+    const unknown = procMode === 'active' && nowData
+      ? nowData.gpus.filter((g) => g.state === 'ok' && g.processes === null) : [];
+    const unknownText = unknown.map((g) => 'GPU #' + g.index + ': processes unknown (' + (g.processes_error || 'no reason given') + ')').join('; ');
     if (!rows.length) {
       const tr = el('tr', { class: 'empty' });
-      tr.appendChild(el('td', { colspan: String(heads.length) }, procMode === 'active' ? 'No process is using a GPU' : 'No process matches'));
+      tr.appendChild(el('td', { colspan: String(heads.length) }, procMode === 'active' ? (unknown.length ? unknownText : 'No process is using a GPU') : 'No process matches'));
       frag.appendChild(tr);
     }
     body.replaceChildren(frag);
-    $('procs-count').textContent = rows.length + (procMode === 'active' ? ' running' : ' shown');
+    $('procs-count').textContent = rows.length + (procMode === 'active' ? ' running' : ' shown') + (unknown.length ? ' · ' + unknownText : '');
     $('more').hidden = procMode === 'active' || procRows.length < procLimit;
   }
 

@@ -1,5 +1,6 @@
 #include "agent/live.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +20,12 @@ struct agent_live {
     uint64_t interval_ms;
     uint64_t seq;
     struct agent_live_counters counters;
-    /* Running per-GPU totals, by UUID, since a GPU's index may move. */
+    /* Running per-GPU totals, by UUID, since a GPU's index may move;
+     * busy_known: the GPU's busy time was read at least once (else its
+     * total is unknown, not 0). */
     char (*uuids)[96];
     double *busy_seconds;
+    bool *busy_known;
     size_t gpu_count;
     struct agent_live_store_state store;
     uint64_t data_version; /* +1 per change the writer makes */
@@ -80,6 +84,7 @@ void agent_live_free(struct agent_live *l)
     }
     free(l->uuids);
     free(l->busy_seconds);
+    free(l->busy_known);
     pthread_mutex_destroy(&l->lock);
     free(l);
 }
@@ -95,8 +100,10 @@ static size_t total_slot(struct agent_live *l, const char *uuid)
     size_t n = l->gpu_count + 1;
     l->uuids = xrealloc(l->uuids, n * sizeof(*l->uuids));
     l->busy_seconds = xrealloc(l->busy_seconds, n * sizeof(*l->busy_seconds));
+    l->busy_known = xrealloc(l->busy_known, n * sizeof(*l->busy_known));
     snprintf(l->uuids[n - 1], sizeof(l->uuids[0]), "%s", uuid);
     l->busy_seconds[n - 1] = 0;
+    l->busy_known[n - 1] = false;
     l->gpu_count = n;
     return n - 1;
 }
@@ -133,10 +140,13 @@ void agent_live_publish(struct agent_live *l, const struct gpu_snapshot *snap,
     for (size_t i = 0; i < n; i++) {
         const struct gpu_reading *r = &snap->gpus[i];
         size_t slot = total_slot(l, r->id.uuid);
-        if (!snap->busy_pending && r->state != GPU_STATE_LOST && r->busy.source != GPU_BUSY_NONE) {
+        bool read = r->state != GPU_STATE_LOST && r->busy.source != GPU_BUSY_NONE;
+        if (!snap->busy_pending && read) {
             l->busy_seconds[slot] += (double)r->busy.busy_us / 1e6;
         }
-        f->busy_seconds[i] = l->busy_seconds[slot];
+        /* Pending busy time is added when settled: the total is known. */
+        l->busy_known[slot] = l->busy_known[slot] || read;
+        f->busy_seconds[i] = l->busy_known[slot] ? l->busy_seconds[slot] : (double)NAN;
     }
     f->seq = ++l->seq;
     f->agent_start_ms = l->start_ms;
@@ -159,7 +169,9 @@ void agent_live_add_busy(struct agent_live *l, struct gpu_snapshot *const *snaps
         for (size_t i = 0; i < snaps[j]->gpu_count; i++) {
             const struct gpu_reading *r = &snaps[j]->gpus[i];
             if (r->state != GPU_STATE_LOST && r->busy.source != GPU_BUSY_NONE) {
-                l->busy_seconds[total_slot(l, r->id.uuid)] += (double)r->busy.busy_us / 1e6;
+                size_t slot = total_slot(l, r->id.uuid);
+                l->busy_seconds[slot] += (double)r->busy.busy_us / 1e6;
+                l->busy_known[slot] = true;
             }
         }
     }

@@ -31,7 +31,8 @@ struct agent_live_frame {
     int64_t agent_start_ms;   /* Unix ms the agent started */
     uint64_t interval_ms;     /* the sampling period */
     struct gpu_snapshot snap; /* the tick's readings, processes included */
-    double *busy_seconds;     /* per GPU of snap: busy time since the agent started */
+    double *busy_seconds;     /* per GPU of snap: busy time since the agent started;
+                                 NAN while it was never read (utilization unreadable) */
     struct agent_live_counters counters;
     atomic_uint refs; /* the holder and each reader */
 };

@@ -208,6 +208,21 @@ static unsigned terminal_width(void)
     return 160;
 }
 
+/* CSV with a row per process cannot say that a GPU's list is unknown (the
+ * per-GPU CSV, JSON and the table do): said once on standard error. */
+static void warn_unknown_processes(const struct gpu_snapshot *snap)
+{
+    static bool warned;
+    for (size_t i = 0; !warned && i < snap->gpu_count; i++) {
+        const struct gpu_reading *r = &snap->gpus[i];
+        if (r->state == GPU_STATE_OK && !gpu_reading_processes_known(r)) {
+            log_warn("now", "GPU %u: its processes are unknown (%s); it has no rows", r->id.index,
+                     gpu_reading_processes_why(r));
+        }
+    }
+    warned = true;
+}
+
 static int render(const struct now_args *a, const struct gpu_snapshot *snap,
                   struct report_now_opts *ropts, bool refresh_in_place)
 {
@@ -218,6 +233,9 @@ static int render(const struct now_args *a, const struct gpu_snapshot *snap,
         }
         break;
     case REPORT_FORMAT_CSV:
+        if (ropts->csv_processes) {
+            warn_unknown_processes(snap);
+        }
         report_now_csv(stdout, snap, ropts);
         ropts->csv_header = false;
         break;

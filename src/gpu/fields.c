@@ -1,5 +1,8 @@
 #include "gpu/fields.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+
 #include "util/common.h"
 
 /* fields.def's metric column, as the members of struct gpu_field_metric. */
@@ -48,4 +51,15 @@ const struct gpu_clock_reason *gpu_clock_reasons(unsigned *count)
 {
     *count = (unsigned)GP_ARRAY_LEN(reason_table);
     return reason_table;
+}
+
+const char *gpu_clock_reason_name(uint64_t bit, char *buf, size_t size)
+{
+    for (size_t i = 0; i < GP_ARRAY_LEN(reason_table); i++) {
+        if (reason_table[i].bit == bit) {
+            return reason_table[i].name;
+        }
+    }
+    snprintf(buf, size, "unknown_0x%" PRIx64, bit);
+    return buf;
 }

@@ -7,6 +7,7 @@
 #define GPULSE_GPU_FIELDS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum gpu_field {
@@ -80,5 +81,15 @@ struct gpu_clock_reason {
 
 /* The known reason bits, and how many there are. */
 const struct gpu_clock_reason *gpu_clock_reasons(unsigned *count);
+
+/* Room for any name gpu_clock_reason_name() writes. */
+#define GPU_CLOCK_REASON_NAME_MAX 32
+
+/* The name of one clock-event reason bit: the known name (gpu_clock_reasons)
+ * or, for a bit gpulse has no name for, "unknown_0x<hex>" ("unknown_0x400"),
+ * written into buf (size GPU_CLOCK_REASON_NAME_MAX). A driver newer than
+ * gpulse may set bits it does not know; they are reported, never dropped.
+ * Returns the name. */
+const char *gpu_clock_reason_name(uint64_t bit, char *buf, size_t size);
 
 #endif

@@ -87,9 +87,23 @@ struct gpu_reading {
     char error[160]; /* why the GPU is lost; "" when OK */
     struct gpu_values values;
     struct gpu_busy busy;
+    /* Why the driver's process list is unknown ("" when it answered): a
+     * list it refused (NOT_SUPPORTED, NO_PERMISSION, ...), as "<function>:
+     * <the driver's words>". Then process_count is 0 and says nothing: read
+     * the list through gpu_reading_processes_known(). */
+    char processes_error[160];
     size_t process_count;
     struct gpu_process *processes; /* owned by the snapshot */
 };
+
+/* Whether r's process list is known: the GPU answered (state OK) and the
+ * driver gave every list asked for. An unknown list is shown as unknown,
+ * never as a GPU without processes. */
+bool gpu_reading_processes_known(const struct gpu_reading *r);
+
+/* Why r's process list is unknown: processes_error, the GPU's error when
+ * it did not answer, or a fixed text; NULL when the list is known. */
+const char *gpu_reading_processes_why(const struct gpu_reading *r);
 
 struct gpu_snapshot {
     int64_t time_ms;           /* Unix epoch ms when the read started */

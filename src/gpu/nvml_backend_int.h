@@ -85,6 +85,11 @@ struct gpu_nvml_dev {
 
     unsigned char *proc_buf; /* raw process entries, stride by version */
     unsigned proc_cap;       /* entries that fit */
+    /* The last answer of the compute, graphics and MPS lists, kept while a
+     * NOT_SUPPORTED one is not asked again: any but SUCCESS makes the
+     * process list unknown. procs_refused: that was logged. */
+    gpu_nvml_return_t proc_list_rc[3];
+    bool procs_refused;
 };
 
 /* The back end's state: the ctx of struct gpu_backend_ops. */

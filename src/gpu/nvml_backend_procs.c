@@ -3,6 +3,7 @@
  * sample buffer. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "gpu/nvml_backend_int.h"
@@ -44,9 +45,11 @@ static void read_process_list(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev 
                               gpu_nvml_return_t (*fn)(gpu_nvml_device_t, unsigned int *, void *),
                               enum gpu_nvml_sym sym, unsigned type_bit, size_t *cap)
 {
+    /* A list not asked again after NOT_SUPPORTED keeps that answer. */
     if (!fn || gpu_nvml_lost(r) || !gpu_nvml_wanted(d, sym)) {
         return;
     }
+    gpu_nvml_return_t *answer = &d->proc_list_rc[sym - GPU_NVML_SYM_COMPUTE_PROCS];
     unsigned stride = c->lib.process_stride[sym - GPU_NVML_SYM_COMPUTE_PROCS];
     const char *what = c->lib.resolved[sym];
     gpu_nvml_return_t rc = GPU_NVML_RC_INSUFFICIENT_SIZE;
@@ -61,12 +64,14 @@ static void read_process_list(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev 
             if (count > MAX_PROCESSES_PER_GPU) {
                 log_warn("gpu", "GPU %u: %s claims %u processes; reading none", r->id.index, what,
                          count);
+                *answer = rc;
                 return;
             }
             /* Headroom: the list can grow between the two calls. */
             grow_process_buffer(d, (count > d->proc_cap ? count : d->proc_cap) * 2 + 8);
         }
     }
+    *answer = rc;
     if (!gpu_nvml_accept(c, r, rc, what)) {
         return;
     }
@@ -230,6 +235,38 @@ static void process_utilization(const struct gpu_nvml_ctx *c, struct gpu_nvml_de
     }
 }
 
+/* A list the driver refused makes the whole list unknown: the processes
+ * of the lists that answered are not all of them, and a GPU shown without
+ * processes would look idle. Says why in r, and logs when a GPU's list
+ * becomes unknown and when it is known again, not every tick. */
+static void note_refusal(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
+                         struct gpu_reading *r)
+{
+    size_t k = 0;
+    while (k < GP_ARRAY_LEN(d->proc_list_rc) && d->proc_list_rc[k] == GPU_NVML_RC_SUCCESS) {
+        k++;
+    }
+    if (k == GP_ARRAY_LEN(d->proc_list_rc)) {
+        if (d->procs_refused) {
+            log_info("gpu", "GPU %u (%s): the driver lists its processes again", r->id.index,
+                     r->id.uuid);
+        }
+        d->procs_refused = false;
+        return;
+    }
+    const char *what = c->lib.resolved[GPU_NVML_SYM_COMPUTE_PROCS + k];
+    snprintf(r->processes_error, sizeof(r->processes_error), "%s: %s", what ? what : "process list",
+             gpu_nvml_lib_strerror(&c->lib, d->proc_list_rc[k]));
+    r->process_count = 0;
+    /* A single read (gpulse now) shows it in its output. */
+    if (!d->procs_refused) {
+        log_at(c->once ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING, "gpu",
+               "GPU %u (%s): its processes are unknown (%s)", r->id.index, r->id.uuid,
+               r->processes_error);
+    }
+    d->procs_refused = true;
+}
+
 void gpu_nvml_backend_read_processes(void *ctx, unsigned i, struct gpu_reading *r)
 {
     struct gpu_nvml_ctx *c = ctx;
@@ -240,5 +277,8 @@ void gpu_nvml_backend_read_processes(void *ctx, unsigned i, struct gpu_reading *
     read_process_list(c, d, r, c->lib.graphics_procs, GPU_NVML_SYM_GRAPHICS_PROCS,
                       GPU_PROCESS_GRAPHICS, &cap);
     read_process_list(c, d, r, c->lib.mps_procs, GPU_NVML_SYM_MPS_PROCS, GPU_PROCESS_MPS, &cap);
+    if (!gpu_nvml_lost(r)) {
+        note_refusal(c, d, r);
+    }
     process_utilization(c, d, r);
 }

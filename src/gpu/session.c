@@ -106,7 +106,9 @@ void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap)
         /* One GPU's failure is recorded in its reading; the loop goes on. */
         s->ops->read_static(s->ctx, i, r);
         s->ops->read_dynamic(s->ctx, i, &s->opts, r);
-        if (s->opts.read_processes && r->state == GPU_STATE_OK) {
+        if (!s->opts.read_processes) {
+            snprintf(r->processes_error, sizeof(r->processes_error), "%s", "not read");
+        } else if (r->state == GPU_STATE_OK) {
             s->ops->read_processes(s->ctx, i, r);
             for (size_t k = 0; k < r->process_count; k++) {
                 r->processes[k].proc = proc_reader_take(&s->proc, r->processes[k].pid);
@@ -232,6 +234,19 @@ void gpu_cuda_version_format(const struct gpu_system *sys, char *buf, size_t siz
         return;
     }
     snprintf(buf, size, "%d.%d", sys->cuda_version / 1000, (sys->cuda_version % 1000) / 10);
+}
+
+bool gpu_reading_processes_known(const struct gpu_reading *r)
+{
+    return gpu_reading_processes_why(r) == NULL;
+}
+
+const char *gpu_reading_processes_why(const struct gpu_reading *r)
+{
+    if (r->state != GPU_STATE_OK) {
+        return r->error[0] ? r->error : "the GPU did not answer";
+    }
+    return r->processes_error[0] ? r->processes_error : NULL;
 }
 
 bool gpu_busy_pct(const struct gpu_busy *b, double *pct)

@@ -120,7 +120,9 @@ static void render_gpu_field(const struct gpu_snapshot *snap, enum gpu_field fie
     }
 }
 
-/* gpulse's own per-GPU series, lost GPUs included: one value per GPU each. */
+/* gpulse's own per-GPU series, lost GPUs included: one value per GPU each,
+ * or NAN when it is unknown (busy time never read, a process list the
+ * driver refused or a GPU that did not answer): no sample then, never 0. */
 static double gpu_state_value(const struct agent_live_frame *f, size_t series, size_t i)
 {
     const struct gpu_reading *r = &f->snap.gpus[i];
@@ -129,8 +131,10 @@ static double gpu_state_value(const struct agent_live_frame *f, size_t series, s
         return r->state == GPU_STATE_LOST ? 1 : 0;
     case 1:
         return f->busy_seconds[i];
+    case 2:
+        return gpu_reading_processes_known(r) ? (double)r->process_count : (double)NAN;
     default:
-        return (double)r->process_count;
+        return gpu_reading_processes_known(r) ? 0 : 1;
     }
 }
 
@@ -144,12 +148,20 @@ static void render_gpu_state(const struct agent_live_frame *f, struct dynbuf *ou
         { "gpulse_gpu_lost", "gauge",
           "1 when the GPU fell off the bus or errors on every read, else 0." },
         { "gpulse_gpu_busy_seconds_total", "counter",
-          "Time the GPU ran at least one kernel, since the agent started." },
-        { "gpulse_gpu_processes", "gauge", "Processes using the GPU now." },
+          "Time the GPU ran at least one kernel, since the agent started; no sample while "
+          "its utilization was never readable." },
+        { "gpulse_gpu_processes", "gauge",
+          "Processes using the GPU now; no sample while the list is unknown." },
+        { "gpulse_gpu_processes_unknown", "gauge",
+          "1 when the GPU's process list is unknown (the driver refuses it, or the GPU does "
+          "not answer), else 0." },
     };
     for (size_t k = 0; k < GP_ARRAY_LEN(series); k++) {
         header(out, series[k].name, series[k].type, series[k].help);
         for (size_t i = 0; i < f->snap.gpu_count; i++) {
+            if (isnan(gpu_state_value(f, k, i))) {
+                continue;
+            }
             dynbuf_printf(out, "%s{", series[k].name);
             own_gpu_labels(out, &f->snap.gpus[i]);
             dynbuf_adds(out, "}");
@@ -187,7 +199,7 @@ static void render_process_series(const struct gpu_snapshot *snap, bool memory, 
                   : "SM utilization of a live process (in %).");
     for (size_t i = 0; i < snap->gpu_count; i++) {
         const struct gpu_reading *r = &snap->gpus[i];
-        for (size_t k = 0; k < r->process_count; k++) {
+        for (size_t k = 0; gpu_reading_processes_known(r) && k < r->process_count; k++) {
             const struct gpu_process *p = &r->processes[k];
             if (memory ? !p->has_used_memory : !p->has_utilization) {
                 continue;
@@ -199,11 +211,15 @@ static void render_process_series(const struct gpu_snapshot *snap, bool memory, 
     }
 }
 
+/* A user's processes now; memory and SM only from the processes the
+ * driver gave them for (has_: any did), else no sample rather than 0. */
 struct user_total {
     char user[64];
     uint64_t memory_bytes;
     uint64_t processes;
     double sm_pct;
+    bool has_memory;
+    bool has_sm;
 };
 
 static void render_users(const struct gpu_snapshot *snap, struct dynbuf *out)
@@ -216,7 +232,7 @@ static void render_users(const struct gpu_snapshot *snap, struct dynbuf *out)
     size_t n = 0;
     for (size_t i = 0; i < snap->gpu_count; i++) {
         const struct gpu_reading *r = &snap->gpus[i];
-        for (size_t k = 0; k < r->process_count; k++) {
+        for (size_t k = 0; gpu_reading_processes_known(r) && k < r->process_count; k++) {
             const struct gpu_process *p = &r->processes[k];
             const char *name = proc_info_or_none(p->proc)->user;
             size_t u = 0;
@@ -229,6 +245,8 @@ static void render_users(const struct gpu_snapshot *snap, struct dynbuf *out)
             users[u].processes++;
             users[u].memory_bytes += p->has_used_memory ? p->used_memory_bytes : 0;
             users[u].sm_pct += p->has_utilization ? p->sm_pct : 0;
+            users[u].has_memory = users[u].has_memory || p->has_used_memory;
+            users[u].has_sm = users[u].has_sm || p->has_utilization;
         }
     }
     static const struct {
@@ -243,6 +261,9 @@ static void render_users(const struct gpu_snapshot *snap, struct dynbuf *out)
     for (size_t s = 0; s < GP_ARRAY_LEN(series); s++) {
         header(out, series[s].name, "gauge", series[s].help);
         for (size_t u = 0; u < n; u++) {
+            if ((s == 1 && !users[u].has_memory) || (s == 2 && !users[u].has_sm)) {
+                continue;
+            }
             dynbuf_printf(out, "%s{user=\"", series[s].name);
             add_label_value(out, users[u].user);
             dynbuf_adds(out, "\"}");

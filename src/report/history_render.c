@@ -104,7 +104,7 @@ static void add_own_value(struct chunk *c, const struct store_history_row *r,
         add_value(c, r->has_busy, r->busy_pct, REPORT_DECIMALS_PCT);
         break;
     case COLUMN_BUSY_SECONDS:
-        add_value(c, true, r->busy_seconds, REPORT_DECIMALS_SECONDS);
+        add_value(c, r->has_busy, r->busy_seconds, REPORT_DECIMALS_SECONDS);
         break;
     case COLUMN_ENERGY:
         add_value(c, r->has_energy, r->energy_j, 3);
@@ -329,7 +329,7 @@ void report_history_csv(FILE *out, const struct report_history *h)
         report_format_time_ms(r->t_ms, when, sizeof(when));
         fprintf(out, "%d,%s,%lld", r->gpu_index, when, (long long)r->count);
         csv_real(out, r->has_busy, r->busy_pct, REPORT_DECIMALS_PCT);
-        csv_real(out, true, r->busy_seconds, REPORT_DECIMALS_SECONDS);
+        csv_real(out, r->has_busy, r->busy_seconds, REPORT_DECIMALS_SECONDS);
         csv_real(out, r->has_energy, r->energy_j, 3);
         for (size_t m = 0; m < h->req.metric_count; m++) {
             struct report_history_presentation p = report_history_present(h->req.metrics[m]);

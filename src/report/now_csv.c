@@ -19,7 +19,7 @@ static void gpu_header(FILE *out)
     for (int f = 0; f < GPU_FIELD_COUNT; f++) {
         fprintf(out, ",%s", gpu_field_info((enum gpu_field)f)->key);
     }
-    fputs(",process_count\r\n", out);
+    fputs(",process_count,processes_error\r\n", out);
 }
 
 static void gpu_rows(FILE *out, const struct gpu_snapshot *snap, const char *time)
@@ -41,7 +41,11 @@ static void gpu_rows(FILE *out, const struct gpu_snapshot *snap, const char *tim
         for (int f = 0; f < GPU_FIELD_COUNT; f++) {
             csv_int(out, gpu_values_has(&r->values, (enum gpu_field)f), r->values.v[f]);
         }
-        fprintf(out, ",%zu\r\n", r->process_count);
+        /* An unknown list: no count (not 0) and why. */
+        const char *why = gpu_reading_processes_why(r);
+        csv_int(out, why == NULL, (int64_t)r->process_count);
+        report_csv_field(out, why ? why : "", false);
+        fputs("\r\n", out);
     }
 }
 
@@ -56,7 +60,7 @@ static void process_rows(FILE *out, const struct gpu_snapshot *snap, const char 
 {
     for (size_t i = 0; i < snap->gpu_count; i++) {
         const struct gpu_reading *r = &snap->gpus[i];
-        for (size_t k = 0; k < r->process_count; k++) {
+        for (size_t k = 0; gpu_reading_processes_known(r) && k < r->process_count; k++) {
             const struct gpu_process *p = &r->processes[k];
             const struct proc_info *pi = proc_info_or_none(p->proc);
             char label[96];

@@ -49,17 +49,20 @@ static json_t *process_json(const struct gpu_process *p)
     return o;
 }
 
+/* Every bit set, by name; a bit gpulse has no name for as "unknown_0x..."
+ * (the raw mask is clock_event_reasons). */
 static json_t *reasons_json(const struct gpu_values *v)
 {
     if (!gpu_values_has(v, GPU_FIELD_CLOCK_REASONS)) {
         return json_null();
     }
     json_t *a = json_array();
-    unsigned n = 0;
-    const struct gpu_clock_reason *reasons = gpu_clock_reasons(&n);
-    for (unsigned i = 0; i < n; i++) {
-        if ((uint64_t)v->v[GPU_FIELD_CLOCK_REASONS] & reasons[i].bit) {
-            json_array_append_new(a, json_string(reasons[i].name));
+    uint64_t mask = (uint64_t)v->v[GPU_FIELD_CLOCK_REASONS];
+    for (unsigned b = 0; b < 64; b++) {
+        if (mask & (UINT64_C(1) << b)) {
+            char buf[GPU_CLOCK_REASON_NAME_MAX];
+            json_array_append_new(
+                a, json_string(gpu_clock_reason_name(UINT64_C(1) << b, buf, sizeof(buf))));
         }
     }
     return a;
@@ -106,11 +109,15 @@ static json_t *gpu_json(const struct gpu_reading *r)
     }
     json_object_set_new(o, "clock_event_reasons_active", reasons_json(&r->values));
 
-    json_t *procs = json_array();
-    for (size_t i = 0; i < r->process_count; i++) {
+    /* A list the driver refused, or a GPU that did not answer: null and
+     * why, never [] (which says the GPU has no processes). */
+    const char *why = gpu_reading_processes_why(r);
+    json_t *procs = why ? json_null() : json_array();
+    for (size_t i = 0; !why && i < r->process_count; i++) {
         json_array_append_new(procs, process_json(&r->processes[i]));
     }
     json_object_set_new(o, "processes", procs);
+    json_object_set_new(o, "processes_error", why ? report_json_text(why) : json_null());
     return o;
 }
 

@@ -146,14 +146,15 @@ static void gpu_line(const struct painter *p, const struct gpu_reading *r, size_
         fputs(" MIG", p->out);
     }
     if (has(r, GPU_FIELD_CLOCK_REASONS)) {
-        unsigned n = 0;
-        const struct gpu_clock_reason *reasons = gpu_clock_reasons(&n);
         uint64_t mask = (uint64_t)val(r, GPU_FIELD_CLOCK_REASONS);
-        for (unsigned i = 0; i < n; i++) {
-            /* Idle is the normal state of an idle GPU, not news. */
-            if ((mask & reasons[i].bit) && reasons[i].bit != 0x001) {
+        /* Idle (bit 0) is the normal state of an idle GPU, not news; a bit
+         * without a name is shown as unknown_0x..., not dropped. */
+        for (unsigned b = 1; b < 64; b++) {
+            if (mask & (UINT64_C(1) << b)) {
+                char bit_name[GPU_CLOCK_REASON_NAME_MAX];
                 fputc(' ', p->out);
-                paint(p, C_YELLOW, reasons[i].name);
+                paint(p, C_YELLOW,
+                      gpu_clock_reason_name(UINT64_C(1) << b, bit_name, sizeof(bit_name)));
             }
         }
     }
@@ -212,7 +213,16 @@ void report_now_table(FILE *out, const struct gpu_snapshot *snap,
     for (size_t i = 0; i < snap->gpu_count; i++) {
         const struct gpu_reading *r = &snap->gpus[i];
         gpu_line(&p, r, name_cols);
-        for (size_t k = 0; k < r->process_count; k++) {
+        /* A refused list is not an idle GPU (a GPU that did not answer
+         * says so on its own line). */
+        const char *why = gpu_reading_processes_why(r);
+        if (why && r->state == GPU_STATE_OK) {
+            char clean[sizeof(r->processes_error)];
+            fputs("    processes ", out);
+            paint(&p, C_YELLOW, "unknown");
+            fprintf(out, ": %s\n", text_sanitize(clean, sizeof(clean), why));
+        }
+        for (size_t k = 0; why == NULL && k < r->process_count; k++) {
             process_line(&p, &r->processes[k], opts->width);
         }
     }

@@ -41,15 +41,18 @@ int report_processes_sort_parse(const char *name, enum store_process_sort *out)
 }
 
 /* The live reading of a stored lifetime, when it runs now: the same GPU and
- * PID, and the same start time where both know it. */
+ * PID, and the same start time where both know it. *known: the GPU's list
+ * was known (else whether it runs is unknown). */
 static const struct gpu_process *find_live(const struct gpu_snapshot *snap,
-                                           const struct store_process_row *r)
+                                           const struct store_process_row *r, bool *known)
 {
+    *known = true;
     for (size_t i = 0; snap && i < snap->gpu_count; i++) {
         const struct gpu_reading *g = &snap->gpus[i];
         if ((int)g->id.index != r->gpu_index) {
             continue;
         }
+        *known = gpu_reading_processes_known(g);
         for (size_t k = 0; k < g->process_count; k++) {
             const struct gpu_process *p = &g->processes[k];
             const struct proc_info *pi = proc_info_or_none(p->proc);
@@ -66,8 +69,10 @@ void report_processes_live(const struct gpu_snapshot *snap, const struct store_p
                            size_t n, struct report_process_live *live)
 {
     for (size_t i = 0; i < n; i++) {
-        const struct gpu_process *p = find_live(snap, &rows[i]);
+        bool known = true;
+        const struct gpu_process *p = find_live(snap, &rows[i], &known);
         live[i] = (struct report_process_live){
+            .known = known,
             .running = p != NULL,
             .has_memory = p && p->has_used_memory,
             .memory_bytes = p ? p->used_memory_bytes : 0,
@@ -100,18 +105,21 @@ static json_t *row_json(const struct store_process_row *r, const struct report_p
     json_object_set_new(o, "samples", json_integer(r->samples));
     json_object_set_new(o, "gpu_seconds",
                         report_json_real(r->gpu_seconds, REPORT_DECIMALS_SECONDS));
-    json_object_set_new(o, "sm_seconds", report_json_real(r->sm_seconds, REPORT_DECIMALS_SECONDS));
-    json_object_set_new(
-        o, "sm_pct_avg",
-        r->gpu_seconds > 0
-            ? report_json_real(100.0 * r->sm_seconds / r->gpu_seconds, REPORT_DECIMALS_PCT)
-            : json_null());
+    /* SM time the driver never gave is unknown, not 0; the average is over
+     * the time it was known. */
+    json_object_set_new(o, "sm_seconds",
+                        r->has_sm ? report_json_real(r->sm_seconds, REPORT_DECIMALS_SECONDS)
+                                  : json_null());
+    json_object_set_new(o, "sm_pct_avg",
+                        r->has_sm ? report_json_real(100.0 * r->sm_seconds / r->sm_known_seconds,
+                                                     REPORT_DECIMALS_PCT)
+                                  : json_null());
     json_object_set_new(o, "memory_max_bytes",
                         r->has_memory ? json_integer(r->memory_max_bytes) : json_null());
     json_object_set_new(o, "memory_avg_bytes",
                         r->has_memory ? json_integer((json_int_t)llround(r->memory_avg_bytes))
                                       : json_null());
-    json_object_set_new(o, "active", lp ? json_boolean(lp->running) : json_null());
+    json_object_set_new(o, "active", lp && lp->known ? json_boolean(lp->running) : json_null());
     json_object_set_new(o, "memory_now_bytes",
                         lp && lp->has_memory ? json_integer((json_int_t)lp->memory_bytes)
                                              : json_null());
@@ -154,7 +162,11 @@ void report_processes_csv(FILE *out, const struct report_processes *p)
         }
         report_csv_field(out, r->command ? r->command : "", false);
         report_csv_field(out, r->container ? r->container : "", false);
-        fprintf(out, ",%s,%s,%.3f,%.3f,", first, last, r->gpu_seconds, r->sm_seconds);
+        fprintf(out, ",%s,%s,%.3f,", first, last, r->gpu_seconds);
+        if (r->has_sm) {
+            fprintf(out, "%.3f", r->sm_seconds);
+        }
+        fputc(',', out);
         if (r->has_memory) {
             fprintf(out, "%" PRId64 ",%.0f", r->memory_max_bytes, r->memory_avg_bytes);
         } else {
@@ -209,7 +221,11 @@ void report_processes_table(FILE *out, const struct report_processes *p)
         local_time(r->first_seen_ms, first, sizeof(first));
         local_time(r->last_seen_ms, last, sizeof(last));
         duration_hms(r->gpu_seconds, gpu_t, sizeof(gpu_t));
-        duration_hms(r->sm_seconds, sm_t, sizeof(sm_t));
+        if (r->has_sm) {
+            duration_hms(r->sm_seconds, sm_t, sizeof(sm_t));
+        } else {
+            snprintf(sm_t, sizeof(sm_t), "N/A");
+        }
         memory_text(r->memory_max_bytes, r->has_memory, mmax, sizeof(mmax));
         memory_text((int64_t)r->memory_avg_bytes, r->has_memory, mavg, sizeof(mavg));
         fprintf(out, "%-4d %8u  %s %s %s %-19s  %-19s  %10s %10s %10s %10s\n", r->gpu_index, r->pid,

@@ -20,6 +20,7 @@
 
 /* A stored lifetime as the agent's latest tick sees it. */
 struct report_process_live {
+    bool known;   /* its GPU's process list was known in the latest tick */
     bool running; /* in the latest tick */
     bool has_memory;
     uint64_t memory_bytes;

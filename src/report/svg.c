@@ -24,16 +24,19 @@ struct palette {
     const char *background;
     const char *text;
     const char *level[5];
+    const char *no_data; /* the outline of a day without data (not idle: unknown) */
 };
 
 /* GitHub's contribution palettes. */
 static const struct palette palettes[] = {
     [REPORT_SVG_LIGHT] = { "#ffffff",
                            "#57606a",
-                           { "#ebedf0", "#9be9a8", "#40c463", "#30a14e", "#216e39" } },
+                           { "#ebedf0", "#9be9a8", "#40c463", "#30a14e", "#216e39" },
+                           "#d0d7de" },
     [REPORT_SVG_DARK] = { "#0d1117",
                           "#8b949e",
-                          { "#161b22", "#0e4429", "#006d32", "#26a641", "#39d353" } },
+                          { "#161b22", "#0e4429", "#006d32", "#26a641", "#39d353" },
+                          "#30363d" },
 };
 
 /* The graph's frame: sizes that depend on the number of weeks. */
@@ -157,6 +160,8 @@ struct days {
     size_t next;
 };
 
+/* The active minutes of a day, or -1 when nothing was observed that day
+ * (no agent ran, the GPU was lost): unknown, not idle. */
 static int64_t minutes_on(struct days *d, int64_t day_ms)
 {
     while (d->next < d->n && d->rows[d->next].day_ms < day_ms) {
@@ -165,7 +170,19 @@ static int64_t minutes_on(struct days *d, int64_t day_ms)
     if (d->next < d->n && d->rows[d->next].day_ms == day_ms) {
         return d->rows[d->next].active_minutes;
     }
-    return 0;
+    return -1;
+}
+
+/* A day without data: an outline, not the colour of an idle day. */
+static void no_data_cell(const struct layout *l, int col, int row, const char *date,
+                         struct dynbuf *out)
+{
+    dynbuf_printf(out,
+                  "<rect x=\"%d.5\" y=\"%d.5\" width=\"%d\" height=\"%d\" rx=\"2\" "
+                  "fill=\"%s\" stroke=\"%s\" data-date=\"%s\" data-level=\"none\">"
+                  "<title>No data on %s</title></rect>\n",
+                  LEFT + col * PITCH, TOP + row * PITCH, CELL - 1, CELL - 1, l->pal->background,
+                  l->pal->no_data, date, date);
 }
 
 /* The cells: every day from the first to today, none after. */
@@ -179,6 +196,11 @@ static void cells(const struct layout *l, const struct report_activity *a, struc
             int level = report_activity_level(minutes);
             char date[16];
             clock_local_date(day, date, sizeof(date));
+            if (minutes < 0) {
+                no_data_cell(l, col, row, date, out);
+                day = clock_local_day_next(day);
+                continue;
+            }
             char what[48];
             text_format_minutes(minutes, what, sizeof(what));
             dynbuf_printf(out,

@@ -43,7 +43,8 @@ int store_query_processes(struct store *s, const struct store_process_filter *f,
     snprintf(sql, sizeof(sql),
              "SELECT g.idx, g.uuid, p.pid, p.start_time, p.type, p.uid, p.user, p.command,"
              " p.cmdline, p.container, p.first_seen, p.last_seen, p.samples,"
-             " p.memory_max_bytes, p.memory_sum_bytes, p.gpu_seconds, p.sm_seconds"
+             " p.memory_max_bytes, p.memory_sum_bytes, p.gpu_seconds, p.sm_seconds,"
+             " coalesce(p.sm_known_seconds, p.gpu_seconds)"
              " FROM processes p JOIN gpus g ON g.id = p.gpu"
              " WHERE p.last_seen >= ?1"
              " AND (?2 IS NULL OR p.user = ?2 OR CAST(p.uid AS TEXT) = ?2)"
@@ -104,7 +105,9 @@ int store_query_processes(struct store *s, const struct store_process_filter *f,
             .memory_avg_bytes = samples > 0 ? sqlite3_column_double(st, 14) / (double)samples : 0,
             .gpu_seconds = sqlite3_column_double(st, 15),
             .sm_seconds = sqlite3_column_double(st, 16),
+            .sm_known_seconds = sqlite3_column_double(st, 17),
         };
+        r->has_sm = r->sm_known_seconds > 0;
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {

@@ -170,6 +170,13 @@ static const char schema_v4_blocks[] =
     "  data BLOB NOT NULL);";
 static const char schema_v4_drop[] = "DROP TABLE samples; DROP TABLE process_samples;";
 
+/* Version 5: how long each lifetime's SM utilization was known, within
+ * gpu_seconds. A process on a GPU whose utilization the driver does not
+ * give has sm_seconds 0 that means nothing: it is shown as unknown, and an
+ * average is over the known time. NULL for lifetimes stored before it:
+ * known throughout, as they were shown. */
+static const char schema_v5[] = "ALTER TABLE processes ADD COLUMN sm_known_seconds REAL;";
+
 /* A step's SQL in up to this many parts, run in order in one transaction
  * (C guarantees string literals up to 4095 bytes only). */
 #define MIGRATION_PARTS 4
@@ -183,10 +190,9 @@ static const char schema_v4_drop[] = "DROP TABLE samples; DROP TABLE process_sam
  * tests/unit/test_schema.c checks that a migrated file equals a fresh one
  * and that the tables have a column for every stored field. */
 static const char *const migrations[][MIGRATION_PARTS] = {
-    { schema_v1 },
-    { schema_v2_minute, schema_v2_hour, schema_v2_day, schema_v2_state },
-    { schema_v3 },
-    { schema_v4_blocks, schema_v4_drop },
+    { schema_v1 }, { schema_v2_minute, schema_v2_hour, schema_v2_day, schema_v2_state },
+    { schema_v3 }, { schema_v4_blocks, schema_v4_drop },
+    { schema_v5 },
 };
 
 /* A step whose rows must be converted by C (the block encoder) names a
@@ -194,10 +200,7 @@ static const char *const migrations[][MIGRATION_PARTS] = {
  * a hook is never changed once released: it reads the columns of the
  * schema it starts from, by name. */
 static int (*const migration_hooks[])(struct store *s, char **msg) = {
-    NULL,
-    NULL,
-    NULL,
-    store_blocks_migrate_v4,
+    NULL, NULL, NULL, store_blocks_migrate_v4, NULL,
 };
 
 _Static_assert(GP_ARRAY_LEN(migration_hooks) == STORE_SCHEMA_VERSION,

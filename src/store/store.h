@@ -13,7 +13,7 @@
 
 /* The schema this gpulse writes; a database with a higher version was
  * written by a newer gpulse and is refused, untouched. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct store;
 
@@ -124,7 +124,12 @@ struct store_process_row {
     int64_t memory_max_bytes;
     double memory_avg_bytes;
     double gpu_seconds; /* time on the GPU */
-    double sm_seconds;  /* SM utilization integrated over that time */
+    /* SM utilization integrated over the part of gpu_seconds where the
+     * driver gave it (sm_known_seconds); has_sm false: never given (a GPU
+     * without utilization), sm_seconds is unknown, not 0. */
+    bool has_sm;
+    double sm_seconds;
+    double sm_known_seconds;
 };
 
 /* Lists process lifetimes. On success *rows_out (free with

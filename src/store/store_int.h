@@ -25,6 +25,7 @@ struct store_process_entry {
     double pending_memory_sum;
     double pending_gpu_seconds;
     double pending_sm_seconds;
+    double pending_sm_known_seconds; /* of pending_gpu_seconds, with SM utilization */
 };
 
 /* A batch's raw samples of one GPU (process false) or process lifetime

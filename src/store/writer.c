@@ -34,9 +34,9 @@ static const char sql_upsert_gpu[] =
 static const char sql_upsert_process[] =
     "INSERT INTO processes (gpu, pid, start_ticks, start_time, type, uid, user, command, cmdline,"
     " container, container_id, pod_uid, slurm_job, first_seen, last_seen, samples,"
-    " memory_max_bytes, memory_sum_bytes, gpu_seconds, sm_seconds)"
+    " memory_max_bytes, memory_sum_bytes, gpu_seconds, sm_seconds, sm_known_seconds)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, 1, ?15,"
-    " coalesce(?15, 0), ?16, ?17)"
+    " coalesce(?15, 0), ?16, ?17, ?18)"
     " ON CONFLICT (gpu, pid, start_ticks) DO UPDATE SET"
     " type = type | excluded.type, last_seen = max(last_seen, excluded.last_seen),"
     " uid = coalesce(excluded.uid, uid), user = coalesce(excluded.user, user),"
@@ -50,7 +50,8 @@ static const char sql_upsert_process[] =
     "0)),"
     " memory_sum_bytes = memory_sum_bytes + excluded.memory_sum_bytes,"
     " gpu_seconds = gpu_seconds + excluded.gpu_seconds,"
-    " sm_seconds = sm_seconds + excluded.sm_seconds"
+    " sm_seconds = sm_seconds + excluded.sm_seconds,"
+    " sm_known_seconds = coalesce(sm_known_seconds, gpu_seconds) + excluded.sm_known_seconds"
     " RETURNING id";
 
 static const char sql_update_process[] =
@@ -58,7 +59,8 @@ static const char sql_update_process[] =
     " memory_max_bytes = CASE WHEN ?4 IS NULL THEN memory_max_bytes"
     " ELSE max(coalesce(memory_max_bytes, 0), ?4) END,"
     " memory_sum_bytes = memory_sum_bytes + ?5, gpu_seconds = gpu_seconds + ?6,"
-    " sm_seconds = sm_seconds + ?7, type = type | ?8 WHERE id = ?1";
+    " sm_seconds = sm_seconds + ?7, type = type | ?8,"
+    " sm_known_seconds = coalesce(sm_known_seconds, gpu_seconds) + ?9 WHERE id = ?1";
 
 static const char sql_touch_gpu[] =
     "UPDATE gpus SET last_seen = ?2 WHERE id = ?1 AND last_seen < ?2";
@@ -357,7 +359,9 @@ static int write_process(struct store *s, int64_t gpu_id, int64_t t, int64_t per
         dt_ms = period_ms;
     }
     double dt = (double)dt_ms / 1000.0;
+    /* SM time only where the driver gave it, and for how long it did. */
     double sm_s = p->has_utilization ? dt * p->sm_pct / 100.0 : 0.0;
+    double sm_known_s = p->has_utilization ? dt : 0.0;
     sqlite3_stmt *st = NULL;
     if (e->row_id) {
         /* A known lifetime: add this sighting to the batch's deltas. */
@@ -373,6 +377,7 @@ static int write_process(struct store *s, int64_t gpu_id, int64_t t, int64_t per
         }
         e->pending_gpu_seconds += dt;
         e->pending_sm_seconds += sm_s;
+        e->pending_sm_known_seconds += sm_known_s;
     } else {
         const struct proc_info *pi = proc_info_or_none(p->proc);
         char label[96];
@@ -401,6 +406,7 @@ static int write_process(struct store *s, int64_t gpu_id, int64_t t, int64_t per
         }
         sqlite3_bind_double(st, 16, dt);
         sqlite3_bind_double(st, 17, sm_s);
+        sqlite3_bind_double(st, 18, sm_known_s);
         rc = step_id(s, st, &e->row_id, err);
         if (rc) {
             return rc;
@@ -490,6 +496,7 @@ int store_write(struct store *s, const struct gpu_snapshot *const *snaps, size_t
         sqlite3_bind_double(st, 6, e->pending_gpu_seconds);
         sqlite3_bind_double(st, 7, e->pending_sm_seconds);
         sqlite3_bind_int(st, 8, (int)e->pending_type);
+        sqlite3_bind_double(st, 9, e->pending_sm_known_seconds);
         rc = step_id(s, st, NULL, err);
         *e = (struct store_process_entry){ .gpu_id = e->gpu_id,
                                            .pid = e->pid,

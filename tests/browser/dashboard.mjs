@@ -69,6 +69,10 @@ try {
     }, [g.index, want], { timeout: 10000 }).catch(() => {});
     const cls = await tempRow.getAttribute('class');
     check(cls === want, `card ${g.index} colours ${g.temperature_c} °C as the table does ('${want}', got '${cls}')`);
+    // A process list the driver refuses is unknown, not 0 processes.
+    const kv = await card.locator('.kv').textContent();
+    const procsShown = g.processes_unknown ? 'Processes unknown' : 'Processes ' + g.processes;
+    check(kv.includes(procsShown), `card ${g.index} shows '${procsShown}' ('${kv}')`);
   }
   const host = await page.locator('#host').textContent();
   check(host === expect.host, `the header names the host '${expect.host}' (got '${host}')`);
@@ -103,6 +107,11 @@ try {
   await page.waitForFunction((n) => document.querySelectorAll('#procs tbody tr:not(.empty)').length >= n, expect.process_count, { timeout: 15000 });
   const rows = await page.locator('#procs tbody tr').count();
   check(rows === expect.process_count, `the table lists the ${expect.process_count} running processes (${rows})`);
+  const procsCount = await page.locator('#procs-count').textContent();
+  for (const g of expect.gpus.filter((x) => x.processes_unknown)) {
+    check(procsCount.includes('GPU #' + g.index + ': processes unknown (' + g.processes_error + ')'),
+      `the processes table says GPU ${g.index}'s processes are unknown, and why ('${procsCount}')`);
+  }
   await page.click('#procs th[data-key="pid"]');
   let pids = await page.locator('#procs tbody tr td:first-child').allTextContents();
   let nums = pids.map(Number);

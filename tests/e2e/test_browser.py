@@ -82,22 +82,24 @@ class DashboardTest(unittest.TestCase):
                  "processes": [{"pid": self.plain.pid, "memory_mib": 512, "sm_pct": 5}]},
                 {"name": "NVIDIA L4", "lost_at_s": 0},
                 {"name": "NVIDIA L40S", "metrics": {"utilization_gpu": 20, "temperature_c": 90}},
-                {"name": "NVIDIA A10", "metrics": {"utilization_gpu": 30, "temperature_c": 79}},
+                # Its process list is refused: unknown, not an idle GPU.
+                {"name": "NVIDIA A10", "metrics": {"utilization_gpu": 30, "temperature_c": 79},
+                 "errors": {"processes": "NO_PERMISSION"}},
                 {"name": "NVIDIA T4", "metrics": {"utilization_gpu": 40, "temperature_c": 80}},
             ]
         }
         expect = {
             "gpus": [
                 {"index": 0, "name": "NVIDIA H100 80GB HBM3", "utilization_gpu_pct": 63,
-                 "utilization_tolerance": 0, "temperature_c": 89},
+                 "utilization_tolerance": 0, "temperature_c": 89, "processes": 1},
                 {"index": 1, "name": "NVIDIA A100 80GB PCIe", "utilization_gpu_pct": 7,
-                 "utilization_tolerance": 0, "temperature_c": 41},
+                 "utilization_tolerance": 0, "temperature_c": 41, "processes": 1},
                 {"index": 3, "name": "NVIDIA L40S", "utilization_gpu_pct": 20,
-                 "utilization_tolerance": 0, "temperature_c": 90},
+                 "utilization_tolerance": 0, "temperature_c": 90, "processes": 0},
                 {"index": 4, "name": "NVIDIA A10", "utilization_gpu_pct": 30,
-                 "utilization_tolerance": 0, "temperature_c": 79},
+                 "utilization_tolerance": 0, "temperature_c": 79, "processes_unknown": True},
                 {"index": 5, "name": "NVIDIA T4", "utilization_gpu_pct": 40,
-                 "utilization_tolerance": 0, "temperature_c": 80},
+                 "utilization_tolerance": 0, "temperature_c": 80, "processes": 0},
             ],
             "process_count": 2,
             "hostile_name": HOSTILE,
@@ -123,8 +125,11 @@ class DashboardTest(unittest.TestCase):
                 t = g["temperature_c"]
                 served = "crit" if t >= th["hot"] else "warn" if t >= th["warn"] else ""
                 self.assertEqual(served, g["temperature_level"], (t, th))
-            lost = [g for g in agent.json("/api/v1/now")["gpus"] if g["state"] == "lost"]
+            now = agent.json("/api/v1/now")["gpus"]
+            lost = [g for g in now if g["state"] == "lost"]
             self.assertEqual(len(lost), 1)
+            expect["gpus"][3]["processes_error"] = now[4]["processes_error"]
+            self.assertIsNotNone(now[4]["processes_error"])
             expect["gpus"].append({"index": 2, "name": "NVIDIA L4", "utilization_gpu_pct": 0,
                                    "utilization_tolerance": 100, "temperature_c": "",
                                    "lost": True})

@@ -292,15 +292,22 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(headers["content-type"], "image/svg+xml")
         self.assertEqual(headers["cache-control"], "public, max-age=1800")
         svg = body.decode()
-        cells = re.findall(r'<rect x="\d+" y="\d+" width="10" height="10" rx="2" fill="(#[0-9a-f]{6})" '
-                           r'data-date="([0-9-]+)" data-level="(\d)"><title>([^<]*)</title>', svg)
+        cells = re.findall(r'<rect x="[\d.]+" y="[\d.]+" width="\d+" height="\d+" rx="2" '
+                           r'fill="(#[0-9a-f]{6})"(?: stroke="#[0-9a-f]{6}")? '
+                           r'data-date="([0-9-]+)" data-level="(\d|none)"><title>([^<]*)</title>',
+                           svg)
         today = datetime.date.fromisoformat(act["today"])
         weekday = (today.weekday() + 1) % 7  # Sunday 0
         self.assertEqual(len(cells), 52 * 7 + weekday + 1)
         self.assertEqual(cells[-1][1], act["today"])
         levels = set()
         for colour, date, level, title in cells:
-            minutes = by_date[date]["active_minutes"] if date in by_date else 0
+            if date not in by_date:
+                # Nothing observed that day: unknown, not an idle day.
+                self.assertEqual(level, "none", date)
+                self.assertEqual(title, "No data on " + date)
+                continue
+            minutes = by_date[date]["active_minutes"]
             want = 0 if minutes == 0 else 1 if minutes < 60 else 2 if minutes < 180 \
                 else 3 if minutes < 360 else 4
             self.assertEqual(int(level), want, (date, minutes))
@@ -354,7 +361,7 @@ class ApiTest(unittest.TestCase):
                  "--set", "timezone=UTC"])
         self.assertEqual(p.returncode, 0, p.stderr)
         _, _, body = self.agent.get("/gpu-activity.svg?theme=dark&weeks=10")
-        strip = lambda s: re.sub(r"<title>[^<]*</title>", "", re.sub(r'data-level="\d"', "", s))
+        strip = lambda s: re.sub(r"<title>[^<]*</title>", "", re.sub(r'data-level="\w+"', "", s))
         # Today's cell may have gained a minute between the two; the rest is equal.
         self.assertEqual(strip(p.stdout).split("</g>")[0], strip(body.decode()).split("</g>")[0])
         p = run(["svg", "--database", self.db, "--weeks", "54"])

@@ -292,8 +292,11 @@ class LostGpu(unittest.TestCase):
         self.assertEqual(g0["state"], "lost")
         self.assertIn("GPU is lost", g0["error"])
         self.assertIsNone(g0["temperature_c"])
-        self.assertEqual(g0["processes"], [])
+        # A GPU that does not answer has unknown processes, not none.
+        self.assertIsNone(g0["processes"])
+        self.assertEqual(g0["processes_error"], g0["error"])
         self.assertEqual(g1["state"], "ok")
+        self.assertEqual(g1["processes_error"], None)
         self.assertEqual(g1["temperature_c"], 66)
 
     def test_gpu_lost_in_the_middle_of_a_read(self):

@@ -93,6 +93,19 @@ static void metadata_is_complete_and_unique(void **state)
     assert_float_equal(gpu_field_info(GPU_FIELD_POWER_MW)->metric.divisor, 1000, 0);
 }
 
+/* Every bit of a clock-event mask has a name: a known one, or
+ * unknown_0x<hex> for the bits newer drivers set. */
+static void clock_reason_bits_all_named(void **state)
+{
+    (void)state;
+    char buf[GPU_CLOCK_REASON_NAME_MAX];
+    assert_string_equal(gpu_clock_reason_name(0x4, buf, sizeof(buf)), "sw_power_cap");
+    assert_string_equal(gpu_clock_reason_name(0x100, buf, sizeof(buf)), "display_clock_setting");
+    assert_string_equal(gpu_clock_reason_name(0x400, buf, sizeof(buf)), "unknown_0x400");
+    assert_string_equal(gpu_clock_reason_name(UINT64_C(1) << 63, buf, sizeof(buf)),
+                        "unknown_0x8000000000000000");
+}
+
 static void stored_fields_have_slots_and_columns(void **state)
 {
     (void)state;
@@ -262,6 +275,7 @@ static void downgrade_to_v2(void)
     exec("ALTER TABLE rollup_minute DROP COLUMN clock_event_reasons_or;"
          "ALTER TABLE rollup_hour DROP COLUMN clock_event_reasons_or;"
          "ALTER TABLE rollup_day DROP COLUMN clock_event_reasons_or;"
+         "ALTER TABLE processes DROP COLUMN sm_known_seconds;"
          "PRAGMA user_version = 2;");
     assert_false(has_column("rollup_minute", "clock_event_reasons_or"));
     assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM pragma_table_info('rollup_minute')"),
@@ -281,8 +295,8 @@ static void v2_database_upgrades_to_v3(void **state)
     /* readers refuse it until the agent (or a rebuild) has upgraded it */
     assert_int_equal(store_open(path, STORE_READ_ONLY, &s, &err), -EPROTO);
     assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
-    assert_int_equal(STORE_SCHEMA_VERSION, 4);
-    assert_int_equal(gp_testdb_scalar("PRAGMA user_version"), 4);
+    assert_int_equal(STORE_SCHEMA_VERSION, 5);
+    assert_int_equal(gp_testdb_scalar("PRAGMA user_version"), 5);
     for (size_t t = 0; t < GP_ARRAY_LEN(rollup_tables); t++) {
         assert_true(has_column(rollup_tables[t], "clock_event_reasons_or"));
     }
@@ -323,6 +337,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(metadata_is_complete_and_unique),
+        cmocka_unit_test(clock_reason_bits_all_named),
         cmocka_unit_test_setup(stored_fields_have_slots_and_columns, gp_testdb_fresh),
         cmocka_unit_test_setup(counters_and_masks_roll_up, gp_testdb_fresh),
         cmocka_unit_test_setup(v2_database_upgrades_to_v3, gp_testdb_fresh),

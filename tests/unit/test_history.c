@@ -303,7 +303,7 @@ static json_t *oracle_series(const struct report_history *h, size_t lo, size_t h
         json_array_append_new(cols[0], json_integer(r->t_ms));
         json_array_append_new(cols[1], json_integer(r->count));
         json_array_append_new(cols[2], oracle_value(r->has_busy, r->busy_pct, 2));
-        json_array_append_new(cols[3], report_json_real(r->busy_seconds, 3));
+        json_array_append_new(cols[3], oracle_value(r->has_busy, r->busy_seconds, 3));
         json_array_append_new(cols[4], oracle_value(r->has_energy, r->energy_j, 3));
     }
     json_object_set_new(o, "gpu", json_integer(h->rows[lo].gpu_index));

@@ -61,12 +61,14 @@ static void test_netaddr(void **state)
     }
 }
 
-/* A frame of two GPUs: one read with a hostile process, one lost. */
+/* A frame of three GPUs: one read with a hostile process, one lost, one
+ * whose utilization is unreadable and whose process list the driver
+ * refuses. */
 static struct agent_live *live_with_frame(void)
 {
-    struct gpu_snapshot snap = { .time_ms = 1795000000000, .gpu_count = 2 };
+    struct gpu_snapshot snap = { .time_ms = 1795000000000, .gpu_count = 3 };
     snprintf(snap.system.driver_version, sizeof(snap.system.driver_version), "550.54.15");
-    snap.gpus = xcalloc(2, sizeof(*snap.gpus));
+    snap.gpus = xcalloc(3, sizeof(*snap.gpus));
     struct gpu_reading *g = &snap.gpus[0];
     snprintf(g->id.uuid, sizeof(g->id.uuid), "GPU-a");
     snprintf(g->id.name, sizeof(g->id.name), "Card \"X\"\\1");
@@ -86,6 +88,10 @@ static struct agent_live *live_with_frame(void)
     snap.gpus[1].state = GPU_STATE_LOST;
     snap.gpus[1].id.index = 1;
     snprintf(snap.gpus[1].id.uuid, sizeof(snap.gpus[1].id.uuid), "GPU-b");
+    snap.gpus[2].id.index = 2;
+    snprintf(snap.gpus[2].id.uuid, sizeof(snap.gpus[2].id.uuid), "GPU-c");
+    snprintf(snap.gpus[2].processes_error, sizeof(snap.gpus[2].processes_error),
+             "nvmlDeviceGetComputeRunningProcesses_v3: Insufficient Permissions");
     struct agent_live *l = agent_live_new(1000);
     agent_live_publish(l, &snap, 0, 0);
     agent_live_publish(l, &snap, 2, 0);
@@ -119,6 +125,20 @@ static void test_metrics_exposition(void **state)
     /* Busy time adds up over ticks: two reads of 0.5 s. */
     assert_non_null(strstr(t, "gpulse_gpu_busy_seconds_total{gpu=\"0\",UUID=\"GPU-a\","));
     assert_non_null(strstr(t, "nvidia0\"} 1\n"));
+    /* Unknown is no sample, never 0: busy time never read (the lost GPU,
+     * the one without utilization), a process list refused or not read. */
+    assert_null(strstr(t, "gpulse_gpu_busy_seconds_total{gpu=\"1\""));
+    assert_null(strstr(t, "gpulse_gpu_busy_seconds_total{gpu=\"2\""));
+    assert_non_null(strstr(t, "gpulse_gpu_processes{gpu=\"0\",UUID=\"GPU-a\""));
+    assert_null(strstr(t, "gpulse_gpu_processes{gpu=\"1\""));
+    assert_null(strstr(t, "gpulse_gpu_processes{gpu=\"2\""));
+    assert_non_null(strstr(t, "gpulse_gpu_processes_unknown{gpu=\"2\",UUID=\"GPU-c\","
+                              "pci_bus_id=\"\",device=\"nvidia2\"} 1\n"));
+    assert_non_null(strstr(t, "gpulse_gpu_processes_unknown{gpu=\"0\",UUID=\"GPU-a\","
+                              "pci_bus_id=\"\",device=\"nvidia0\"} 0\n"));
+    /* eve's process has memory but no SM utilization: no SM sample, not 0. */
+    assert_non_null(strstr(t, "gpulse_user_memory_bytes{user=\"eve\"} 1024\n"));
+    assert_null(strstr(t, "gpulse_user_sm_utilization_pct{user="));
     assert_non_null(strstr(t, "gpulse_agent_missed_ticks_total 2\n"));
     assert_non_null(strstr(t, "gpulse_agent_sample_duration_seconds_count 2\n"));
     assert_non_null(strstr(t, "gpulse_database_size_bytes 4096\n"));
@@ -138,7 +158,7 @@ static void test_frames_outlive_the_state(void **state)
     struct agent_live *l = live_with_frame();
     const struct agent_live_frame *f = agent_live_acquire(l);
     agent_live_free(l); /* a reader still holds the frame */
-    assert_int_equal(f->snap.gpu_count, 2);
+    assert_int_equal(f->snap.gpu_count, 3);
     assert_string_equal(f->snap.gpus[0].processes[0].proc->user, "eve");
     agent_live_release(f);
 }

@@ -49,22 +49,32 @@ static void make_snapshot(struct gpu_snapshot *snap, struct gpu_reading *r)
     snprintf(snap->system.driver_version, sizeof(snap->system.driver_version), "550.54.15");
 }
 
+/* snap as JSON (format 0), CSV (1) or a table (2), in a string to free. */
+static char *render_snapshot(const struct gpu_snapshot *snap, int format, bool processes)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct report_now_opts opts = {
+        .host = "h", .width = 120, .csv_header = true, .csv_processes = processes
+    };
+    if (format == 0) {
+        assert_int_equal(report_now_write_json(f, snap, &opts), 0);
+    } else if (format == 1) {
+        report_now_csv(f, snap, &opts);
+    } else {
+        report_now_table(f, snap, &opts);
+    }
+    fclose(f);
+    return buf;
+}
+
 static char *render_to_string(int json, bool processes)
 {
     struct gpu_snapshot snap;
     struct gpu_reading r;
     make_snapshot(&snap, &r);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    struct report_now_opts opts = { .host = "h", .csv_header = true, .csv_processes = processes };
-    if (json) {
-        assert_int_equal(report_now_write_json(f, &snap, &opts), 0);
-    } else {
-        report_now_csv(f, &snap, &opts);
-    }
-    fclose(f);
-    return buf;
+    return render_snapshot(&snap, json ? 0 : 1, processes);
 }
 
 static void json_absent_is_null(void **state)
@@ -121,6 +131,67 @@ static void csv_quotes_and_empties(void **state)
     free(text);
 }
 
+/* A process list the driver refused and a clock-event bit gpulse has no
+ * name for: unknown, never an empty list or a dropped bit. */
+static char *render_unknown(int format, bool processes)
+{
+    struct gpu_snapshot snap;
+    struct gpu_reading r;
+    make_snapshot(&snap, &r);
+    snprintf(r.processes_error, sizeof(r.processes_error), "%s",
+             "nvmlDeviceGetComputeRunningProcesses_v3: Insufficient Permissions");
+    r.process_count = 0;
+    gpu_values_set(&r.values, GPU_FIELD_CLOCK_REASONS, 0x404);
+    return render_snapshot(&snap, format, processes);
+}
+
+static void unknown_is_not_empty(void **state)
+{
+    (void)state;
+    char *text = render_unknown(0, false);
+    json_error_t err;
+    json_t *root = json_loads(text, 0, &err);
+    assert_non_null(root);
+    json_t *gpu = json_array_get(json_object_get(root, "gpus"), 0);
+    assert_true(json_is_null(json_object_get(gpu, "processes")));
+    assert_string_equal(json_string_value(json_object_get(gpu, "processes_error")),
+                        "nvmlDeviceGetComputeRunningProcesses_v3: Insufficient Permissions");
+    assert_int_equal(json_integer_value(json_object_get(gpu, "clock_event_reasons")), 0x404);
+    json_t *reasons = json_object_get(gpu, "clock_event_reasons_active");
+    assert_int_equal(json_array_size(reasons), 2);
+    assert_string_equal(json_string_value(json_array_get(reasons, 0)), "sw_power_cap");
+    assert_string_equal(json_string_value(json_array_get(reasons, 1)), "unknown_0x400");
+    json_decref(root);
+    free(text);
+
+    /* A known list, even an empty one, has processes_error null. */
+    text = render_to_string(1, false);
+    root = json_loads(text, 0, &err);
+    gpu = json_array_get(json_object_get(root, "gpus"), 0);
+    assert_true(json_is_null(json_object_get(gpu, "processes_error")));
+    assert_int_equal(json_array_size(json_object_get(gpu, "processes")), 1);
+    json_decref(root);
+    free(text);
+
+    /* CSV: no count (not 0), and why; no process rows. */
+    text = render_unknown(1, false);
+    assert_non_null(strstr(text, ",process_count,processes_error\r\n"));
+    assert_non_null(
+        strstr(text, ",,nvmlDeviceGetComputeRunningProcesses_v3: Insufficient Permissions\r\n"));
+    free(text);
+    text = render_unknown(1, true);
+    assert_null(strstr(text, ",77,"));
+    free(text);
+
+    /* The table says so instead of listing nothing, and names the bit. */
+    text = render_unknown(2, false);
+    assert_non_null(strstr(text, " sw_power_cap unknown_0x400\n"));
+    assert_non_null(strstr(text, "    processes unknown: nvmlDeviceGetComputeRunningProcesses_v3: "
+                                 "Insufficient Permissions\n"));
+    assert_null(strstr(text, "alice"));
+    free(text);
+}
+
 static char *dump(json_t *root)
 {
     char *text = json_dumps(root, REPORT_JSON_FLAGS);
@@ -149,7 +220,9 @@ static struct store_process_row process_row = {
     .memory_max_bytes = 2147483648,
     .memory_avg_bytes = 1073741823.6,
     .gpu_seconds = 76.000047999903998,
+    .has_sm = true,
     .sm_seconds = 38.0001,
+    .sm_known_seconds = 76.000047999903998,
 };
 
 static void processes_rounded_and_live(void **state)
@@ -167,14 +240,24 @@ static void processes_rounded_and_live(void **state)
     assert_non_null(strstr(text, "\"active\":null,\"memory_now_bytes\":null,\"sm_pct_now\":null}"));
     free(text);
 
-    struct report_process_live live = {
-        .running = true, .has_memory = true, .memory_bytes = 1024, .has_sm = true, .sm_pct = 7
-    };
+    struct report_process_live live = { .known = true,
+                                        .running = true,
+                                        .has_memory = true,
+                                        .memory_bytes = 1024,
+                                        .has_sm = true,
+                                        .sm_pct = 7 };
     p = (struct report_processes){ .rows = &process_row, .count = 1, .live = &live, .limit = 5 };
     text = dump(report_processes_json(&p));
     assert_non_null(strstr(text, "\"limit\":5,"));
     assert_non_null(strstr(text, "\"active\":true,\"memory_now_bytes\":1024,\"sm_pct_now\":7}"));
     free(text);
+    /* Its GPU's list refused now: whether it runs is unknown. */
+    struct report_process_live refused = { .known = false };
+    p.live = &refused;
+    text = dump(report_processes_json(&p));
+    assert_non_null(strstr(text, "\"active\":null,\"memory_now_bytes\":null,\"sm_pct_now\":null}"));
+    free(text);
+    p.live = &live;
 
     char *buf = NULL;
     size_t len = 0;
@@ -185,6 +268,26 @@ static void processes_rounded_and_live(void **state)
     assert_non_null(strstr(buf, "\r\n1,GPU-y,4242,C,bob,,train,,2026-11-18T11:06:40.000Z,"
                                 "2026-11-18T11:07:56.001Z,76.000,38.000,2147483648,1073741824,"
                                 "\"train --lr=0.1,0.2\"\r\n"));
+    free(buf);
+
+    /* SM time the driver never gave: null and empty, not 0 */
+    struct store_process_row unknown_sm = process_row;
+    unknown_sm.has_sm = false;
+    unknown_sm.sm_seconds = 0;
+    unknown_sm.sm_known_seconds = 0;
+    p = (struct report_processes){ .rows = &unknown_sm, .count = 1 };
+    text = dump(report_processes_json(&p));
+    assert_non_null(strstr(text, "\"gpu_seconds\":76.0,\"sm_seconds\":null,\"sm_pct_avg\":null,"));
+    free(text);
+    f = open_memstream(&buf, &len);
+    report_processes_csv(f, &p);
+    fclose(f);
+    assert_non_null(strstr(buf, ",76.000,,2147483648,"));
+    free(buf);
+    f = open_memstream(&buf, &len);
+    report_processes_table(f, &p);
+    fclose(f);
+    assert_non_null(strstr(buf, " 0:01:16        N/A "));
     free(buf);
 }
 
@@ -309,6 +412,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(json_absent_is_null),
         cmocka_unit_test(csv_quotes_and_empties),
+        cmocka_unit_test(unknown_is_not_empty),
         cmocka_unit_test(processes_rounded_and_live),
         cmocka_unit_test(processes_sort_keys),
         cmocka_unit_test(activity_levels),

@@ -139,6 +139,36 @@ static void writes_read_back(void **state)
     assert_int_equal(gp_testdb_scalar("SELECT count(*) FROM process_samples"), 4);
 }
 
+/* A process whose SM utilization the driver never gave has unknown SM
+ * time, not 0; once given, the average is over the time it was known. */
+static void unknown_sm_time_is_not_zero(void **state)
+{
+    (void)state;
+    struct store *s = NULL;
+    struct gp_err err = { 0 };
+    assert_int_equal(store_open(path, STORE_READ_WRITE, &s, &err), 0);
+    struct gpu_process p = proc_a;
+    p.has_utilization = false;
+    write_at(s, 10000, &p, 1);
+    write_at(s, 11000, &p, 1);
+    struct store_process_filter f = { .limit = 10 };
+    struct store_process_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(store_query_processes(s, &f, &rows, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_false(rows[0].has_sm);
+    assert_true(rows[0].gpu_seconds > 1.99);
+    store_process_rows_free(rows, n);
+    /* one second known at 50 %: 0.5 SM-seconds over 1 s, not over 3 s */
+    write_at(s, 12000, &proc_a, 1);
+    assert_int_equal(store_query_processes(s, &f, &rows, &n, &err), 0);
+    assert_true(rows[0].has_sm);
+    assert_true(rows[0].sm_known_seconds > 0.99 && rows[0].sm_known_seconds < 1.01);
+    assert_true(rows[0].sm_seconds > 0.49 && rows[0].sm_seconds < 0.51);
+    store_process_rows_free(rows, n);
+    store_close(s);
+}
+
 static void unknown_memory_stays_null(void **state)
 {
     (void)state;
@@ -485,6 +515,7 @@ int main(void)
         cmocka_unit_test_setup(schema_matches_fields, gp_testdb_fresh),
         cmocka_unit_test_setup(writes_read_back, gp_testdb_fresh),
         cmocka_unit_test_setup(unknown_memory_stays_null, gp_testdb_fresh),
+        cmocka_unit_test_setup(unknown_sm_time_is_not_zero, gp_testdb_fresh),
         cmocka_unit_test_setup(lifetime_continues_after_restart, gp_testdb_fresh),
         cmocka_unit_test_setup(newer_schema_is_refused_untouched, gp_testdb_fresh),
         cmocka_unit_test_setup(foreign_and_corrupt_files_are_refused, gp_testdb_fresh),
