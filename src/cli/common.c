@@ -141,8 +141,8 @@ static bool take_shared_option(struct cli_opts *p, int opt)
     }
     if (p->database && opt == 'd') {
         if (optarg[0] == '\0') { /* as the key database refuses it */
-            p->exit_code =
-                cli_usage_error(p->cmd, "--database (key 'database'): must be a path, not empty");
+            p->exit_code = cli_usage_error(
+                p->cmd, "--database: key 'database': must name a file, not be empty");
         }
         *p->database = optarg;
         return true;

@@ -196,7 +196,8 @@ static const char *empty_why(const struct key_spec *k)
     if (k->optional) {
         return "must not be empty (leave the key out, or null in the file, for the default)";
     }
-    return k->type == KEY_PATH ? "must be a path, not empty" : "must not be empty";
+    return k->type == KEY_PATH ? "must name a file or directory, not be empty"
+                               : "must not be empty";
 }
 
 /* Stores a value given as text, as on the command line. */
