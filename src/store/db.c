@@ -207,6 +207,32 @@ static int check_pages(struct store *s, struct gp_err *err)
     return e;
 }
 
+/* Opens s->path in s->mode into s->db after the checks on the files (and,
+ * to write, making a missing database private), group resolved into *gid. */
+static int open_connection(struct store *s, const char *group, gid_t *gid, struct gp_err *err)
+{
+    const char *path = s->path;
+    bool write = s->mode == STORE_READ_WRITE;
+    if (!write && access(path, F_OK) != 0) {
+        return gp_err_set(err, -ENOENT, "database '%s' does not exist (has the agent run?)", path);
+    }
+    int rc = fileio_group_lookup(group, gid, err);
+    if (rc == 0) {
+        rc = prepare_files(path, write, *gid, err);
+    }
+    if (rc) {
+        return rc;
+    }
+    int flags = write ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
+    int src = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (src == SQLITE_OK) {
+        return check_opened(s, path, err);
+    }
+    return write ? explain_cannot_open(path, err)
+                 : gp_err_set(err, store_errno(src), "cannot open database '%s': %s", path,
+                              s->db ? store_errmsg(s, src) : "out of memory");
+}
+
 int store_open(const char *path, enum store_mode mode, struct store **out, struct gp_err *err)
 {
     return store_open_private(path, mode, NULL, out, err);
@@ -219,33 +245,9 @@ int store_open_private(const char *path, enum store_mode mode, const char *group
     snprintf(s->path, sizeof(s->path), "%s", path);
     s->mode = mode;
     s->activity_threshold_pct = 1.0;
-    int rc = 0;
-    int flags =
-        mode == STORE_READ_ONLY ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    if (mode == STORE_READ_ONLY && access(path, F_OK) != 0) {
-        rc = gp_err_set(err, -ENOENT, "database '%s' does not exist (has the agent run?)", path);
-        goto fail;
-    }
     gid_t gid = (gid_t)-1;
-    rc = fileio_group_lookup(group, &gid, err);
-    if (rc == 0) {
-        rc = prepare_files(path, mode == STORE_READ_WRITE, gid, err);
-    }
+    int rc = open_connection(s, group, &gid, err);
     if (rc) {
-        goto fail;
-    }
-    int src = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
-    if (src == SQLITE_OK) {
-        rc = check_opened(s, path, err);
-        if (rc) {
-            goto fail;
-        }
-    }
-    if (src != SQLITE_OK) {
-        rc = mode == STORE_READ_ONLY
-                 ? gp_err_set(err, store_errno(src), "cannot open database '%s': %s", path,
-                              s->db ? store_errmsg(s, src) : "out of memory")
-                 : explain_cannot_open(path, err);
         goto fail;
     }
     sqlite3_extended_result_codes(s->db, 1);
