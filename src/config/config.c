@@ -26,12 +26,12 @@ enum key_type {
 
 struct key_spec {
     const char *name; /* dotted path in the file, and the --set name */
-    enum key_type type;
-    size_t offset;   /* of the value in struct config */
-    size_t size;     /* strings: buffer size */
-    uint64_t min_ms; /* durations */
+    size_t offset;    /* of the value in struct config */
+    size_t size;      /* strings: buffer size */
+    uint64_t min_ms;  /* durations */
     uint64_t max_ms;
     const char *alias_of; /* GPU Monitor layout: the native key it sets */
+    enum key_type type;
     /* Strings that may be left unset ("" in struct config, null in the
      * file) for a default decided elsewhere; an empty string is still
      * refused, since "" in a file is more likely a slip than a choice. */
