@@ -16,6 +16,7 @@
 #include "http/http.h"
 #include "store/store.h"
 #include "util/clock.h"
+#include "util/fileio.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -33,14 +34,22 @@ static size_t queue_capacity(const struct config *cfg)
 /* ------------------------------------------------------------ the lock -- */
 
 /* One agent per database: an flock on "<database>.lock", which holds the
- * owner's PID for the message the second one prints. */
-static int take_lock(const char *database, int *fd_out, struct gp_err *err)
+ * owner's PID for the message the second one prints. Made like the
+ * database (0640, database_group); a link or other non-file planted there
+ * is refused, its target untouched. */
+static int take_lock(const struct config *cfg, int *fd_out, struct gp_err *err)
 {
+    const char *database = cfg->database;
     char path[600];
     snprintf(path, sizeof(path), "%s.lock", database);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        return gp_err_set(err, -errno, "cannot create lock file '%s': %s", path, strerror(errno));
+    gid_t gid = (gid_t)-1;
+    int fd = -1;
+    int rc = fileio_group_lookup(cfg->database_group, &gid, err);
+    if (rc == 0) {
+        rc = fileio_open_private(path, "lock file", gid, &fd, NULL, err);
+    }
+    if (rc) {
+        return rc;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         char pid[32] = "";
@@ -77,6 +86,8 @@ struct writer {
     volatile uint64_t *missed_ticks; /* the sampler's count, stored with each flush */
     pthread_mutex_t *missed_lock;
     struct agent_live *live; /* told how each flush went; may be NULL */
+    int last_error;          /* of the last flush: 0, or a negative code */
+    struct gp_err last_err;  /* what it was */
 };
 
 /* Writes what is pending; on failure keeps it for the next flush and logs
@@ -102,6 +113,7 @@ static bool flush(struct writer *w, struct gpu_snapshot **pending, size_t *n, in
             log_error("store", "%s; keeping %zu samples in memory and retrying", err.msg, *n);
         }
         *last_error = rc;
+        w->last_err = err;
         return false;
     }
     if (*last_error) {
@@ -169,7 +181,6 @@ static void *writer_main(void *arg)
     struct writer *w = arg;
     struct gpu_snapshot **pending = xcalloc(w->max_pending, sizeof(struct gpu_snapshot *));
     size_t n = 0;
-    int last_error = 0;
     struct clock_schedule flushes;
     clock_schedule_init(&flushes, w->flush_interval_ms);
     clock_schedule_next(&flushes);
@@ -189,7 +200,7 @@ static void *writer_main(void *arg)
                 pending[n++] = got[i];
             }
         }
-        bool written = flush(w, pending, &n, &last_error);
+        bool written = flush(w, pending, &n, &w->last_error);
         if (written) {
             prune_if_due(w);
         }
@@ -327,10 +338,10 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
      * corrupt file); opening it twice is harmless, writing it is not. */
     /* Days are cut in the configured zone; TZ is set before any thread. */
     clock_use_timezone(cfg->timezone);
-    int rc = store_open(cfg->database, STORE_READ_WRITE, &store, err);
+    int rc = store_open_private(cfg->database, STORE_READ_WRITE, cfg->database_group, &store, err);
     if (rc == 0) {
         store_set_activity_threshold(store, cfg->activity_threshold_pct);
-        rc = take_lock(cfg->database, &lock_fd, err);
+        rc = take_lock(cfg, &lock_fd, err);
     }
     if (rc) {
         goto out;
@@ -444,6 +455,9 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
     uint64_t pushed = 0;
     uint64_t dropped = 0;
     agent_queue_counters(&queue, &pushed, &dropped);
+    if (opts->once && w.last_error) { /* the one sample was not stored */
+        rc = gp_err_set(err, w.last_error, "%s; the sample was not stored", w.last_err.msg);
+    }
     log_info("agent", "stopped after %llu samples; %llu missed ticks, %llu dropped from the queue",
              (unsigned long long)ticks, (unsigned long long)missed, (unsigned long long)dropped);
     agent_queue_fini(&queue);

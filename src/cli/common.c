@@ -140,6 +140,10 @@ static bool take_shared_option(struct cli_opts *p, int opt)
         return true;
     }
     if (p->database && opt == 'd') {
+        if (optarg[0] == '\0') { /* as the key database refuses it */
+            p->exit_code = cli_usage_error(
+                p->cmd, "--database: key 'database': must name a file, not be empty");
+        }
         *p->database = optarg;
         return true;
     }

@@ -14,11 +14,12 @@ static void usage(FILE *out)
           "      --set KEY=VALUE     override one key, e.g. --set interval=500ms\n"
           "  -h, --help              show this help\n"
           "\n"
-          "Keys (docs/configuration.md): interval, flush_interval, database, retention.*,\n"
-          "activity_threshold_pct, timezone, log.level, log.file, nvml_lib, proc_root,\n"
-          "pcie, http.listen, hub.url, hub.contract_number, hub.push_interval; the GPU\n"
-          "Monitor layout (collection.*, database.file, logging.*, server.*) is accepted\n"
-          "too.\n"
+          "Keys (docs/configuration.md): interval, flush_interval, database,\n"
+          "database_group, retention.*, activity_threshold_pct, timezone, log.level,\n"
+          "log.file, nvml_lib, proc_root, pcie, http.listen, hub.url, hub.contract_number,\n"
+          "hub.push_interval; the GPU Monitor layout (collection.*, database.file,\n"
+          "logging.*, server.*) is accepted too. An empty string is never a value: leave\n"
+          "an optional key out (null in the file) for its default.\n"
           "Exit status: 0 valid, 2 a bad file, key or value (the message names it).\n",
           out);
 }

@@ -16,9 +16,9 @@ enum key_type {
     KEY_SECONDS,   /* a number of seconds (GPU Monitor's *_seconds) */
     KEY_HOURS,     /* a number of hours (GPU Monitor's *_hours) */
     KEY_PERCENT,   /* a number in [0, 100] */
-    KEY_STRING,
-    KEY_PATH,      /* a string that names a file: never empty */
-    KEY_TIMEZONE,  /* an IANA zone name the host knows, or "" */
+    KEY_STRING,    /* never empty (no string key means anything when empty) */
+    KEY_PATH,      /* a string that names a file or directory: never empty */
+    KEY_TIMEZONE,  /* an IANA zone name the host knows */
     KEY_LOG_LEVEL, /* debug, info, warning, error, critical */
     KEY_LISTEN,    /* "HOST:PORT", or "off" */
     KEY_BOOL,      /* true or false */
@@ -27,12 +27,16 @@ enum key_type {
 
 struct key_spec {
     const char *name; /* dotted path in the file, and the --set name */
-    enum key_type type;
-    size_t offset;   /* of the value in struct config */
-    size_t size;     /* strings: buffer size */
-    uint64_t min_ms; /* durations */
+    size_t offset;    /* of the value in struct config */
+    size_t size;      /* strings: buffer size */
+    uint64_t min_ms;  /* durations */
     uint64_t max_ms;
     const char *alias_of; /* GPU Monitor layout: the native key it sets */
+    enum key_type type;
+    /* Strings that may be left unset ("" in struct config, null in the
+     * file) for a default decided elsewhere; an empty string is still
+     * refused, since "" in a file is more likely a slip than a choice. */
+    bool optional;
 };
 
 #define AT(field)  offsetof(struct config, field)
@@ -54,6 +58,10 @@ struct key_spec {
     {                                                                          \
         .name = (key), .type = (kind), .offset = AT(field), .size = LEN(field) \
     }
+#define OPTIONAL_TEXT(key, field, kind)                                                          \
+    {                                                                                            \
+        .name = (key), .type = (kind), .offset = AT(field), .size = LEN(field), .optional = true \
+    }
 #define ALIAS(key, kind, field, lo, hi, native)                                                 \
     {                                                                                           \
         .name = (key), .type = (kind), .offset = AT(field), .size = LEN(field), .min_ms = (lo), \
@@ -71,27 +79,28 @@ static const struct key_spec keys[] = {
     RETENTION("retention.day", retention_day_ms),
     RETENTION("retention.processes", retention_processes_ms),
     { .name = "activity_threshold_pct", .type = KEY_PERCENT, .offset = AT(activity_threshold_pct) },
-    TEXT("timezone", timezone, KEY_TIMEZONE),
+    OPTIONAL_TEXT("database_group", database_group, KEY_STRING),
+    OPTIONAL_TEXT("timezone", timezone, KEY_TIMEZONE),
     { .name = "log.level", .type = KEY_LOG_LEVEL, .offset = AT(log_level) },
-    TEXT("log.file", log_file, KEY_STRING),
-    TEXT("nvml_lib", nvml_lib, KEY_STRING),
-    TEXT("proc_root", proc_root, KEY_STRING),
+    OPTIONAL_TEXT("log.file", log_file, KEY_PATH),
+    OPTIONAL_TEXT("nvml_lib", nvml_lib, KEY_PATH),
+    TEXT("proc_root", proc_root, KEY_PATH),
     { .name = "pcie", .type = KEY_BOOL, .offset = AT(pcie) },
     TEXT("http.listen", http_listen, KEY_LISTEN),
-    TEXT("http.allowed_hosts", http_allowed_hosts, KEY_STRING),
-    TEXT("http.token", http_token, KEY_SECRET),
-    TEXT("http.token_file", http_token_file, KEY_STRING),
-    TEXT("http.tls_cert", http_tls_cert, KEY_STRING),
-    TEXT("http.tls_key", http_tls_key, KEY_STRING),
-    TEXT("hub.url", server_url, KEY_STRING),
-    TEXT("hub.contract_number", contract_number, KEY_STRING),
+    OPTIONAL_TEXT("http.allowed_hosts", http_allowed_hosts, KEY_STRING),
+    OPTIONAL_TEXT("http.token", http_token, KEY_SECRET),
+    OPTIONAL_TEXT("http.token_file", http_token_file, KEY_PATH),
+    OPTIONAL_TEXT("http.tls_cert", http_tls_cert, KEY_PATH),
+    OPTIONAL_TEXT("http.tls_key", http_tls_key, KEY_PATH),
+    OPTIONAL_TEXT("hub.url", server_url, KEY_STRING),
+    OPTIONAL_TEXT("hub.contract_number", contract_number, KEY_STRING),
     DURATION("hub.push_interval", aggregation_interval_ms, 60000, 7 * MS_DAY),
     /* The layout of the GPU Monitor tool's configuration file. */
     ALIAS("collection.interval_seconds", KEY_SECONDS, interval_ms, 100, MS_HOUR, "interval"),
     ALIAS("collection.aggregation_interval_hours", KEY_HOURS, aggregation_interval_ms, 60000,
           7 * MS_DAY, "hub.push_interval"),
     ALIAS("database.file", KEY_PATH, database, 0, 0, "database"),
-    ALIAS("logging.file", KEY_STRING, log_file, 0, 0, "log.file"),
+    ALIAS("logging.file", KEY_PATH, log_file, 0, 0, "log.file"),
     ALIAS("logging.level", KEY_LOG_LEVEL, log_level, 0, 0, "log.level"),
     ALIAS("server.url", KEY_STRING, server_url, 0, 0, "hub.url"),
     ALIAS("server.contract_number", KEY_STRING, contract_number, 0, 0, "hub.contract_number"),
@@ -130,10 +139,10 @@ static const struct key_spec *find_key(const char *name)
 /* A zone is valid when the host's tz database has it (or it is UTC). */
 static bool timezone_known(const char *tz)
 {
-    if (!*tz || strcmp(tz, "UTC") == 0) {
+    if (strcmp(tz, "UTC") == 0) {
         return true;
     }
-    if (tz[0] == '/' || strstr(tz, "..")) {
+    if (!*tz || tz[0] == '/' || strstr(tz, "..")) {
         return false;
     }
     char path[256];
@@ -187,12 +196,26 @@ static int set_bool(char *dst, const struct key_spec *k, const char *text, const
     return 0;
 }
 
+/* Why "" is refused: every string key means something only when set. */
+static const char *empty_why(const struct key_spec *k)
+{
+    if (k->optional) {
+        return "must not be empty (leave the key out, or null in the file, for the default)";
+    }
+    return k->type == KEY_PATH ? "must name a file or directory, not be empty"
+                               : "must not be empty";
+}
+
 /* Stores a value given as text, as on the command line. */
 static int set_text(struct config *cfg, const struct key_spec *k, const char *text,
                     const char *source, struct gp_err *err)
 {
     char *dst = (char *)cfg + k->offset;
     char why[256];
+    if (text[0] == '\0' && (k->type == KEY_STRING || k->type == KEY_PATH ||
+                            k->type == KEY_TIMEZONE || k->type == KEY_SECRET)) {
+        return bad(err, source, k, empty_why(k));
+    }
     switch (k->type) {
     case KEY_RETENTION:
         if (strcmp(text, "forever") == 0 || strcmp(text, "0") == 0) {
@@ -252,10 +275,6 @@ static int set_text(struct config *cfg, const struct key_spec *k, const char *te
         }
         break;
     case KEY_PATH:
-        if (text[0] == '\0') {
-            return bad(err, source, k, "must name a file, not be empty");
-        }
-        break;
     case KEY_STRING:
     default:
         break;
@@ -282,6 +301,10 @@ static int set_json(struct config *cfg, const struct key_spec *k, json_t *v, con
                     struct gp_err *err)
 {
     char text[64];
+    if (json_is_null(v) && k->optional) {
+        memset((char *)cfg + k->offset, 0, k->size); /* unset: the default */
+        return 0;
+    }
     switch (k->type) {
     case KEY_DURATION:
     case KEY_RETENTION:
@@ -462,10 +485,10 @@ int config_write_json(const struct config *cfg, FILE *out)
             v = json_string(level_names[(unsigned)level < 5 ? level : 2]);
             break;
         case KEY_SECRET:
-            v = json_string(src[0] ? "(hidden)" : "");
+            v = src[0] ? json_string("(hidden)") : json_null();
             break;
         default:
-            v = json_string(src);
+            v = k->optional && !src[0] ? json_null() : json_string(src);
             break;
         }
         /* Dotted names become nested objects, as in the file. */

@@ -1,8 +1,10 @@
 /* gpulse's configuration: one JSON file, every key overridable from the
  * command line. The native layout and the one operators already have from
  * the GPU Monitor tool (collection.*, database.file, logging.*, server.*)
- * are both accepted. An unknown key, a wrong type or an out-of-range value
- * is an error that names the key. */
+ * are both accepted. An unknown key, a wrong type, an out-of-range value or
+ * an empty string is an error that names the key; JSON null leaves an
+ * optional string key (timezone, log.file, nvml_lib, database_group,
+ * hub.*) unset, which is how config_write_json() writes an unset one. */
 #ifndef GPULSE_CONFIG_CONFIG_H
 #define GPULSE_CONFIG_CONFIG_H
 
@@ -24,6 +26,7 @@ struct config {
     uint64_t interval_ms;          /* sampling period */
     uint64_t flush_interval_ms;    /* one database transaction per this */
     char database[512];            /* SQLite file */
+    char database_group[64];       /* group (name or number) of the files; "" = the agent's */
     uint64_t retention_samples_ms; /* 0 everywhere below means "keep forever" */
     uint64_t retention_process_samples_ms;
     uint64_t retention_minute_ms;
@@ -31,7 +34,7 @@ struct config {
     uint64_t retention_day_ms;
     uint64_t retention_processes_ms;
     double activity_threshold_pct; /* a minute counts as active above this */
-    char timezone[64];             /* IANA name for day cuts; "" = the host's */
+    char timezone[64];             /* IANA name for day cuts; "" (unset) = the host's */
     enum log_level log_level;
     char log_file[512];               /* "" = standard error */
     char nvml_lib[512];               /* "" = $GPULSE_NVML_LIB, else libnvidia-ml.so.1 */

@@ -239,7 +239,7 @@ int store_activity_build(struct store *s, int64_t day_from, int64_t day_to, stru
     free(rows);
     return rc == SQLITE_OK ? 0
                            : gp_err_set(err, store_errno(rc), "cannot write activity to '%s': %s",
-                                        s->path, sqlite3_errmsg(s->db));
+                                        s->path, store_errmsg(s, rc));
 }
 
 /* Rows of a filter: the machine only, one GPU, or every GPU and the machine. */
@@ -316,7 +316,7 @@ int store_query_activity(struct store *s, const char *gpu, int64_t from_ms, int6
     }
     if (rc != SQLITE_OK) {
         return gp_err_set(err, store_errno(rc), "cannot read activity from '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
+                          store_errmsg(s, rc));
     }
     int64_t first_open = closed ? closed : clock_local_day_start(from_ms);
     int64_t day_from = clock_local_day_start(from_ms);
@@ -347,7 +347,7 @@ int store_query_activity(struct store *s, const char *gpu, int64_t from_ms, int6
     if (rc != SQLITE_DONE) {
         free(rows);
         return gp_err_set(err, store_errno(rc), "cannot read activity from '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
+                          store_errmsg(s, rc));
     }
     /* The days not closed yet (today), from the minutes closed so far. */
     int64_t open_from = first_open > day_from ? first_open : day_from;
@@ -358,7 +358,7 @@ int store_query_activity(struct store *s, const char *gpu, int64_t from_ms, int6
         if (rc != SQLITE_OK) {
             free(rows);
             return gp_err_set(err, store_errno(rc), "cannot read activity from '%s': %s", s->path,
-                              sqlite3_errmsg(s->db));
+                              store_errmsg(s, rc));
         }
         for (size_t i = 0; i < nlive; i++) {
             char uuid[96];

@@ -208,7 +208,7 @@ static int prepare(struct store *s, enum store_blocks_kind kind, int which, sqli
                                       st, NULL);
     if (rc != SQLITE_OK) {
         return gp_err_set(err, store_errno(rc), "cannot prepare a statement on '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
+                          store_errmsg(s, rc));
     }
     *out = *st;
     return 0;
@@ -248,7 +248,7 @@ static int load(struct store *s, enum store_blocks_kind kind, int64_t key,
     sqlite3_reset(st);
     if (src != SQLITE_DONE) {
         return gp_err_set(err, store_errno(src), "cannot read '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
+                          store_errmsg(s, src));
     }
     return 0;
 }
@@ -293,7 +293,7 @@ int store_blocks_add(struct store *s, enum store_blocks_kind kind, int64_t owner
         sqlite3_reset(st);
         if (src != SQLITE_DONE) {
             rc = gp_err_set(err, store_errno(src), "cannot write to '%s': %s", s->path,
-                            sqlite3_errmsg(s->db));
+                            store_errmsg(s, src));
         }
     }
     store_codec_free(&b);

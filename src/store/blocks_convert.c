@@ -200,8 +200,10 @@ int store_raw_export(struct store *s, const char *path, int64_t *damaged, struct
     }
     int e = 0;
     if (rc != SQLITE_OK) {
-        e = gp_err_set(err, store_errno(rc), "cannot write '%s': %s", path,
-                       out ? sqlite3_errmsg(out) : "out of memory");
+        /* the failure is the export's, or else the database's */
+        bool ours = out && (sqlite3_errcode(out) & 0xFF) == (rc & 0xFF);
+        e = gp_err_set(err, store_errno(rc), "cannot export '%s' to '%s': %s", s->path, path,
+                       ours ? sqlite3_errmsg(out) : store_errmsg(s, rc));
     } else if (*damaged) {
         *err = damage;
     }

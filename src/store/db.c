@@ -1,6 +1,7 @@
 /* Opening the database: the right flags and pragmas, clear refusals, and
  * the read-only views for `gpulse db info` and `db check`. */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,9 @@
 
 #include "store/blocks.h"
 #include "store/store_int.h"
+#include "util/clock.h"
+#include "util/fileio.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 /* How long a writer or reader waits for the other before SQLITE_BUSY. */
@@ -37,6 +41,15 @@ int store_errno(int sqlite_rc)
     }
 }
 
+const char *store_errmsg(struct store *s, int rc)
+{
+    int last = s->db ? sqlite3_errcode(s->db) : SQLITE_NOMEM;
+    if (rc != SQLITE_OK && (last & 0xFF) != (rc & 0xFF)) {
+        return sqlite3_errstr(rc);
+    }
+    return s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+}
+
 /* Why a read-write open failed, in the terms an operator acts on. */
 static int explain_cannot_open(const char *path, struct gp_err *err)
 {
@@ -56,25 +69,185 @@ static int explain_cannot_open(const char *path, struct gp_err *err)
     return gp_err_set(err, -EIO, "cannot open database '%s'", path);
 }
 
+/* The files SQLite keeps beside the database, and what they are called in
+ * messages. */
+static const struct {
+    const char *suffix;
+    const char *what;
+} companions[] = {
+    { "", "database" },
+    { "-wal", "database WAL" },
+    { "-shm", "database shared-memory file" },
+    { "-journal", "database journal" },
+};
+
+/* Refuses a database, or a file beside it, that is a symbolic link or not a
+ * regular file: the agent runs as root and must not write through a link
+ * planted there. With create, makes a missing database FILEIO_PRIVATE_MODE
+ * with group gid before SQLite would make it with the umask's mode. */
+static int prepare_files(const char *path, bool create, gid_t gid, struct gp_err *err)
+{
+    for (size_t i = 0; i < GP_ARRAY_LEN(companions); i++) {
+        char name[600];
+        snprintf(name, sizeof(name), "%s%s", path, companions[i].suffix);
+        int rc = fileio_check_regular(name, companions[i].what, err);
+        if (rc) {
+            return rc;
+        }
+    }
+    if (!create || access(path, F_OK) == 0) {
+        return 0; /* an existing database keeps its mode and group */
+    }
+    int fd = -1;
+    int rc = fileio_open_private(path, "database", gid, &fd, NULL, err);
+    if (rc == -ENOENT || rc == -EACCES) {
+        return explain_cannot_open(path, err);
+    }
+    if (rc == 0) {
+        close(fd);
+    }
+    return rc;
+}
+
+/* SQLite resolves links in the path when it opens the file (and opens its
+ * WAL and shm with O_NOFOLLOW): a link planted at path between the check
+ * and the open shows in the name it resolved, which then differs from the
+ * resolved directory and path's own last part. Refused before anything is
+ * read or written. */
+static int check_opened(struct store *s, const char *path, struct gp_err *err)
+{
+    char copy[512];
+    snprintf(copy, sizeof(copy), "%s", path);
+    char base[512];
+    snprintf(base, sizeof(base), "%s", basename(copy));
+    snprintf(copy, sizeof(copy), "%s", path);
+    char *dir = realpath(dirname(copy), NULL);
+    const char *opened = sqlite3_db_filename(s->db, "main");
+    int rc = 0;
+    if (dir && opened) {
+        char expected[1100];
+        snprintf(expected, sizeof(expected), "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, base);
+        if (strcmp(expected, opened) != 0) {
+            rc = gp_err_set(err, -ELOOP,
+                            "refusing database '%s': it is a symbolic link, which gpulse never "
+                            "follows there (remove it)",
+                            path);
+        }
+    }
+    free(dir);
+    return rc;
+}
+
+/* SQLite makes the WAL and shm with the database's mode bits (and, as root,
+ * its owner and group), but with the process's group otherwise: they are
+ * given database_group too, once they exist (after the first write). */
+static int adopt_group(const char *path, gid_t gid, struct gp_err *err)
+{
+    for (size_t i = 1; i < 3 && gid != (gid_t)-1; i++) {
+        char name[600];
+        snprintf(name, sizeof(name), "%s%s", path, companions[i].suffix);
+        int fd = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0) {
+            continue; /* not made yet: SQLite gives it the database's group as root */
+        }
+        struct stat st;
+        int rc = 0;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_gid != gid &&
+            fchown(fd, (uid_t)-1, gid) != 0) {
+            rc = gp_err_set(err, -errno, "cannot give %s '%s' to group %lu (database_group): %s",
+                            companions[i].what, name, (unsigned long)gid, strerror(errno));
+        }
+        close(fd);
+        if (rc) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Before anything is written: SQLite's quick_check reads every page of
+ * every table and index once (not the indexes against the tables, as
+ * integrity_check does), so a damaged page anywhere (which the writer,
+ * retention or the incremental vacuum could meet and build on) refuses
+ * the file with SQLite's own words. It costs a read of the whole file:
+ * docs/performance.md measures it; the agent pays it once at start, and
+ * the read-only queries never. */
+static int check_pages(struct store *s, struct gp_err *err)
+{
+    uint64_t t0_us = clock_monotonic_us();
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+    const char *problem = NULL;
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(st, 0);
+        problem = line && strcmp(line, "ok") != 0 ? line : NULL;
+        rc = SQLITE_OK;
+    }
+    int e = 0;
+    if (problem || rc != SQLITE_OK) {
+        /* "*** in database main ***\nPage 448: ...": the page, on one line */
+        char what[200];
+        snprintf(what, sizeof(what), "%s", problem ? problem : store_errmsg(s, rc));
+        char *body = strstr(what, "***\n");
+        body = body ? body + 4 : what;
+        for (char *c = body; *c; c++) {
+            *c = *c == '\n' ? ' ' : *c;
+        }
+        e = gp_err_set(err, -EILSEQ,
+                       "database '%s' is damaged (SQLite: %s); refusing to write to it, the file "
+                       "was left as it is (gpulse db check names the damage; see "
+                       "docs/storage.md, \"A damaged database\")",
+                       s->path, body);
+    }
+    sqlite3_finalize(st);
+    struct stat fst;
+    log_info("store", "'%s': %.0f MiB checked page by page in %.1f s before writing", s->path,
+             stat(s->path, &fst) == 0 ? (double)fst.st_size / 1048576.0 : 0.0,
+             (double)(clock_monotonic_us() - t0_us) / 1e6);
+    return e;
+}
+
+/* Opens s->path in s->mode into s->db after the checks on the files (and,
+ * to write, making a missing database private), group resolved into *gid. */
+static int open_connection(struct store *s, const char *group, gid_t *gid, struct gp_err *err)
+{
+    const char *path = s->path;
+    bool write = s->mode == STORE_READ_WRITE;
+    if (!write && access(path, F_OK) != 0) {
+        return gp_err_set(err, -ENOENT, "database '%s' does not exist (has the agent run?)", path);
+    }
+    int rc = fileio_group_lookup(group, gid, err);
+    if (rc == 0) {
+        rc = prepare_files(path, write, *gid, err);
+    }
+    if (rc) {
+        return rc;
+    }
+    int flags = write ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
+    int src = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (src == SQLITE_OK) {
+        return check_opened(s, path, err);
+    }
+    return write ? explain_cannot_open(path, err)
+                 : gp_err_set(err, store_errno(src), "cannot open database '%s': %s", path,
+                              s->db ? store_errmsg(s, src) : "out of memory");
+}
+
 int store_open(const char *path, enum store_mode mode, struct store **out, struct gp_err *err)
+{
+    return store_open_private(path, mode, NULL, out, err);
+}
+
+int store_open_private(const char *path, enum store_mode mode, const char *group,
+                       struct store **out, struct gp_err *err)
 {
     struct store *s = xcalloc(1, sizeof(*s));
     snprintf(s->path, sizeof(s->path), "%s", path);
     s->mode = mode;
     s->activity_threshold_pct = 1.0;
-    int rc = 0;
-    int flags =
-        mode == STORE_READ_ONLY ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    if (mode == STORE_READ_ONLY && access(path, F_OK) != 0) {
-        rc = gp_err_set(err, -ENOENT, "database '%s' does not exist (has the agent run?)", path);
-        goto fail;
-    }
-    int src = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
-    if (src != SQLITE_OK) {
-        rc = mode == STORE_READ_ONLY
-                 ? gp_err_set(err, store_errno(src), "cannot open database '%s': %s", path,
-                              s->db ? sqlite3_errmsg(s->db) : "out of memory")
-                 : explain_cannot_open(path, err);
+    gid_t gid = (gid_t)-1;
+    int rc = open_connection(s, group, &gid, err);
+    if (rc) {
         goto fail;
     }
     sqlite3_extended_result_codes(s->db, 1);
@@ -95,6 +268,9 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
         goto fail;
     }
     rc = store_schema_check(s, version, err);
+    if (rc == 0 && mode == STORE_READ_WRITE && version > 0) {
+        rc = check_pages(s, err);
+    }
     if (rc) {
         goto fail;
     }
@@ -133,6 +309,9 @@ int store_open(const char *path, enum store_mode mode, struct store **out, struc
         goto fail;
     }
     rc = store_schema_migrate(s, err);
+    if (rc == 0) {
+        rc = adopt_group(path, gid, err);
+    }
     if (rc) {
         goto fail;
     }
@@ -232,7 +411,7 @@ int store_check(struct store *s, bool *ok, struct gp_err *err)
     int rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL);
     if (rc != SQLITE_OK) {
         return gp_err_set(err, store_errno(rc), "cannot check '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
+                          store_errmsg(s, rc));
     }
     *ok = true;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -247,7 +426,7 @@ int store_check(struct store *s, bool *ok, struct gp_err *err)
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         *ok = false;
-        gp_err_set(err, store_errno(rc), "'%s': %s", s->path, sqlite3_errmsg(s->db));
+        gp_err_set(err, store_errno(rc), "'%s': %s", s->path, store_errmsg(s, rc));
         return 0;
     }
     /* Every raw-sample block must decode too. */
@@ -255,7 +434,7 @@ int store_check(struct store *s, bool *ok, struct gp_err *err)
     struct gp_err first = { 0 };
     rc = store_blocks_check(s, &bad, &first);
     if (rc != SQLITE_OK) {
-        gp_err_set(err, store_errno(rc), "'%s': %s", s->path, sqlite3_errmsg(s->db));
+        gp_err_set(err, store_errno(rc), "'%s': %s", s->path, store_errmsg(s, rc));
     } else if (bad > 0 && *ok) {
         gp_err_set(err, -EILSEQ, "%s (%lld damaged block%s in all)", first.msg, (long long)bad,
                    bad == 1 ? "" : "s");
@@ -277,7 +456,7 @@ int store_put_meta(struct store *s, const char *key, const char *value, struct g
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         return gp_err_set(err, store_errno(rc), "cannot write to '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
+                          store_errmsg(s, rc));
     }
     return 0;
 }

@@ -59,7 +59,7 @@ int store_query_processes(struct store *s, const struct store_process_filter *f,
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) {
         return gp_err_set(err, store_errno(rc), "cannot query '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
+                          store_errmsg(s, rc));
     }
     sqlite3_bind_int64(st, 1, f->since_ms);
     if (f->user) {
@@ -113,7 +113,7 @@ int store_query_processes(struct store *s, const struct store_process_filter *f,
     if (rc != SQLITE_DONE) {
         store_process_rows_free(rows, n);
         return gp_err_set(err, store_errno(rc), "cannot query '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
+                          store_errmsg(s, rc));
     }
     *rows_out = rows;
     *count_out = n;
@@ -368,7 +368,7 @@ int store_query_history(struct store *s, const struct store_history_query *q,
     if (rc != SQLITE_DONE) {
         free(h.rows);
         return gp_err_set(err, store_errno(rc ? rc : SQLITE_ERROR), "cannot query '%s': %s",
-                          s->path, sqlite3_errmsg(s->db));
+                          s->path, store_errmsg(s, rc ? rc : SQLITE_ERROR));
     }
     *rows_out = h.rows;
     *count_out = h.n;
@@ -421,7 +421,7 @@ int store_raw_horizon_ms(struct store *s, const char *gpu, int64_t *out, struct 
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE && rc != SQLITE_OK) {
         return gp_err_set(err, store_errno(rc), "cannot query '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
+                          store_errmsg(s, rc));
     }
     return 0;
 }

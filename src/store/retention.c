@@ -249,7 +249,7 @@ int store_prune(struct store *s, const struct store_retention *ret, int64_t now_
             prune_rule(s, &rules[i], now_ms - limit, start, budget_ms, &out->rows_deleted, &done);
         if (rc != SQLITE_OK) {
             int e = gp_err_set(err, store_errno(rc), "cannot prune %s in '%s': %s", rules[i].table,
-                               s->path, sqlite3_errmsg(s->db));
+                               s->path, store_errmsg(s, rc));
             return e;
         }
         if (!done) {
@@ -275,7 +275,7 @@ int store_prune(struct store *s, const struct store_retention *ret, int64_t now_
         int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
             return gp_err_set(err, store_errno(rc), "cannot vacuum '%s': %s", s->path,
-                              sqlite3_errmsg(s->db));
+                              store_errmsg(s, rc));
         }
         out->pages_freed += free_pages < VACUUM_PAGES ? free_pages : VACUUM_PAGES;
         if (out_of_budget(start, budget_ms)) {

@@ -61,7 +61,7 @@ int64_t store_level_next(enum store_level level, int64_t start_ms)
 static int fail(struct store *s, int rc, const char *what, struct gp_err *err)
 {
     return gp_err_set(err, store_errno(rc), "cannot %s in '%s': %s", what, s->path,
-                      sqlite3_errmsg(s->db));
+                      store_errmsg(s, rc));
 }
 
 static int cached(struct store *s, enum store_rollup_stmt which, sqlite3_stmt **out)

@@ -239,7 +239,7 @@ int store_schema_version(struct store *s, int *version, struct gp_err *err)
     }
     if (rc != SQLITE_ROW) {
         int e = store_errno(rc);
-        gp_err_set(err, e, "cannot read database '%s': %s", s->path, sqlite3_errmsg(s->db));
+        gp_err_set(err, e, "cannot read database '%s': %s", s->path, store_errmsg(s, rc));
         sqlite3_finalize(st);
         return e;
     }
@@ -297,7 +297,7 @@ int store_schema_migrate(struct store *s, struct gp_err *err)
         if (rc != SQLITE_OK) {
             int e = gp_err_set(err, store_errno(rc),
                                "cannot migrate database '%s' to schema version %d: %s", s->path,
-                               v + 1, msg ? msg : sqlite3_errmsg(s->db));
+                               v + 1, msg ? msg : store_errmsg(s, rc));
             sqlite3_free(msg);
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
             return e;

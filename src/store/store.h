@@ -31,6 +31,17 @@ enum store_mode {
 GP_NODISCARD int store_open(const char *path, enum store_mode mode, struct store **out,
                             struct gp_err *err);
 
+/* As store_open(), and refuses too a database, WAL, shm or journal that
+ * is a symbolic link or not a regular file (-ELOOP, -EINVAL; store_open()
+ * does the same); with STORE_READ_WRITE a missing database is created mode
+ * 0640 (FILEIO_PRIVATE_MODE, whatever the umask; SQLite gives its WAL and
+ * shm the same) and, when group (a name or number: database_group) is not
+ * NULL or "", with that group, which its WAL and shm are given too
+ * (-ENOENT: no such group; -EPERM: the process may not give it). An
+ * existing database keeps its mode and group. */
+GP_NODISCARD int store_open_private(const char *path, enum store_mode mode, const char *group,
+                                    struct store **out, struct gp_err *err);
+
 /* Closes the database; NULL is a no-op. */
 void store_close(struct store *s);
 
@@ -41,7 +52,9 @@ const char *store_path(const struct store *s);
  * samples, process lifetimes and per-process samples. period_ms is the
  * sampling period, which a process's first sighting counts as GPU time.
  * Returns 0, or a negative code with err set; on failure nothing of the
- * batch is kept and it can be written again (-ENOSPC when the disk is full). */
+ * batch is kept and it can be written again (-ENOSPC when the disk is full;
+ * -ESTALE, and nothing written, once the file at the path it was opened
+ * with has been deleted or replaced: SQLITE_FCNTL_HAS_MOVED, a stat). */
 GP_NODISCARD int store_write(struct store *s, const struct gpu_snapshot *const *snaps, size_t n,
                              int64_t period_ms, struct gp_err *err);
 

@@ -139,6 +139,12 @@ GP_NODISCARD int store_activity_build(struct store *s, int64_t day_from, int64_t
 /* Frees the rollup statements. */
 void store_rollup_fini(struct store *s);
 
+/* SQLite's message for the failure rc: the connection's own when it is
+ * about rc, else SQLite's text for rc (a ROLLBACK or reset after the
+ * failure leaves "not an error" behind). Static or owned by the
+ * connection: use before the next call on it. */
+const char *store_errmsg(struct store *s, int rc);
+
 /* Maps an SQLite result code to a negative errno for our callers. */
 int store_errno(int sqlite_rc);
 

@@ -38,7 +38,7 @@ int store_query_user_usage(struct store *s, int64_t from_ms, int64_t to_ms,
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) {
         return gp_err_set(err, store_errno(rc), "cannot query '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
+                          store_errmsg(s, rc));
     }
     sqlite3_bind_int64(st, 1, from_ms);
     sqlite3_bind_int64(st, 2, to_ms);
@@ -62,7 +62,7 @@ int store_query_user_usage(struct store *s, int64_t from_ms, int64_t to_ms,
     if (rc != SQLITE_DONE) {
         store_user_usage_free(rows, n);
         return gp_err_set(err, store_errno(rc), "cannot query '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
+                          store_errmsg(s, rc));
     }
     *rows_out = rows;
     *count_out = n;

@@ -76,7 +76,7 @@ static int prepare(struct store *s, const char *sql, sqlite3_stmt **st, struct g
     int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
     if (rc != SQLITE_OK) {
         return gp_err_set(err, store_errno(rc), "cannot prepare a statement on '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
+                          store_errmsg(s, rc));
     }
     return 0;
 }
@@ -160,7 +160,7 @@ static int step_id(struct store *s, sqlite3_stmt *st, int64_t *id, struct gp_err
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE) {
         return gp_err_set(err, store_errno(rc), "cannot write to '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
+                          store_errmsg(s, rc));
     }
     return 0;
 }
@@ -338,7 +338,7 @@ static int process_entry(struct store *s, int64_t gpu_id, const struct gpu_proce
     if (rc != SQLITE_DONE) {
         s->proc_count--;
         return gp_err_set(err, store_errno(rc), "cannot read '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
+                          store_errmsg(s, rc));
     }
     *out = e;
     return 0;
@@ -463,6 +463,16 @@ int store_write(struct store *s, const struct gpu_snapshot *const *snaps, size_t
     if (n == 0) {
         return 0;
     }
+    /* A file deleted or replaced under us would swallow every write that
+     * follows (the open descriptor still takes them): one stat a batch. */
+    int moved = 0;
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved) {
+        return gp_err_set(err, -ESTALE,
+                          "database '%s' was deleted or replaced while the agent ran; nothing "
+                          "more is written to it (restart the agent to create or open the file "
+                          "now at that path)",
+                          s->path);
+    }
     int rc = prepare_all(s, err);
     if (rc) {
         return rc;
@@ -471,7 +481,7 @@ int store_write(struct store *s, const struct gpu_snapshot *const *snaps, size_t
     int src = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (src != SQLITE_OK) {
         return gp_err_set(err, store_errno(src), "cannot write to '%s': %s", s->path,
-                          sqlite3_errmsg(s->db));
+                          store_errmsg(s, src));
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = write_snapshot(s, snaps[i], period_ms, err);
@@ -527,7 +537,7 @@ int store_write(struct store *s, const struct gpu_snapshot *const *snaps, size_t
         src = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
         if (src != SQLITE_OK) {
             rc = gp_err_set(err, store_errno(src), "cannot commit to '%s': %s", s->path,
-                            sqlite3_errmsg(s->db));
+                            store_errmsg(s, src));
         }
     }
     if (rc != 0) {

@@ -56,7 +56,8 @@ static bool parse_clock(const char **p, struct iso_time *t)
     return digits(p, 2, &t->sec);
 }
 
-/* "Z", "+hh:mm", "+hhmm" or "-hh:mm", optional: without one the time is local. */
+/* "Z", "+hh:mm", "+hhmm" or "-hh:mm" within -12:00..+14:00, optional:
+ * without one the time is local. */
 static bool parse_zone(const char **p, struct iso_time *t)
 {
     if (**p == 'Z') {
@@ -78,8 +79,13 @@ static bool parse_zone(const char **p, struct iso_time *t)
     if (!digits(p, 2, &om)) {
         return false;
     }
+    /* The offsets in use: -12:00 (Baker Island) to +14:00 (Kiribati). */
+    int offset_min = sign * (oh * 60 + om);
+    if (om > 59 || offset_min < -12 * 60 || offset_min > 14 * 60) {
+        return false;
+    }
     t->utc = true;
-    t->offset_min = sign * (oh * 60 + om);
+    t->offset_min = offset_min;
     return true;
 }
 

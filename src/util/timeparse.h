@@ -9,7 +9,8 @@
 #include "util/common.h"
 
 /* Parses text into Unix epoch milliseconds. now_ms anchors relative forms;
- * ISO times without a zone are read in the local time zone (TZ). Returns 0,
+ * ISO times without a zone are read in the local time zone (TZ); an offset
+ * must lie in -12:00..+14:00 with minutes 0..59. Returns 0,
  * or -EINVAL for text that is none of the forms above. */
 GP_NODISCARD int timeparse_ms(const char *text, int64_t now_ms, int64_t *out_ms);
 

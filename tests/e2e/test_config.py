@@ -72,6 +72,63 @@ class ConfigCommand(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("unknown configuration key 'colour'", p.stderr)
 
+    def test_empty_strings_exit_2_naming_the_key(self):
+        """An empty string means nothing for any string key (an empty
+        database path once sent every sample to a throw-away temporary
+        database): refused from the file and from flags, naming the key."""
+        d = tempfile.mkdtemp(prefix="gpulse-config-empty-")
+        self.addCleanup(os.rmdir, d)
+        db = os.path.join(d, "never.db")
+        for key in ("database", "proc_root", "nvml_lib", "timezone", "log.file",
+                    "database_group", "hub.url", "hub.contract_number"):
+            section, _, leaf = key.rpartition(".")
+            path = self.file({section: {leaf: ""}} if section else {key: ""})
+            for cmd in (["config"], ["agent", "--once", "--database", db]):
+                p = run(cmd + ["--config", path], {"gpus": [{}]})
+                self.assertEqual(p.returncode, 2, (key, cmd, p.stderr))
+                self.assertIn("key '%s'" % key, p.stderr)
+            p = run(["agent", "--once", "--database", db, "--set", key + "="], {"gpus": [{}]})
+            self.assertEqual(p.returncode, 2, (key, p.stderr))
+            self.assertIn("key '%s'" % key, p.stderr)
+        for flag, key in (("--database", "database"), ("--proc-root", "proc_root"),
+                          ("--nvml-lib", "nvml_lib"), ("--log-file", "log.file")):
+            p = run(["agent", "--once", "--database", db, flag, ""], {"gpus": [{}]})
+            self.assertEqual(p.returncode, 2, (flag, p.stderr))
+            self.assertIn("'%s'" % key, p.stderr)
+        for cmd in (["history"], ["processes"], ["db", "info"]):
+            p = run(cmd + ["--database", ""], None)
+            self.assertEqual(p.returncode, 2, (cmd, p.stderr))
+            self.assertIn("key 'database'", p.stderr)
+        self.assertFalse(os.path.exists(db))
+
+    def test_unset_keys_are_written_as_null_and_load_back(self):
+        p = run(["config"], None)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        eff = json.loads(p.stdout)
+        self.assertIsNone(eff["timezone"])
+        self.assertIsNone(eff["log"]["file"])
+        path = self.file(p.stdout)
+        q = run(["config", "--config", path], None)
+        self.assertEqual(q.returncode, 0, q.stderr)
+        self.assertEqual(json.loads(q.stdout), eff)
+
+    def test_time_offsets_out_of_range_are_refused(self):
+        for zone in ("+99:99", "UTC+99", "-13:00"):
+            path = self.file({"timezone": zone})
+            p = run(["config", "--config", path], None)
+            self.assertEqual(p.returncode, 2, zone)
+            self.assertIn("key 'timezone'", p.stderr)
+        for t in ("2026-11-30T10:00+99:99", "2026-11-30T10:00+14:01", "2026-11-30T10:00-12:30",
+                  "2026-11-30T10:00+05:60"):
+            p = run(["history", "--database", "/nonexistent/g.db", "--from", t], None)
+            self.assertEqual(p.returncode, 2, (t, p.stderr))
+            self.assertIn(t, p.stderr)
+        # the ends of the offsets in use are times like any other
+        p = run(["history", "--database", "/nonexistent/g.db", "--from", "2026-11-30T10:00+14:00"],
+                None)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("does not exist", p.stderr)
+
 
 class NowUsesTheConfiguration(unittest.TestCase):
     def test_nvml_lib_from_the_file(self):

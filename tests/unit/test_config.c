@@ -94,7 +94,7 @@ static void errors_name_the_key(void **state)
         { "{\"interval\": true}", "key 'interval': must be a duration string" },
         { "{\"interval\": \"fast\"}", "key 'interval'" },
         { "{\"database\": 3}", "key 'database': must be a string" },
-        { "{\"database\": \"\"}", "key 'database': must name a file, not be empty" },
+        { "{\"database\": \"\"}", "key 'database': must name a file or directory, not be empty" },
         { "{\"database\": {\"file\": \"\"}}", "key 'database.file': must name a file" },
         { "{\"pcie\": \"true\"}", "key 'pcie': must be true or false" },
         { "{\"pcie\": 1}", "key 'pcie': must be true or false" },
@@ -118,6 +118,94 @@ static void errors_name_the_key(void **state)
         if (!strstr(err.msg, cases[i].expect)) {
             fail_msg("case %zu: expected '%s' in '%s'", i, cases[i].expect, err.msg);
         }
+    }
+}
+
+/* An empty string means nothing for any string key: from the file and
+ * from the command line it is refused naming the key (an empty database
+ * path once wrote to a throw-away temporary database). */
+static void empty_strings_refused(void **state)
+{
+    (void)state;
+    static const char *const keys[] = {
+        "database",   "database.file",          "proc_root",      "nvml_lib", "timezone",
+        "log.file",   "logging.file",           "database_group", "hub.url",  "hub.contract_number",
+        "server.url", "server.contract_number", "http.listen",
+    };
+    for (size_t i = 0; i < GP_ARRAY_LEN(keys); i++) {
+        struct config cfg;
+        config_defaults(&cfg);
+        struct gp_err err = { 0 };
+        assert_int_equal(config_set(&cfg, keys[i], "", &err), -EINVAL);
+        char expect[80];
+        snprintf(expect, sizeof(expect), "key '%s'", keys[i]);
+        if (!strstr(err.msg, expect)) {
+            fail_msg("--set %s=: expected '%s' in '%s'", keys[i], expect, err.msg);
+        }
+        /* the same key in a file, nested as it is written there */
+        char json[160];
+        const char *dot = strchr(keys[i], '.');
+        if (dot) {
+            snprintf(json, sizeof(json), "{\"%.*s\": {\"%s\": \"\"}}", (int)(dot - keys[i]),
+                     keys[i], dot + 1);
+        } else {
+            snprintf(json, sizeof(json), "{\"%s\": \"\"}", keys[i]);
+        }
+        err = (struct gp_err){ 0 };
+        assert_int_equal(parse(&cfg, json, &err), -EINVAL);
+        if (!strstr(err.msg, expect)) {
+            fail_msg("%s: expected '%s' in '%s'", json, expect, err.msg);
+        }
+    }
+    /* the defaults are unchanged by a refused value */
+    struct config cfg;
+    config_defaults(&cfg);
+    struct gp_err err = { 0 };
+    assert_int_equal(config_set(&cfg, "proc_root", "", &err), -EINVAL);
+    assert_string_equal(cfg.proc_root, "/proc");
+}
+
+/* null leaves an optional key at its default; a required one refuses it. */
+static void null_unsets_optional_keys(void **state)
+{
+    (void)state;
+    struct config cfg;
+    struct gp_err err = { 0 };
+    assert_int_equal(parse(&cfg,
+                           "{\"timezone\": \"UTC\", \"log\": {\"file\": \"/tmp/g.log\"},"
+                           " \"database_group\": \"adm\"}",
+                           &err),
+                     0);
+    assert_string_equal(cfg.database_group, "adm");
+    assert_int_equal(config_parse(&cfg,
+                                  "{\"timezone\": null, \"log\": {\"file\": null},"
+                                  " \"nvml_lib\": null, \"database_group\": null}",
+                                  strlen("{\"timezone\": null, \"log\": {\"file\": null},"
+                                         " \"nvml_lib\": null, \"database_group\": null}"),
+                                  "t.json", &err),
+                     0);
+    assert_string_equal(cfg.timezone, "");
+    assert_string_equal(cfg.log_file, "");
+    assert_string_equal(cfg.database_group, "");
+    assert_int_equal(parse(&cfg, "{\"database\": null}", &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "key 'database': must be a string"));
+    assert_int_equal(parse(&cfg, "{\"proc_root\": null}", &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "key 'proc_root'"));
+}
+
+/* A zone is a name the host knows; a UTC offset is not one, least of all
+ * one that no place has. */
+static void timezone_offsets_refused(void **state)
+{
+    (void)state;
+    static const char *const bad_zones[] = { "+99:99", "-99:99", "UTC+99", "+14:01", "+05:60" };
+    for (size_t i = 0; i < GP_ARRAY_LEN(bad_zones); i++) {
+        struct config cfg;
+        config_defaults(&cfg);
+        struct gp_err err = { 0 };
+        assert_int_equal(config_set(&cfg, "timezone", bad_zones[i], &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "key 'timezone'"));
+        assert_string_equal(cfg.timezone, "");
     }
 }
 
@@ -181,16 +269,26 @@ static void round_trip(void **state)
     assert_int_equal(b.retention_day_ms, 0);
     assert_true(b.pcie);
     assert_non_null(strstr(text, "\"pcie\": true"));
+    /* unset optional keys are written as null and load back unset */
+    assert_non_null(strstr(text, "\"timezone\": null"));
+    assert_string_equal(b.timezone, "");
+    assert_string_equal(b.log_file, "");
     free(text);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(defaults),           cmocka_unit_test(native_layout),
-        cmocka_unit_test(gpu_monitor_layout), cmocka_unit_test(errors_name_the_key),
-        cmocka_unit_test(overrides),          cmocka_unit_test(missing_file),
+        cmocka_unit_test(defaults),
+        cmocka_unit_test(native_layout),
+        cmocka_unit_test(gpu_monitor_layout),
+        cmocka_unit_test(errors_name_the_key),
+        cmocka_unit_test(overrides),
+        cmocka_unit_test(missing_file),
         cmocka_unit_test(round_trip),
+        cmocka_unit_test(empty_strings_refused),
+        cmocka_unit_test(null_unsets_optional_keys),
+        cmocka_unit_test(timezone_offsets_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -197,6 +197,11 @@ static void times_people_type(void **state)
     assert_int_equal(t, now);
     assert_int_equal(timeparse_ms("2026-11-18T05:36:40-05:30", now, &t), 0);
     assert_int_equal(t, now);
+    /* the ends of the offsets in use */
+    assert_int_equal(timeparse_ms("2026-11-19T01:06:40+14:00", now, &t), 0);
+    assert_int_equal(t, now);
+    assert_int_equal(timeparse_ms("2026-11-17T23:06:40-12:00", now, &t), 0);
+    assert_int_equal(t, now);
     /* a leap second is the next minute's first */
     assert_int_equal(timeparse_ms("2026-11-18T11:05:60Z", now, &t), 0);
     assert_int_equal(t, now - 40000);
@@ -217,6 +222,10 @@ static void times_people_type(void **state)
                                        "2026-11-18T10:00:0",
                                        "2026-11-18T10:00Zx",
                                        "2026-11-18T10:00+02:",
+                                       "2026-11-18T10:00+99:99", /* no such offset */
+                                       "2026-11-18T10:00+02:60",
+                                       "2026-11-18T10:00+1401",
+                                       "2026-11-18T10:00-12:01",
                                        "2026-11-18T",
                                        "2026-11-00",
                                        "2026-00-18",
