@@ -25,8 +25,10 @@ struct agent_start_state {
 };
 
 struct agent_start {
-    pthread_mutex_t lock; /* guards everything below */
-    pthread_cond_t wake;  /* abandoned was set (on CLOCK_MONOTONIC) */
+    pthread_mutex_t lock;   /* guards everything below */
+    pthread_cond_t wake;    /* abandoned was set (on CLOCK_MONOTONIC) */
+    pthread_cond_t changed; /* st changed: version moved on (CLOCK_MONOTONIC) */
+    unsigned version;
     struct agent_start_state st;
     struct gpu_session *session; /* opened, not yet taken */
     bool abandoned;
@@ -43,6 +45,7 @@ static void start_free(struct agent_start *s)
 {
     gpu_session_free(s->session);
     pthread_cond_destroy(&s->wake);
+    pthread_cond_destroy(&s->changed);
     pthread_mutex_destroy(&s->lock);
     free(s->nvml_lib);
     free(s->proc_root);
@@ -71,17 +74,31 @@ static uint64_t with_jitter(struct agent_start *s, uint64_t delay_ms)
     return delay_ms + x % (delay_ms / 5 + 1);
 }
 
-/* Waits wait_ms for the owner to abandon s; called and returns with the
- * lock held. */
-static void wait_abandoned(struct agent_start *s, uint64_t wait_ms)
+/* The CLOCK_MONOTONIC time wait_ms from now. */
+static struct timespec deadline_in(uint64_t wait_ms)
 {
     struct timespec deadline = { 0 };
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     uint64_t ns = (uint64_t)deadline.tv_nsec + wait_ms % 1000 * 1000000;
     deadline.tv_sec += (time_t)(wait_ms / 1000 + ns / 1000000000);
     deadline.tv_nsec = (long)(ns % 1000000000);
+    return deadline;
+}
+
+/* Waits wait_ms for the owner to abandon s; called and returns with the
+ * lock held. */
+static void wait_abandoned(struct agent_start *s, uint64_t wait_ms)
+{
+    struct timespec deadline = deadline_in(wait_ms);
     while (!s->abandoned && pthread_cond_timedwait(&s->wake, &s->lock, &deadline) != ETIMEDOUT) {
     }
+}
+
+/* Tells the owner that st changed; with the lock held. */
+static void note_change(struct agent_start *s)
+{
+    s->version++;
+    pthread_cond_broadcast(&s->changed);
 }
 
 static void *start_main(void *arg)
@@ -95,6 +112,7 @@ static void *start_main(void *arg)
         s->st.tries++;
         s->st.retry_at_ms = 0;
         s->st.try_started_ms = clock_realtime_ms();
+        note_change(s);
         pthread_mutex_unlock(&s->lock);
         struct gpu_session *session = NULL;
         struct gp_err err = { 0 };
@@ -105,16 +123,19 @@ static void *start_main(void *arg)
             /* Freed with s if the owner has gone meanwhile. */
             s->session = session;
             s->st.done = true;
+            note_change(s);
             break;
         }
         s->st.rc = rc;
         snprintf(s->st.error, sizeof(s->st.error), "%s", err.msg);
         if (!s->retry) {
             s->st.gave_up = true;
+            note_change(s);
             break;
         }
         uint64_t wait_ms = with_jitter(s, delay_ms);
         s->st.retry_at_ms = clock_realtime_ms() + (int64_t)wait_ms;
+        note_change(s);
         wait_abandoned(s, wait_ms);
         delay_ms =
             2 * delay_ms < AGENT_START_MAX_RETRY_MS ? 2 * delay_ms : AGENT_START_MAX_RETRY_MS;
@@ -126,11 +147,10 @@ static void *start_main(void *arg)
 /* Begins opening NVML with opts (copied, strings included) on a detached
  * thread that blocks every signal. With retry, a failed try is made again
  * after the backoff until it succeeds or the owner abandons it; without,
- * the first failure is final (gave_up). Returns 0, or a negative errno
- * with err set when the thread cannot be started. The owner ends it with
- * take() or abandon(). */
-static int begin(const struct gpu_options *opts, bool retry, struct agent_start **out,
-                 struct gp_err *err)
+ * the first failure is final (gave_up). Returns it, or NULL with err set
+ * (a negative errno) when the thread cannot be started. The owner ends it
+ * with take() or abandon(). */
+static struct agent_start *begin(const struct gpu_options *opts, bool retry, struct gp_err *err)
 {
     struct agent_start *s = xcalloc(1, sizeof(*s));
     pthread_mutex_init(&s->lock, NULL);
@@ -138,6 +158,7 @@ static int begin(const struct gpu_options *opts, bool retry, struct agent_start 
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&s->wake, &attr);
+    pthread_cond_init(&s->changed, &attr);
     pthread_condattr_destroy(&attr);
     s->opts = *opts;
     s->nvml_lib = opts->nvml_lib ? xstrdup(opts->nvml_lib) : NULL;
@@ -163,15 +184,23 @@ static int begin(const struct gpu_options *opts, bool retry, struct agent_start 
     pthread_attr_destroy(&tattr);
     if (prc != 0) {
         start_free(s);
-        return gp_err_set(err, -prc, "cannot start the thread that opens NVML: %s", strerror(prc));
+        gp_err_set(err, -prc, "cannot start the thread that opens NVML: %s", strerror(prc));
+        return NULL;
     }
-    *out = s;
-    return 0;
+    return s;
 }
 
-static void state(struct agent_start *s, struct agent_start_state *out)
+/* Copies the state into out once it changed since *seen (a version, moved
+ * on here), or after wait_ms; never waits on NVML longer. */
+static void state_after(struct agent_start *s, unsigned *seen, uint64_t wait_ms,
+                        struct agent_start_state *out)
 {
+    struct timespec deadline = deadline_in(wait_ms);
     pthread_mutex_lock(&s->lock);
+    while (s->version == *seen &&
+           pthread_cond_timedwait(&s->changed, &s->lock, &deadline) != ETIMEDOUT) {
+    }
+    *seen = s->version;
     *out = s->st;
     pthread_mutex_unlock(&s->lock);
 }
@@ -218,13 +247,23 @@ static void note_starting(struct agent_live *live, const struct agent_start_stat
 int agent_start_open(const struct gpu_options *gopts, const struct agent_start_opts *o,
                      struct gpu_session **out, struct gp_err *err)
 {
-    struct agent_start *s = NULL;
-    int rc = begin(gopts, o->retry, &s, err);
-    char logged[sizeof(err->msg)] = "";
     *out = NULL;
-    while (rc == 0) {
+    struct agent_start *s = begin(gopts, o->retry, err);
+    if (!s) {
+        return err->code;
+    }
+    char logged[sizeof(err->msg)] = "";
+    unsigned seen = 0;
+    for (;;) {
+        /* Wakes when the state changes, and every 50 ms to take the
+         * signals, which wait blocked meanwhile. */
         struct agent_start_state st;
-        state(s, &st);
+        state_after(s, &seen, 50, &st);
+        struct timespec now = { 0 };
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (clock_sleep_until(&now, o->sleep_mask) == EINTR && o->woken) {
+            o->woken(o->ctx);
+        }
         note_starting(o->live, &st);
         if (st.done) {
             *out = take(s);
@@ -251,17 +290,5 @@ int agent_start_open(const struct gpu_options *gopts, const struct agent_start_o
             log_info("agent", "stopped before NVML could be opened (%u tries)", st.tries);
             return 0;
         }
-        /* Looks again in 50 ms, or at once when a signal comes. */
-        struct timespec next = { 0 };
-        clock_gettime(CLOCK_MONOTONIC, &next);
-        next.tv_nsec += 50 * 1000000L;
-        if (next.tv_nsec >= 1000000000L) {
-            next.tv_sec++;
-            next.tv_nsec -= 1000000000L;
-        }
-        if (clock_sleep_until(&next, o->sleep_mask) == EINTR && o->woken) {
-            o->woken(o->ctx);
-        }
     }
-    return rc;
 }

@@ -33,14 +33,15 @@ struct agent_start_opts {
 };
 
 /* Opens NVML with gopts on a thread of its own, which blocks every signal,
- * and waits for it, looking every 50 ms and when a signal comes. A failed
- * try is made again after the backoff above, when o->retry; each distinct
- * failure is logged once, and the success after one. Returns 0 with *out
- * the session (the caller frees it with gpu_session_free()); 0 with *out
- * NULL when *o->stop was set first (a try under way is left to finish on
- * its thread, which then frees what it opened: a hung nvmlInit never holds
- * up a stop); or, without retry, the failure as gpu_session_open's, with
- * err set; -EAGAIN and the like when the thread cannot be started. */
+ * and waits for it, waking when its state changes and every 50 ms to take
+ * the signals (blocked, they wait for that). A failed try is made again
+ * after the backoff above, when o->retry; each distinct failure is logged
+ * once, and the success after one. Returns 0 with *out the session (the
+ * caller frees it with gpu_session_free()); 0 with *out NULL when *o->stop
+ * was set first (a try under way is left to finish on its thread, which
+ * then frees what it opened: a hung nvmlInit never holds up a stop); or,
+ * without retry, the failure as gpu_session_open's, with err set; -EAGAIN
+ * and the like when the thread cannot be started. */
 GP_NODISCARD int agent_start_open(const struct gpu_options *gopts, const struct agent_start_opts *o,
                                   struct gpu_session **out, struct gp_err *err);
 
