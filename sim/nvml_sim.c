@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cost.h"
 #include "gpu/nvml_abi.h"
@@ -154,6 +155,60 @@ static int load_scenario(void)
     return 0;
 }
 
+/* Seconds since this process started, from /proc/self/stat's start time
+ * (clock ticks after boot) and CLOCK_BOOTTIME, which counts from the same
+ * instant: unlike anything kept in the library, it survives a client's
+ * dlclose and dlopen between tries. 0 when it cannot be read. */
+static double process_age_s(void)
+{
+    char buf[1024];
+    FILE *f = fopen("/proc/self/stat", "re");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f) {
+        fclose(f);
+    }
+    buf[n] = '\0';
+    /* Field 22; the command name (field 2) may hold spaces and ')'. */
+    char *p = strrchr(buf, ')');
+    for (int field = 2; p && field < 22; field++) {
+        p = strchr(p + 1, ' ');
+    }
+    if (!p) {
+        return 0;
+    }
+    double start_s = (double)strtoull(p + 1, NULL, 10) / (double)sysconf(_SC_CLK_TCK);
+    struct timespec ts = { 0 };
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - start_s;
+}
+
+/* Whether this nvmlInit fails with the scenario's init.error: while within
+ * init.fail_count calls and init.fails_for_s of the process's start, as
+ * far as either is given. Called with g.lock held. */
+static bool init_fails(void)
+{
+    if (!g.sc.init_error) {
+        return false;
+    }
+    if (g.sc.init_fail_count >= 0 && g.init_calls > g.sc.init_fail_count) {
+        return false;
+    }
+    return g.sc.init_fails_for_s < 0 || process_age_s() < g.sc.init_fails_for_s;
+}
+
+/* init.delay_s: the call hangs that long, as a driver stuck initialising
+ * does, without holding the library's lock. */
+static void init_delay(void)
+{
+    pthread_mutex_lock(&g.lock);
+    double delay_s = g.loaded ? g.sc.init_delay_s : 0;
+    pthread_mutex_unlock(&g.lock);
+    struct timespec ts = { .tv_sec = (time_t)delay_s,
+                           .tv_nsec = (long)((delay_s - (double)(time_t)delay_s) * 1e9) };
+    while (delay_s > 0 && nanosleep(&ts, &ts) != 0) {
+    }
+}
+
 static nvmlReturn_t do_init(enum sim_cost_fn fn)
 {
     pthread_mutex_lock(&g.lock);
@@ -164,8 +219,11 @@ static nvmlReturn_t do_init(enum sim_cost_fn fn)
         g.load_error_code = rc;
         goto out;
     }
+    pthread_mutex_unlock(&g.lock);
+    init_delay();
+    pthread_mutex_lock(&g.lock);
     g.init_calls++;
-    if (g.sc.init_error && (g.sc.init_fail_count < 0 || g.init_calls <= g.sc.init_fail_count)) {
+    if (init_fails()) {
         rc = g.sc.init_error;
         goto out;
     }

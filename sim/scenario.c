@@ -797,6 +797,40 @@ static int parse_call_cost(struct parse *ps, json_t *v, struct sim_cost_profile 
     return 0;
 }
 
+/* "init": how nvmlInit fails or hangs. An error with neither limit fails
+ * every call; fail_count and fails_for_s end the failures (the first to
+ * run out ends them); fails_for_s alone fails with DRIVER_NOT_LOADED, as a
+ * driver not yet loaded at boot does. */
+static int parse_init(struct parse *ps, json_t *init, struct sim_scenario *out)
+{
+    if (!init) {
+        return 0;
+    }
+    static const char *const ikeys[] = { "error", "fail_count", "fails_for_s", "delay_s", NULL };
+    char error_name[40] = "";
+    double count = -1;
+    if (!json_is_object(init)) {
+        return fail(ps, "init", "must be an object");
+    }
+    if (check_keys(ps, init, "init", ikeys) ||
+        opt_string(ps, init, "init", "error", error_name, sizeof(error_name)) ||
+        opt_number(ps, init, "init", "fail_count", 0, 1e9, &count) ||
+        opt_number(ps, init, "init", "fails_for_s", 0, 1e6, &out->init_fails_for_s) ||
+        opt_number(ps, init, "init", "delay_s", 0, 3600, &out->init_delay_s)) {
+        return -1;
+    }
+    if (error_name[0]) {
+        out->init_error = sim_error_code(error_name);
+        if (out->init_error < 0) {
+            return fail(ps, "init.error", "unknown NVML error name '%s'", error_name);
+        }
+    } else if (out->init_fails_for_s >= 0) {
+        out->init_error = sim_error_code("DRIVER_NOT_LOADED");
+    }
+    out->init_fail_count = (long)count;
+    return 0;
+}
+
 int sim_scenario_parse(const char *text, size_t len, const char *name, struct sim_scenario *out,
                        char *err, size_t err_size)
 {
@@ -808,6 +842,7 @@ int sim_scenario_parse(const char *text, size_t len, const char *name, struct si
         .sample_period_s = 0.2,
         .sample_buffer = 71,
         .init_fail_count = -1,
+        .init_fails_for_s = -1,
         .call_cost = sim_cost_h200(),
     };
     snprintf(out->driver_version, sizeof(out->driver_version), "550.54.15");
@@ -849,28 +884,8 @@ int sim_scenario_parse(const char *text, size_t len, const char *name, struct si
         goto out;
     }
 
-    json_t *init = json_object_get(root, "init");
-    if (init) {
-        static const char *const ikeys[] = { "error", "fail_count", NULL };
-        char error_name[40] = "";
-        double count = -1;
-        if (!json_is_object(init)) {
-            fail(&ps, "init", "must be an object");
-            goto out;
-        }
-        if (check_keys(&ps, init, "init", ikeys) ||
-            opt_string(&ps, init, "init", "error", error_name, sizeof(error_name)) ||
-            opt_number(&ps, init, "init", "fail_count", 0, 1e9, &count)) {
-            goto out;
-        }
-        if (error_name[0]) {
-            out->init_error = sim_error_code(error_name);
-            if (out->init_error < 0) {
-                fail(&ps, "init.error", "unknown NVML error name '%s'", error_name);
-                goto out;
-            }
-        }
-        out->init_fail_count = (long)count;
+    if (parse_init(&ps, json_object_get(root, "init"), out)) {
+        goto out;
     }
 
     json_t *gpus = json_object_get(root, "gpus");

@@ -120,10 +120,12 @@ struct sim_scenario {
     char driver_version[80];
     char nvml_version[80];
     int cuda_version;
-    double sample_period_s;            /* the driver's utilization sample period */
-    unsigned sample_buffer;            /* samples the driver keeps */
-    int init_error;                    /* NVML code nvmlInit returns (0: succeeds) */
-    long init_fail_count;              /* ...for this many calls, then succeeds (-1: always) */
+    double sample_period_s;  /* the driver's utilization sample period */
+    unsigned sample_buffer;  /* samples the driver keeps */
+    int init_error;          /* NVML code nvmlInit returns (0: succeeds) */
+    long init_fail_count;    /* ...for this many calls, then succeeds (-1: always) */
+    double init_fails_for_s; /* ...until this long after the process started (-1: always) */
+    double init_delay_s;     /* every nvmlInit sleeps this long first (a hanging driver) */
     struct sim_cost_profile call_cost; /* CPU time per call ("call_cost") */
     struct sim_gpu *gpus;
     size_t gpu_count;

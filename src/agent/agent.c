@@ -12,8 +12,10 @@
 
 #include "agent/live.h"
 #include "agent/queue.h"
+#include "agent/start.h"
 #include "gpu/gpu.h"
 #include "http/http.h"
+#include "proc/procinfo.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/fileio.h"
@@ -88,6 +90,11 @@ struct writer {
     struct agent_live *live; /* told how each flush went; may be NULL */
     int last_error;          /* of the last flush: 0, or a negative code */
     struct gp_err last_err;  /* what it was */
+    /* The versions the sampler read, handed over once NVML is open: the
+     * database connection is the writer's alone. */
+    pthread_mutex_t versions_lock; /* guards the two below */
+    bool versions_handed;
+    struct gpu_system versions;
 };
 
 /* Writes what is pending; on failure keeps it for the next flush and logs
@@ -176,6 +183,50 @@ static void prune_if_due(struct writer *w)
     }
 }
 
+static void record_versions(struct store *s, const struct gpu_system *sys)
+{
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    char cuda[32] = "";
+    gpu_cuda_version_format(sys, cuda, sizeof(cuda));
+    const char *const pairs[][2] = {
+        { "host", host },
+        { "driver_version", sys->driver_version },
+        { "nvml_version", sys->nvml_version },
+        { "cuda_version", cuda },
+        { "gpulse_version", GPULSE_VERSION },
+    };
+    struct gp_err err = { 0 };
+    for (size_t i = 0; i < GP_ARRAY_LEN(pairs); i++) {
+        if (store_put_meta(s, pairs[i][0], pairs[i][1], &err) != 0) {
+            log_warn("store", "%s", err.msg);
+            return;
+        }
+    }
+}
+
+/* Stores the versions the sampler handed over, once. */
+static void record_versions_if_handed(struct writer *w)
+{
+    pthread_mutex_lock(&w->versions_lock);
+    bool handed = w->versions_handed;
+    struct gpu_system sys = w->versions;
+    w->versions_handed = false;
+    pthread_mutex_unlock(&w->versions_lock);
+    if (handed) {
+        record_versions(w->store, &sys);
+    }
+}
+
+/* The sampler: hands the versions read with the first tick to the writer. */
+static void hand_versions(struct writer *w, const struct gpu_system *sys)
+{
+    pthread_mutex_lock(&w->versions_lock);
+    w->versions = *sys;
+    w->versions_handed = true;
+    pthread_mutex_unlock(&w->versions_lock);
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
@@ -200,6 +251,7 @@ static void *writer_main(void *arg)
                 pending[n++] = got[i];
             }
         }
+        record_versions_if_handed(w);
         bool written = flush(w, pending, &n, &w->last_error);
         if (written) {
             prune_if_due(w);
@@ -275,30 +327,9 @@ static void hold(struct held_ticks *h, struct gpu_snapshot *snap)
     h->snaps[h->n++] = snap;
 }
 
-static void record_versions(struct store *s, const struct gpu_system *sys)
+static void reopen_log_if_asked(const void *ctx)
 {
-    char host[256] = "";
-    gethostname(host, sizeof(host) - 1);
-    char cuda[32] = "";
-    gpu_cuda_version_format(sys, cuda, sizeof(cuda));
-    const char *const pairs[][2] = {
-        { "host", host },
-        { "driver_version", sys->driver_version },
-        { "nvml_version", sys->nvml_version },
-        { "cuda_version", cuda },
-        { "gpulse_version", GPULSE_VERSION },
-    };
-    struct gp_err err = { 0 };
-    for (size_t i = 0; i < GP_ARRAY_LEN(pairs); i++) {
-        if (store_put_meta(s, pairs[i][0], pairs[i][1], &err) != 0) {
-            log_warn("store", "%s", err.msg);
-            return;
-        }
-    }
-}
-
-static void reopen_log_if_asked(const struct agent_options *opts)
-{
+    const struct agent_options *opts = ctx;
     if (opts->reopen && *opts->reopen) {
         *opts->reopen = 0;
         if (log_reopen() != 0) {
@@ -309,12 +340,112 @@ static void reopen_log_if_asked(const struct agent_options *opts)
     }
 }
 
-/* The HTTP server starts once the agent holds its database and NVML, and
- * stops before they close. */
+/* SIGTERM, SIGINT and SIGHUP reach the sampler only while it sleeps:
+ * blocked the rest of the time, one that comes during a read waits for
+ * the next sleep instead of slipping in between the check of the flag and
+ * the sleep (which would then last a whole period, up to an hour). The
+ * other threads block every signal, so none is handled where the sampler
+ * would not wake. *sleep_mask gets the mask to sleep with (the one before). */
+static void block_agent_signals(sigset_t *sleep_mask)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, sleep_mask);
+}
+
+/* Blocks every signal in this thread, so that the threads it starts next
+ * inherit that mask; *old gets the mask to restore. */
+static void block_all_signals(sigset_t *old)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, old);
+}
+
+struct sampler {
+    const struct agent_options *opts;
+    struct gpu_session *session;
+    struct agent_live *live; /* NULL when nothing is served */
+    struct agent_queue *queue;
+    struct writer *writer;
+    const sigset_t *sleep_mask; /* the only time the stop signals are taken */
+    uint64_t missed;            /* deadlines skipped, under missed_lock (the writer stores it) */
+    pthread_mutex_t missed_lock;
+    uint64_t ticks;
+};
+
+static void publish(struct sampler *sp, const struct gpu_snapshot *snap)
+{
+    uint64_t pushed = 0;
+    uint64_t dropped = 0;
+    agent_queue_counters(sp->queue, &pushed, &dropped);
+    pthread_mutex_lock(&sp->missed_lock);
+    uint64_t missed = sp->missed;
+    pthread_mutex_unlock(&sp->missed_lock);
+    agent_live_publish(sp->live, snap, missed, dropped);
+}
+
+/* Reads every GPU on a fixed schedule until a stop (or one tick with
+ * --once), then settles what it holds and hands it to the writer. */
+static void sample(struct sampler *sp)
+{
+    const struct agent_options *opts = sp->opts;
+    const struct config *cfg = opts->cfg;
+    /* Fixed deadlines on the monotonic clock: a late read never makes the
+     * next one late too, and missed deadlines are skipped and counted. */
+    struct clock_schedule ticks_schedule;
+    clock_schedule_init(&ticks_schedule, cfg->interval_ms);
+    struct held_ticks held = { 0 };
+    while (!*opts->stop) {
+        struct gpu_snapshot *snap = agent_queue_spare(sp->queue);
+        gpu_session_read(sp->session, snap);
+        if (sp->ticks == 0) {
+            hand_versions(sp->writer, &snap->system);
+        }
+        if (sp->live) {
+            publish(sp, snap);
+        }
+        hold(&held, snap);
+        sp->ticks++;
+        if (opts->once) {
+            break;
+        }
+        if (held.n >= settle_every(cfg, sp->session)) {
+            settle_held(&held, sp->session, sp->live, sp->queue, false);
+        }
+        uint64_t skipped = clock_schedule_next(&ticks_schedule);
+        if (skipped) {
+            pthread_mutex_lock(&sp->missed_lock);
+            sp->missed += skipped;
+            pthread_mutex_unlock(&sp->missed_lock);
+            log_debug("agent", "a read ran late: %llu tick(s) skipped",
+                      (unsigned long long)skipped);
+        }
+        /* A signal wakes the sleep: SIGHUP is handled and the sleep goes on
+         * to the same deadline; a stop ends it. */
+        while (!*opts->stop && clock_sleep_until(&ticks_schedule.next, sp->sleep_mask) == EINTR) {
+            reopen_log_if_asked(opts);
+        }
+    }
+    settle_held(&held, sp->session, sp->live, sp->queue, true);
+    free(held.snaps);
+}
+
+/* ----------------------------------------------------------- the agent -- */
+
+/* The HTTP server starts as soon as the agent holds its database, before
+ * NVML is open (/health says "starting" and why meanwhile), and stops
+ * before the database closes. Its threads block every signal. */
 static int serve_start(const struct agent_options *opts, struct agent_live *live,
                        struct http_server **out, struct gp_err *err)
 {
+    sigset_t old;
+    block_all_signals(&old);
     int rc = http_server_start(opts->cfg, live, out, err);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc == 0) {
         log_info("http", "serving on %s", http_server_url(*out));
         if (opts->announce) {
@@ -325,40 +456,86 @@ static int serve_start(const struct agent_options *opts, struct agent_live *live
     return rc;
 }
 
+/* Opens the database and takes its lock. */
+static int open_store(const struct config *cfg, struct store **store, int *lock_fd,
+                      struct gp_err *err)
+{
+    /* The database first, for its clear messages (missing directory,
+     * corrupt file); opening it twice is harmless, writing it is not. */
+    int rc = store_open_private(cfg->database, STORE_READ_WRITE, cfg->database_group, store, err);
+    if (rc == 0) {
+        store_set_activity_threshold(*store, cfg->activity_threshold_pct);
+        rc = take_lock(cfg, lock_fd, err);
+    }
+    return rc;
+}
+
+/* The host's /proc is configuration, not the driver: a wrong proc_root
+ * stops the agent at once rather than being retried with NVML. */
+static int check_proc_root(const struct config *cfg, struct gp_err *err)
+{
+    struct gpu_options gopts;
+    gpu_options_from_config(cfg, &gopts);
+    struct proc_reader r;
+    int rc = proc_reader_init(&r, gopts.proc_root, err);
+    if (rc == 0) {
+        proc_reader_fini(&r);
+    }
+    return rc;
+}
+
+/* Serves (unless told not to), opens NVML (agent/start.h: retried with
+ * backoff, never waited on past a stop) and samples until a stop. */
+static int serve_and_sample(struct sampler *sp, struct http_server **server, struct gp_err *err)
+{
+    int rc = sp->live ? serve_start(sp->opts, sp->live, server, err) : 0;
+    if (rc) {
+        return rc;
+    }
+    struct gpu_options gopts;
+    gpu_options_from_config(sp->opts->cfg, &gopts);
+    struct agent_start_opts so = {
+        .retry = !sp->opts->once,
+        .live = sp->live,
+        .stop = sp->opts->stop,
+        .sleep_mask = sp->sleep_mask,
+        .woken = reopen_log_if_asked,
+        .ctx = sp->opts,
+    };
+    rc = agent_start_open(&gopts, &so, &sp->session, err);
+    if (rc == 0 && sp->session) {
+        log_info("agent", "sampling %zu GPUs every %llu ms into '%s'",
+                 gpu_session_gpu_count(sp->session), (unsigned long long)sp->opts->cfg->interval_ms,
+                 sp->opts->cfg->database);
+        sample(sp);
+    }
+    return rc;
+}
+
 int agent_run(const struct agent_options *opts, struct gp_err *err)
 {
     const struct config *cfg = opts->cfg;
     int lock_fd = -1;
     struct store *store = NULL;
-    struct gpu_session *session = NULL;
     bool serve = !opts->once && strcmp(cfg->http_listen, "off") != 0;
-    struct agent_live *live = serve ? agent_live_new(cfg->interval_ms) : NULL;
     struct http_server *server = NULL;
-    /* The database first, for its clear messages (missing directory,
-     * corrupt file); opening it twice is harmless, writing it is not. */
+    struct sampler sp = {
+        .opts = opts,
+        .live = serve ? agent_live_new(cfg->interval_ms) : NULL,
+        .missed_lock = PTHREAD_MUTEX_INITIALIZER,
+    };
     /* Days are cut in the configured zone; TZ is set before any thread. */
     clock_use_timezone(cfg->timezone);
-    int rc = store_open_private(cfg->database, STORE_READ_WRITE, cfg->database_group, &store, err);
+    int rc = check_proc_root(cfg, err);
     if (rc == 0) {
-        store_set_activity_threshold(store, cfg->activity_threshold_pct);
-        rc = take_lock(cfg, &lock_fd, err);
+        rc = open_store(cfg, &store, &lock_fd, err);
     }
     if (rc) {
         goto out;
     }
-    struct gpu_options gopts;
-    gpu_options_from_config(cfg, &gopts);
-    rc = gpu_session_open(&gopts, &session, err);
-    if (rc) {
-        goto out;
-    }
-
-    /* Before the writer thread starts: from then on the database
-     * connection is the writer's alone. */
-    struct gpu_snapshot probe = { 0 };
-    gpu_session_read(session, &probe);
-    record_versions(store, &probe.system);
-    gpu_snapshot_fini(&probe);
+    sigset_t sleep_mask;
+    block_agent_signals(&sleep_mask);
+    sp.sleep_mask = &sleep_mask;
 
     struct agent_queue queue;
     /* Snapshots written are read into again: the ticks held for their busy
@@ -366,105 +543,52 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
     size_t spares = 2 * (size_t)(cfg->flush_interval_ms / cfg->interval_ms) + 2;
     agent_queue_init(&queue, queue_capacity(cfg),
                      spares < queue_capacity(cfg) ? spares : queue_capacity(cfg));
-    uint64_t missed = 0;
-    pthread_mutex_t missed_lock = PTHREAD_MUTEX_INITIALIZER;
+    sp.queue = &queue;
     struct writer w = {
         .queue = &queue,
         .store = store,
         .flush_interval_ms = opts->once ? 1 : cfg->flush_interval_ms,
         .period_ms = cfg->interval_ms,
         .max_pending = queue_capacity(cfg),
-        .missed_ticks = &missed,
-        .missed_lock = &missed_lock,
-        .live = live,
+        .missed_ticks = &sp.missed,
+        .missed_lock = &sp.missed_lock,
+        .live = sp.live,
+        .versions_lock = PTHREAD_MUTEX_INITIALIZER,
     };
+    sp.writer = &w;
     store_retention_from_config(cfg, &w.retention);
-    /* Signals are the sampler's business: the writer thread blocks them. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
+    /* From here on the database connection is the writer's alone. */
+    sigset_t old;
+    block_all_signals(&old);
     pthread_t writer_thread;
     int prc = pthread_create(&writer_thread, NULL, writer_main, &w);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (prc != 0) {
-        agent_queue_fini(&queue);
         rc = gp_err_set(err, -prc, "cannot start the writer thread: %s", strerror(prc));
-        goto out;
+    } else {
+        rc = serve_and_sample(&sp, &server, err);
+        http_server_stop(server);
+        /* Stop: the writer drains the queue and flushes once more. */
+        agent_queue_close(&queue);
+        pthread_join(writer_thread, NULL);
     }
-
-    if (live) {
-        rc = serve_start(opts, live, &server, err);
-        if (rc) {
-            agent_queue_close(&queue);
-            pthread_join(writer_thread, NULL);
-            agent_queue_fini(&queue);
-            goto out;
-        }
-    }
-    log_info("agent", "sampling %zu GPUs every %llu ms into '%s'", gpu_session_gpu_count(session),
-             (unsigned long long)cfg->interval_ms, cfg->database);
-
-    /* Fixed deadlines on the monotonic clock: a late read never makes the
-     * next one late too, and missed deadlines are skipped and counted. */
-    struct clock_schedule ticks_schedule;
-    clock_schedule_init(&ticks_schedule, cfg->interval_ms);
-    uint64_t ticks = 0;
-    struct held_ticks held = { 0 };
-    while (!*opts->stop) {
-        struct gpu_snapshot *snap = agent_queue_spare(&queue);
-        gpu_session_read(session, snap);
-        if (live) {
-            uint64_t pushed = 0;
-            uint64_t dropped = 0;
-            agent_queue_counters(&queue, &pushed, &dropped);
-            pthread_mutex_lock(&missed_lock);
-            uint64_t missed_now = missed;
-            pthread_mutex_unlock(&missed_lock);
-            agent_live_publish(live, snap, missed_now, dropped);
-        }
-        hold(&held, snap);
-        ticks++;
-        if (opts->once) {
-            break;
-        }
-        if (held.n >= settle_every(cfg, session)) {
-            settle_held(&held, session, live, &queue, false);
-        }
-        uint64_t skipped = clock_schedule_next(&ticks_schedule);
-        if (skipped) {
-            pthread_mutex_lock(&missed_lock);
-            missed += skipped;
-            pthread_mutex_unlock(&missed_lock);
-            log_debug("agent", "a read ran late: %llu tick(s) skipped",
-                      (unsigned long long)skipped);
-        }
-        /* A signal wakes the sleep: SIGHUP is handled and the sleep goes on
-         * to the same deadline; a stop ends it. */
-        while (!*opts->stop && clock_schedule_sleep(&ticks_schedule) == EINTR) {
-            reopen_log_if_asked(opts);
-        }
-    }
-
-    settle_held(&held, session, live, &queue, true);
-    free(held.snaps);
-    http_server_stop(server);
-    server = NULL;
-    /* Stop: the writer drains the queue and flushes once more. */
-    agent_queue_close(&queue);
-    pthread_join(writer_thread, NULL);
-    uint64_t pushed = 0;
-    uint64_t dropped = 0;
-    agent_queue_counters(&queue, &pushed, &dropped);
-    if (opts->once && w.last_error) { /* the one sample was not stored */
+    if (rc == 0 && opts->once && w.last_error) { /* the one sample was not stored */
         rc = gp_err_set(err, w.last_error, "%s; the sample was not stored", w.last_err.msg);
     }
-    log_info("agent", "stopped after %llu samples; %llu missed ticks, %llu dropped from the queue",
-             (unsigned long long)ticks, (unsigned long long)missed, (unsigned long long)dropped);
+    if (sp.session) {
+        uint64_t pushed = 0;
+        uint64_t dropped = 0;
+        agent_queue_counters(&queue, &pushed, &dropped);
+        log_info("agent",
+                 "stopped after %llu samples; %llu missed ticks, %llu dropped from the queue",
+                 (unsigned long long)sp.ticks, (unsigned long long)sp.missed,
+                 (unsigned long long)dropped);
+    }
     agent_queue_fini(&queue);
+    pthread_sigmask(SIG_SETMASK, &sleep_mask, NULL);
 out:
-    http_server_stop(server);
-    agent_live_free(live);
-    gpu_session_free(session);
+    agent_live_free(sp.live);
+    gpu_session_free(sp.session);
     store_close(store);
     if (lock_fd >= 0) {
         close(lock_fd);

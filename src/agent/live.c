@@ -28,6 +28,7 @@ struct agent_live {
     bool *busy_known;
     size_t gpu_count;
     struct agent_live_store_state store;
+    struct agent_live_starting starting;
     uint64_t data_version; /* +1 per change the writer makes */
     /* The earliest time each of the last changes may have changed: change
      * v at [v % AGENT_LIVE_CHANGES_KEPT]. */
@@ -247,4 +248,49 @@ uint64_t agent_live_data_version(struct agent_live *l)
     uint64_t v = l->data_version;
     pthread_mutex_unlock(&l->lock);
     return v;
+}
+
+void agent_live_note_starting(struct agent_live *l, const struct agent_live_starting *st)
+{
+    pthread_mutex_lock(&l->lock);
+    l->starting = *st;
+    pthread_mutex_unlock(&l->lock);
+}
+
+void agent_live_starting(struct agent_live *l, struct agent_live_starting *out)
+{
+    pthread_mutex_lock(&l->lock);
+    *out = l->starting;
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* Seconds from a to b, rounded, at least 0. */
+static long long seconds_until(int64_t a_ms, int64_t b_ms)
+{
+    return b_ms > a_ms ? (long long)((b_ms - a_ms + 500) / 1000) : 0;
+}
+
+void agent_live_starting_reason(const struct agent_live_starting *st, int64_t now_ms, char *buf,
+                                size_t size)
+{
+    /* The error's first line: the rest is advice for the log. */
+    int first_line = (int)strcspn(st->error, "\n");
+    if (st->nvml_up) {
+        snprintf(buf, size, "reading the GPUs for the first time");
+    } else if (st->trying && st->tries > 1) {
+        snprintf(buf, size, "loading NVML (try %u, %lld s so far; the last one failed: %.*s)",
+                 st->tries, (long long)(now_ms - st->since_ms) / CLOCK_SECOND_MS, first_line,
+                 st->error);
+    } else if (st->trying || !st->error[0]) {
+        snprintf(buf, size, "loading NVML");
+        if (st->since_ms && now_ms - st->since_ms >= CLOCK_SECOND_MS) {
+            snprintf(buf, size, "loading NVML (%lld s so far)",
+                     (long long)(now_ms - st->since_ms) / CLOCK_SECOND_MS);
+        }
+    } else if (st->retry_at_ms) {
+        snprintf(buf, size, "%.*s; retrying in %lld s", first_line, st->error,
+                 seconds_until(now_ms, st->retry_at_ms));
+    } else {
+        snprintf(buf, size, "%.*s", first_line, st->error);
+    }
 }

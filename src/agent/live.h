@@ -45,6 +45,17 @@ struct agent_live_store_state {
     char error[256]; /* why the last flush failed */
 };
 
+/* Until the first tick: how opening NVML goes (agent/start.h), for
+ * /health and the answers that need a sample. */
+struct agent_live_starting {
+    bool trying;         /* a try is under way (nvmlInit may take long) */
+    bool nvml_up;        /* NVML is open; the first read is under way */
+    unsigned tries;      /* tries begun so far */
+    int64_t since_ms;    /* Unix ms the current try began; 0 when none is under way */
+    int64_t retry_at_ms; /* Unix ms of the next try while waiting for it, else 0 */
+    char error[512];     /* why the last try failed; "" when none has */
+};
+
 struct agent_live;
 
 /* An empty live state for an agent sampling every interval_ms. Free with
@@ -100,5 +111,19 @@ int64_t agent_live_changed_from_ms(struct agent_live *l, uint64_t since, uint64_
 
 /* Reads the writer's state. */
 void agent_live_store_state(struct agent_live *l, struct agent_live_store_state *out);
+
+/* The sampler: records how opening NVML goes (a copy of *st). */
+void agent_live_note_starting(struct agent_live *l, const struct agent_live_starting *st);
+
+/* Reads what agent_live_note_starting() recorded last (all zero before). */
+void agent_live_starting(struct agent_live *l, struct agent_live_starting *out);
+
+/* Why there is no sample yet, in words, into buf (always terminated):
+ * "loading NVML", "loading NVML (try 3, 12 s so far)", "NVML
+ * initialisation failed: Driver Not Loaded (NVML error 9); retrying in
+ * 8 s" (the first line of the error), "reading the GPUs for the first
+ * time". now_ms is Unix ms. */
+void agent_live_starting_reason(const struct agent_live_starting *st, int64_t now_ms, char *buf,
+                                size_t size);
 
 #endif

@@ -58,8 +58,12 @@ static void usage(FILE *out)
           "  -v, --verbose            the same as --log-level info (twice: debug)\n"
           "  -h, --help               show this help\n"
           "\n"
-          "Exit status: 0 stopped cleanly, 1 cannot run (NVML, database, another agent),\n"
-          "2 bad arguments or configuration.\n",
+          "The HTTP server starts before NVML is opened; while NVML fails (the driver not\n"
+          "loaded yet, as at boot) the agent retries, 1 s doubling to once a minute, and\n"
+          "/health says why. --once and --dry-run fail at once instead.\n"
+          "\n"
+          "Exit status: 0 stopped cleanly, 1 cannot run (database, another agent, the\n"
+          "port; NVML with --once or --dry-run), 2 bad arguments or configuration.\n",
           out);
 }
 

@@ -9,11 +9,10 @@ void http_api_info(struct http_request *req, struct http_reply *reply)
         return;
     }
     struct http_server *srv = req->srv;
-    const struct agent_live_frame *f = agent_live_acquire(srv->live);
-    if (!f) {
-        http_reply_error(reply, 503, NULL, "no sample yet: the agent has just started");
+    if (http_reply_if_starting(srv, reply)) {
         return;
     }
+    const struct agent_live_frame *f = agent_live_acquire(srv->live);
     struct report_info in = {
         .snap = &f->snap,
         .cfg = srv->cfg,

@@ -31,6 +31,18 @@ void http_api_metrics(struct http_request *req, struct http_reply *reply)
     if (http_check_params(req, reply, http_no_params) != 0) {
         return;
     }
+    const struct agent_live_frame *f = agent_live_acquire(req->srv->live);
+    agent_live_release(f);
+    if (!f) {
+        /* Starting: the agent's own series, made for each scrape (no tick
+         * to cache them by). */
+        reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        reply->status = 200;
+        if (build_metrics(req->srv, NULL, &reply->body) != 0) {
+            http_reply_error(reply, 500, NULL, "the metrics could not be made");
+        }
+        return;
+    }
     reply->cached = &req->srv->metrics_cache;
     reply->build = build_metrics;
     reply->content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -17,6 +17,9 @@ void http_api_now(struct http_request *req, struct http_reply *reply)
     if (http_check_params(req, reply, http_no_params) != 0) {
         return;
     }
+    if (http_reply_if_starting(req->srv, reply)) {
+        return;
+    }
     reply->cached = &req->srv->now_cache;
     reply->build = build_now;
     reply->content_type = "application/json";

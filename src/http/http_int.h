@@ -321,6 +321,11 @@ void http_answers_put(struct http_answers *c, struct agent_live *live, const cha
  * and fills reply. */
 
 void http_api_health(struct http_request *req, struct http_reply *reply);
+
+/* Before the agent's first tick (api_health.c): answers 503 "no sample
+ * yet: " and why (agent_live_starting_reason) and returns true; after it,
+ * false. For the answers made from a tick. */
+bool http_reply_if_starting(struct http_server *srv, struct http_reply *reply);
 void http_api_info(struct http_request *req, struct http_reply *reply);
 void http_api_now(struct http_request *req, struct http_reply *reply);
 void http_api_history(struct http_request *req, struct http_reply *reply);

@@ -294,16 +294,31 @@ static void render_duration(const struct agent_live_counters *c, struct dynbuf *
     value(out, (double)c->ticks);
 }
 
+/* gpulse_build_info; driver_version is "" before NVML is open. */
+static void render_build_info(const char *driver_version, const struct http_metrics_extra *extra,
+                              struct dynbuf *out)
+{
+    header(out, "gpulse_build_info", "gauge", "The gpulse version; always 1.");
+    dynbuf_printf(out, "gpulse_build_info{version=\"%s\",driver_version=\"", GPULSE_VERSION);
+    add_label_value(out, driver_version);
+    dynbuf_adds(out, "\",hostname=\"");
+    add_label_value(out, extra->host);
+    dynbuf_adds(out, "\"} 1\n");
+}
+
+static void render_database_size(const struct http_metrics_extra *extra, struct dynbuf *out)
+{
+    if (extra->database_bytes >= 0) {
+        single(out, "gpulse_database_size_bytes", "gauge",
+               "Size of the database file and its write-ahead log.", (double)extra->database_bytes);
+    }
+}
+
 static void render_agent(const struct agent_live_frame *f, const struct http_metrics_extra *extra,
                          struct dynbuf *out)
 {
     const struct agent_live_counters *c = &f->counters;
-    header(out, "gpulse_build_info", "gauge", "The gpulse version; always 1.");
-    dynbuf_printf(out, "gpulse_build_info{version=\"%s\",driver_version=\"", GPULSE_VERSION);
-    add_label_value(out, f->snap.system.driver_version);
-    dynbuf_adds(out, "\",hostname=\"");
-    add_label_value(out, extra->host);
-    dynbuf_adds(out, "\"} 1\n");
+    render_build_info(f->snap.system.driver_version, extra, out);
     single(out, "gpulse_agent_start_time_seconds", "gauge", "When the agent started (Unix time).",
            (double)f->agent_start_ms / 1000.0);
     single(out, "gpulse_agent_ticks_total", "counter", "Reads of every GPU done.",
@@ -315,10 +330,7 @@ static void render_agent(const struct agent_live_frame *f, const struct http_met
     render_duration(c, out);
     single(out, "gpulse_agent_last_sample_timestamp_seconds", "gauge",
            "When the newest sample was taken (Unix time).", (double)f->snap.time_ms / 1000.0);
-    if (extra->database_bytes >= 0) {
-        single(out, "gpulse_database_size_bytes", "gauge",
-               "Size of the database file and its write-ahead log.", (double)extra->database_bytes);
-    }
+    render_database_size(extra, out);
 }
 
 /* What each NVML function has cost this process: calls and seconds. */
@@ -369,6 +381,14 @@ static void render_process(struct dynbuf *out)
 int http_metrics_render(const struct agent_live_frame *f, const struct http_metrics_extra *extra,
                         struct dynbuf *out)
 {
+    if (!f) {
+        /* Starting: no GPU is read yet, but the agent is there. */
+        render_build_info("", extra, out);
+        render_database_size(extra, out);
+        render_nvml_calls(out);
+        render_process(out);
+        return dynbuf_error(out);
+    }
     for (int field = 0; field < GPU_FIELD_COUNT; field++) {
         if (gpu_field_info((enum gpu_field)field)->metric.name) {
             render_gpu_field(&f->snap, (enum gpu_field)field, extra->host, out);

@@ -14,7 +14,9 @@ struct http_metrics_extra {
     int64_t database_bytes; /* database file and WAL; < 0 when unknown */
 };
 
-/* Appends the exposition of frame f to out. Host strings in label values
+/* Appends the exposition of frame f to out; f NULL (the agent starting,
+ * no tick yet): only gpulse's own series (build, database, NVML calls,
+ * process), none of a GPU. Host strings in label values
  * (process names, users, GPU names) are made valid UTF-8 and escaped.
  * Returns 0, or -E2BIG when out's cap is reached. */
 GP_NODISCARD int http_metrics_render(const struct agent_live_frame *f,

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/select.h>
 
 int64_t clock_realtime_ms(void)
 {
@@ -55,6 +56,22 @@ uint64_t clock_schedule_next(struct clock_schedule *s)
 int clock_schedule_sleep(const struct clock_schedule *s)
 {
     return clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &s->next, NULL) == EINTR ? EINTR : 0;
+}
+
+int clock_sleep_until(const struct timespec *deadline, const sigset_t *sleep_mask)
+{
+    struct timespec now = { 0 };
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    struct timespec left = { .tv_sec = deadline->tv_sec - now.tv_sec,
+                             .tv_nsec = deadline->tv_nsec - now.tv_nsec };
+    if (left.tv_nsec < 0) {
+        left.tv_sec--;
+        left.tv_nsec += 1000000000L;
+    }
+    if (left.tv_sec < 0) {
+        left = (struct timespec){ 0 };
+    }
+    return pselect(0, NULL, NULL, NULL, &left, sleep_mask) < 0 && errno == EINTR ? EINTR : 0;
 }
 
 void clock_use_timezone(const char *tz)

@@ -3,6 +3,7 @@
 #ifndef GPULSE_UTIL_CLOCK_H
 #define GPULSE_UTIL_CLOCK_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -38,6 +39,13 @@ uint64_t clock_schedule_next(struct clock_schedule *s);
 /* Sleeps until the current deadline. Returns 0 once it is reached, or EINTR
  * when a signal handler ran first (call again to sleep on). */
 int clock_schedule_sleep(const struct clock_schedule *s);
+
+/* Sleeps until the CLOCK_MONOTONIC deadline with the signal mask
+ * sleep_mask in place (pselect): a signal blocked outside the sleep is
+ * taken during it, never lost between a check of its flag and the sleep.
+ * Past the deadline it does not sleep, but still takes a pending signal.
+ * Returns EINTR when a signal handler ran, else 0. */
+int clock_sleep_until(const struct timespec *deadline, const sigset_t *sleep_mask);
 
 /* Days as the configured time zone cuts them (the TZ environment, which
  * clock_use_timezone sets; the host's zone when unset). A day starts at

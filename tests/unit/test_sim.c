@@ -196,6 +196,10 @@ static void bad_scenarios_name_the_key(void **state)
         { "{\"gpus\": 3}", "gpus: must be an array" },
         { "{}", "gpus: is required" },
         { "{\"init\": {\"error\": \"BROKEN\"}, \"gpus\": []}", "init.error: unknown NVML error" },
+        { "{\"init\": {\"delay_s\": -1}, \"gpus\": []}", "init.delay_s: -1 is out of range" },
+        { "{\"init\": {\"fails_for\": 3}, \"gpus\": []}", "init.fails_for: unknown key" },
+        { "{\"init\": {\"fails_for_s\": \"4\"}, \"gpus\": []}",
+          "init.fails_for_s: must be a number" },
         { "{\"gpus\": [], \"extra\": 1}", "extra: unknown key" },
         { "{\"gpus\": [}", "line 1, column" },
         { "{\"gpus\": [{\"name\": 5}]}", "gpus[0].name: must be a string" },
@@ -244,6 +248,41 @@ static void good_scenario_loads(void **state)
     sim_scenario_free(&sc);
 }
 
+/* The init faults: a driver that loads some seconds after the client
+ * starts fails with DRIVER_NOT_LOADED meanwhile, unless told another
+ * error; one that hangs; none at all by default. */
+static void init_faults_are_read(void **state)
+{
+    (void)state;
+    char err[768] = "";
+    struct sim_scenario sc;
+    static const char later[] = "{\"init\": {\"fails_for_s\": 4}, \"gpus\": []}";
+    assert_int_equal(sim_scenario_parse(later, sizeof(later) - 1, "later", &sc, err, sizeof(err)),
+                     0);
+    assert_int_equal(sc.init_error, 9); /* NVML_ERROR_DRIVER_NOT_LOADED */
+    assert_true(fabs(sc.init_fails_for_s - 4.0) < 1e-9);
+    assert_int_equal(sc.init_fail_count, -1);
+    assert_true(fabs(sc.init_delay_s - 0.0) < 1e-9);
+    sim_scenario_free(&sc);
+
+    static const char hangs[] =
+        "{\"init\": {\"error\": \"UNKNOWN\", \"fails_for_s\": 2.5, \"delay_s\": 30}, \"gpus\": []}";
+    assert_int_equal(sim_scenario_parse(hangs, sizeof(hangs) - 1, "hangs", &sc, err, sizeof(err)),
+                     0);
+    assert_int_equal(sc.init_error, 999);
+    assert_true(fabs(sc.init_fails_for_s - 2.5) < 1e-9);
+    assert_true(fabs(sc.init_delay_s - 30.0) < 1e-9);
+    sim_scenario_free(&sc);
+
+    static const char plain[] = "{\"gpus\": []}";
+    assert_int_equal(sim_scenario_parse(plain, sizeof(plain) - 1, "plain", &sc, err, sizeof(err)),
+                     0);
+    assert_int_equal(sc.init_error, 0);
+    assert_true(sc.init_fails_for_s < 0);
+    assert_true(fabs(sc.init_delay_s - 0.0) < 1e-9);
+    sim_scenario_free(&sc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +293,7 @@ int main(void)
         cmocka_unit_test(random_walk_cost_is_flat_over_time),
         cmocka_unit_test(bad_scenarios_name_the_key),
         cmocka_unit_test(good_scenario_loads),
+        cmocka_unit_test(init_faults_are_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
