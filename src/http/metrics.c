@@ -128,6 +128,8 @@ static double gpu_state_value(const struct agent_live_frame *f, size_t series, s
     case 0:
         return r->state == GPU_STATE_LOST ? 1 : 0;
     case 1:
+        return r->state == GPU_STATE_NOT_RESPONDING ? 1 : 0;
+    case 2:
         return f->busy_seconds[i];
     default:
         return (double)r->process_count;
@@ -143,6 +145,8 @@ static void render_gpu_state(const struct agent_live_frame *f, struct dynbuf *ou
     } series[] = {
         { "gpulse_gpu_lost", "gauge",
           "1 when the GPU fell off the bus or errors on every read, else 0." },
+        { "gpulse_gpu_not_responding", "gauge",
+          "1 when the driver did not answer the last read of the GPU in time, else 0." },
         { "gpulse_gpu_busy_seconds_total", "counter",
           "Time the GPU ran at least one kernel, since the agent started." },
         { "gpulse_gpu_processes", "gauge", "Processes using the GPU now." },

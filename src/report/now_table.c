@@ -69,10 +69,11 @@ static void gpu_line(const struct painter *p, const struct gpu_reading *r, int n
     text_sanitize(name, sizeof(name), r->id.name[0] ? r->id.name : "(unknown)", true);
     snprintf(buf, sizeof(buf), "%-*.*s", name_width, name_width, name);
     paint(p, C_CYAN, buf);
-    if (r->state == GPU_STATE_LOST) {
+    if (r->state != GPU_STATE_OK) {
         fputs(" | ", p->out);
         char why[sizeof(r->error)];
-        snprintf(buf, sizeof(buf), "LOST: %s", text_sanitize(why, sizeof(why), r->error, true));
+        snprintf(buf, sizeof(buf), "%s: %s", r->state == GPU_STATE_LOST ? "LOST" : "NOT RESPONDING",
+                 text_sanitize(why, sizeof(why), r->error, true));
         paint(p, C_BOLD C_RED, buf);
         fputc('\n', p->out);
         return;
