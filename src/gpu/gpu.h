@@ -127,9 +127,13 @@ struct gpu_options {
     bool once;
     /* How long a read or settle waits for each GPU (ms; 0: 1000). Each GPU
      * is read by a thread of its own; one that has not answered by then is
-     * reported GPU_STATE_NOT_RESPONDING and the others keep their schedule. */
+     * reported GPU_STATE_NOT_RESPONDING and the others keep their schedule.
+     * A single read (once) waits at least GPU_ONCE_DEADLINE_MS: a person
+     * waits, and a slow GPU is better shown than called not responding. */
     uint64_t deadline_ms;
 };
+
+#define GPU_ONCE_DEADLINE_MS 3000
 
 /* The deadline the agent reads under: half the sampling interval, so a
  * tick that waits for a stuck GPU still ends before the next one is due,

@@ -56,7 +56,11 @@ static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t deadline_us(const struct gpu_session *s)
 {
-    return clock_monotonic_us() + (s->opts.deadline_ms ? s->opts.deadline_ms : 1000) * 1000;
+    uint64_t ms = s->opts.deadline_ms ? s->opts.deadline_ms : 1000;
+    if (s->opts.once && ms < GPU_ONCE_DEADLINE_MS) {
+        ms = GPU_ONCE_DEADLINE_MS;
+    }
+    return clock_monotonic_us() + ms * 1000;
 }
 
 int gpu_session_open(const struct gpu_options *opts, struct gpu_session **out, struct gp_err *err)

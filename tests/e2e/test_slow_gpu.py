@@ -80,7 +80,7 @@ class SlowGpu(unittest.TestCase):
         gpus = json.loads(p.stdout)["gpus"]
         self.assertEqual([g["state"] for g in gpus], ["not_responding", "ok"])
         self.assertEqual(gpus[1]["utilization_gpu_pct"], 100)
-        self.assertLess(took, 5.0)
+        self.assertLess(took, 8.0)  # a one-shot read waits 3 s for a GPU
         p = run(["now"], SLOW, timeout=20)
         self.assertIn("NOT RESPONDING", p.stdout)
 
