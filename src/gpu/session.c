@@ -422,14 +422,12 @@ bool gpu_busy_pct(const struct gpu_busy *b, double *pct)
 
 const char *gpu_state_name(enum gpu_state state)
 {
-    switch (state) {
-    case GPU_STATE_OK:
-        return "ok";
-    case GPU_STATE_LOST:
-        return "lost";
-    default:
-        return "not_responding";
-    }
+    static const char *const names[] = {
+        [GPU_STATE_OK] = "ok",
+        [GPU_STATE_LOST] = "lost",
+        [GPU_STATE_NOT_RESPONDING] = "not_responding",
+    };
+    return (size_t)state < GP_ARRAY_LEN(names) ? names[state] : "not_responding";
 }
 
 const char *gpu_state_words(enum gpu_state state)
