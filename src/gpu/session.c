@@ -184,6 +184,10 @@ static void mark_not_responding(struct gpu_session *s, unsigned i, struct gpu_re
     r->id = s->slots[i].id;
     r->state = GPU_STATE_NOT_RESPONDING;
     uint64_t busy_ms = gpu_workers_busy_us(s->workers, i) / 1000;
+    if (busy_ms == 0) {
+        snprintf(r->error, sizeof(r->error), "%s", "the read did not start within its deadline");
+        return;
+    }
     snprintf(r->error, sizeof(r->error),
              "the driver has not answered a call on this GPU for %" PRIu64 ".%01" PRIu64 " s",
              busy_ms / 1000, busy_ms % 1000 / 100);
