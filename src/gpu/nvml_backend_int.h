@@ -93,8 +93,9 @@ struct gpu_nvml_dev {
 };
 
 /* The back end's state: the ctx of struct gpu_backend_ops. GPUs are read
- * by a thread each (gpu/session.c): after open, a GPU's thread alone
- * touches its struct gpu_nvml_dev; the rest is read-only. */
+ * in threads (gpu/session.c), one job per GPU at a time: after open, a
+ * struct gpu_nvml_dev is touched only by the thread running its GPU's job;
+ * the rest is read-only. */
 struct gpu_nvml_ctx {
     struct gpu_nvml_lib lib;
     bool initialised;
