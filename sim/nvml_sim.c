@@ -440,6 +440,83 @@ EXPORT nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count)
 }
 #endif
 
+/* ------------------------------------------ handles and ending faults -- */
+
+/* Handles are the addresses of a GPU record's two tokens: [0] until a loss
+ * with "lost_until_s" ends, [1] after it, so handles got before the GPU came
+ * back stay lost (as after a reset, where the client looks the GPU up again
+ * by UUID, PCI bus id or index). Call with the lock held. */
+static nvmlDevice_t current_handle(struct sim_gpu *gp)
+{
+    int gen = scenario_t() >= gp->lost_until_s ? 1 : 0;
+    return (nvmlDevice_t)(void *)&gp->handle_tokens[gen];
+}
+
+/* The GPU a handle names, and which token it is (*gen); NULL if none.
+ * Call with the lock held. */
+static struct sim_gpu *gpu_of(nvmlDevice_t dev, size_t *index, int *gen)
+{
+    for (size_t i = 0; i < g.sc.gpu_count; i++) {
+        for (int k = 0; k < 2; k++) {
+            if ((void *)dev == (void *)&g.sc.gpus[i].handle_tokens[k]) {
+                *index = i;
+                *gen = k;
+                return &g.sc.gpus[i];
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Whether GPU gp answers GPU_IS_LOST at scenario time t through a handle
+ * of token gen: inside its loss, or through a handle older than the end
+ * of the loss. */
+static bool lost_now(const struct sim_gpu *gp, double t, int gen)
+{
+    if (t >= gp->lost_at_s && t < gp->lost_until_s) {
+        return true;
+    }
+    return gen == 0 && t >= gp->lost_until_s;
+}
+
+/* How long a call on dev sleeps first ("call_delay_s"): a uniform draw in
+ * the GPU's range while scenario time is inside its window, else 0. */
+static double call_delay_s(nvmlDevice_t dev)
+{
+    double delay = 0;
+    pthread_mutex_lock(&g.lock);
+    size_t index = 0;
+    int gen = 0;
+    struct sim_gpu *gp = g.refcount ? gpu_of(dev, &index, &gen) : NULL;
+    if (gp && gp->call_delay_max_s > 0) {
+        double t = scenario_t();
+        if (t >= gp->call_delay_from_s && t < gp->call_delay_until_s) {
+            uint64_t x = ((uint64_t)index << 40) ^ gp->delayed_calls++;
+            x += 0x9E3779B97F4A7C15ULL;
+            x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+            x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+            x ^= x >> 31;
+            double u = (double)(x >> 11) / 9007199254740992.0;
+            delay = gp->call_delay_min_s + u * (gp->call_delay_max_s - gp->call_delay_min_s);
+        }
+    }
+    pthread_mutex_unlock(&g.lock);
+    return delay;
+}
+
+/* Sleeps the call's delay outside the lock: a slow GPU holds up only the
+ * threads that call it, as a GPU stuck in the driver does (unlike
+ * "slow_ms", which holds the whole library). */
+static void delay_call(nvmlDevice_t dev)
+{
+    double s = call_delay_s(dev);
+    if (s > 0) {
+        struct timespec ts = { .tv_sec = (time_t)s, .tv_nsec = (long)((s - floor(s)) * 1e9) };
+        while (nanosleep(&ts, &ts) != 0) {
+        }
+    }
+}
+
 static nvmlReturn_t handle_by_index(unsigned int index, nvmlDevice_t *dev)
 {
     pthread_mutex_lock(&g.lock);
@@ -449,8 +526,7 @@ static nvmlReturn_t handle_by_index(unsigned int index, nvmlDevice_t *dev)
     } else if (!dev || index >= g.sc.gpu_count) {
         rc = GPU_NVML_RC_INVALID_ARGUMENT;
     } else {
-        /* Handles are the addresses of our GPU records: opaque and stable. */
-        *dev = (nvmlDevice_t)(void *)&g.sc.gpus[index];
+        *dev = current_handle(&g.sc.gpus[index]);
     }
     pthread_mutex_unlock(&g.lock);
     return rc;
@@ -484,7 +560,7 @@ static nvmlReturn_t handle_by_string(const char *key, bool uuid, nvmlDevice_t *d
         for (size_t i = 0; i < g.sc.gpu_count && rc == GPU_NVML_RC_NOT_FOUND; i++) {
             const char *have = uuid ? g.sc.gpus[i].uuid : g.sc.gpus[i].pci_bus_id;
             if (strcasecmp(have, key) == 0) {
-                *dev = (nvmlDevice_t)(void *)&g.sc.gpus[i];
+                *dev = current_handle(&g.sc.gpus[i]);
                 rc = GPU_NVML_RC_SUCCESS;
             }
         }
@@ -520,17 +596,13 @@ struct call {
  * every device function pairs it with leave(). */
 static nvmlReturn_t enter(struct call *c, nvmlDevice_t dev, int feature)
 {
+    delay_call(dev);
     pthread_mutex_lock(&g.lock);
     if (g.refcount == 0) {
         return GPU_NVML_RC_UNINITIALIZED;
     }
-    c->gpu = NULL;
-    for (size_t i = 0; i < g.sc.gpu_count; i++) {
-        if ((void *)dev == (void *)&g.sc.gpus[i]) {
-            c->gpu = &g.sc.gpus[i];
-            c->index = i;
-        }
-    }
+    int gen = 0;
+    c->gpu = gpu_of(dev, &c->index, &gen);
     if (!c->gpu) {
         return GPU_NVML_RC_INVALID_ARGUMENT;
     }
@@ -542,7 +614,7 @@ static nvmlReturn_t enter(struct call *c, nvmlDevice_t dev, int feature)
         nanosleep(&ts, NULL);
     }
     c->t = scenario_t();
-    if (c->t >= gp->lost_at_s ||
+    if (lost_now(gp, c->t, gen) ||
         (gp->lost_after_calls >= 0 && gp->calls > (unsigned long)gp->lost_after_calls)) {
         return GPU_NVML_RC_GPU_IS_LOST;
     }

@@ -603,6 +603,42 @@ static int parse_gpu_extras(struct parse *ps, json_t *gj, const char *path, stru
     return 0;
 }
 
+/* The faults of a GPU that end or come and go: "lost_until_s" (with
+ * "lost_at_s") and "call_delay_s" (a number or [min, max] seconds) with its
+ * window "call_delay_from_s" / "call_delay_until_s". */
+static int parse_gpu_faults(struct parse *ps, json_t *gj, const char *path, struct sim_gpu *g)
+{
+    if (opt_number(ps, gj, path, "lost_until_s", 0, 1e12, &g->lost_until_s) ||
+        opt_number(ps, gj, path, "call_delay_from_s", 0, 1e12, &g->call_delay_from_s) ||
+        opt_number(ps, gj, path, "call_delay_until_s", 0, 1e12, &g->call_delay_until_s)) {
+        return -1;
+    }
+    char p[128];
+    if (json_object_get(gj, "lost_until_s") && g->lost_until_s <= g->lost_at_s) {
+        join(p, sizeof(p), path, "lost_until_s");
+        return fail(ps, p, "must come after lost_at_s");
+    }
+    json_t *d = json_object_get(gj, "call_delay_s");
+    if (!d) {
+        return 0;
+    }
+    join(p, sizeof(p), path, "call_delay_s");
+    if (json_is_number(d)) {
+        g->call_delay_min_s = g->call_delay_max_s = json_number_value(d);
+    } else if (json_is_array(d) && json_array_size(d) == 2 &&
+               json_is_number(json_array_get(d, 0)) && json_is_number(json_array_get(d, 1))) {
+        g->call_delay_min_s = json_number_value(json_array_get(d, 0));
+        g->call_delay_max_s = json_number_value(json_array_get(d, 1));
+    } else {
+        return fail(ps, p, "must be a number of seconds or [min, max]");
+    }
+    if (g->call_delay_min_s < 0 || g->call_delay_max_s > 3600 ||
+        g->call_delay_min_s > g->call_delay_max_s) {
+        return fail(ps, p, "must lie in [0, 3600] seconds, min <= max");
+    }
+    return 0;
+}
+
 static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu *g)
 {
     static const char *const keys[] = {
@@ -626,6 +662,10 @@ static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu 
         "lost_at_s",
         "lost_after_calls",
         "slow_ms",
+        "lost_until_s",
+        "call_delay_s",
+        "call_delay_from_s",
+        "call_delay_until_s",
         "pcie_link",
         "temperature_thresholds_c",
         "cuda_capability",
@@ -645,6 +685,8 @@ static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu 
         .memory_used_from_processes = true,
         .lost_at_s = (double)INFINITY,
         .lost_after_calls = -1,
+        .lost_until_s = (double)INFINITY,
+        .call_delay_until_s = (double)INFINITY,
         .minor_number = (unsigned)index,
         .mig_mode = -1,
         /* An H200 SXM: PCIe 5.0 x16, its thresholds, compute capability 9.0. */
@@ -693,7 +735,7 @@ static int parse_gpu(struct parse *ps, json_t *gj, size_t index, struct sim_gpu 
         return fail(ps, path, "memory_reserved_mib exceeds memory_total_mib");
     }
 
-    if (parse_gpu_extras(ps, gj, path, g)) {
+    if (parse_gpu_extras(ps, gj, path, g) || parse_gpu_faults(ps, gj, path, g)) {
         return -1;
     }
 

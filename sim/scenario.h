@@ -111,6 +111,18 @@ struct sim_gpu {
     double lost_at_s;               /* GPU_IS_LOST from then on (INFINITY: never) */
     long lost_after_calls;          /* GPU_IS_LOST after this many calls (-1: never) */
     unsigned slow_ms;               /* every call on this GPU takes this long */
+    /* A GPU that answers the loss again (a reset): from lost_until_s on,
+     * fresh handles work and those got before the loss stay GPU_IS_LOST
+     * (INFINITY: the loss never ends). */
+    double lost_until_s;
+    /* Each call on this GPU first sleeps a time drawn uniformly from
+     * [call_delay_min_s, call_delay_max_s], outside the library's lock (the
+     * other GPUs answer meanwhile), between call_delay_from_s and
+     * call_delay_until_s of scenario time. 0: no delay. */
+    double call_delay_min_s, call_delay_max_s;
+    double call_delay_from_s, call_delay_until_s;
+    unsigned long delayed_calls; /* calls delayed so far: the draw's counter */
+    char handle_tokens[2]; /* handles are their addresses: [0] before a loss ends, [1] after */
     struct sim_process *processes;
     size_t process_count;
     unsigned long calls; /* device calls so far (for lost_after_calls) */

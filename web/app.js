@@ -163,9 +163,11 @@
     c.name.textContent = g.name || 'GPU';
     c.idx.textContent = '#' + g.index;
     c.uuid.textContent = g.uuid || '';
-    const isLost = g.state === 'lost';
+    // A lost GPU and one the driver has not answered in time show no values.
+    const isLost = g.state === 'lost' || g.state === 'not_responding';
     c.lost.hidden = !isLost;
-    c.lost.textContent = isLost ? 'Lost: ' + (g.error || 'the GPU does not answer') : '';
+    c.lost.textContent = !isLost ? ''
+      : (g.state === 'lost' ? 'Lost: ' : 'Not responding: ') + (g.error || 'the GPU does not answer');
     let worst = '';
     const bump = (l) => { if (l === 'crit' || (l === 'warn' && worst !== 'crit')) worst = l; };
 

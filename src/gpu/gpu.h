@@ -40,7 +40,18 @@ struct gpu_identity {
 enum gpu_state {
     GPU_STATE_OK = 0,
     GPU_STATE_LOST, /* fell off the bus or needs a reset: no readings */
+    /* The driver did not answer within the read's deadline (a call on this
+     * GPU still runs): no readings this tick; the identity is the last one
+     * read, or only the index before the first read finished. */
+    GPU_STATE_NOT_RESPONDING,
 };
+
+/* The state's name in JSON, CSV and metrics: "ok", "lost",
+ * "not_responding". */
+const char *gpu_state_name(enum gpu_state state);
+
+/* The state as a person reads it: "ok", "lost", "not responding". */
+const char *gpu_state_words(enum gpu_state state);
 
 /* Where a reading's busy time came from. */
 enum gpu_busy_source {
@@ -84,7 +95,7 @@ struct gpu_process {
 struct gpu_reading {
     struct gpu_identity id;
     enum gpu_state state;
-    char error[160]; /* why the GPU is lost; "" when OK */
+    char error[160]; /* why the GPU is lost or not responding; "" when OK */
     struct gpu_values values;
     struct gpu_busy busy;
     /* Why the driver's process list is unknown ("" when it answered): a
@@ -128,7 +139,21 @@ struct gpu_options {
      * absent), no maximum clocks (absent), busy time from the polled
      * utilization (gpu_session_settle is not called), PCIe of every GPU. */
     bool once;
+    /* How long a read or settle waits for each GPU (ms; 0: 1000). Each GPU
+     * is read by a thread of its own; one that has not answered by then is
+     * reported GPU_STATE_NOT_RESPONDING and the others keep their schedule.
+     * A single read (once) waits at least GPU_ONCE_DEADLINE_MS: a person
+     * waits, and a slow GPU is better shown than called not responding. */
+    uint64_t deadline_ms;
 };
+
+#define GPU_ONCE_DEADLINE_MS 3000
+
+/* The deadline the agent reads under: half the sampling interval, so a
+ * tick that waits for a stuck GPU still ends before the next one is due,
+ * at least 200 ms (a busy host's scheduler delay is not a hung GPU) and at
+ * most 1 s (what a user waits to see a hung GPU named). */
+uint64_t gpu_read_deadline_ms(uint64_t interval_ms);
 
 struct config;
 
@@ -148,8 +173,16 @@ struct gpu_session;
 GP_NODISCARD int gpu_session_open(const struct gpu_options *opts, struct gpu_session **out,
                                   struct gp_err *err);
 
-/* Shuts NVML down and frees the session; NULL is a no-op. */
+/* Shuts NVML down and frees the session; NULL is a no-op. Returns within
+ * about GPU_SESSION_FREE_WAIT_MS whatever the driver does: when a GPU's
+ * thread is still inside an NVML call, that thread is left to finish on
+ * its own and the library stays loaded and initialised (no nvmlShutdown
+ * under a call in flight); what it uses is kept for it until the process
+ * exits. */
 void gpu_session_free(struct gpu_session *s);
+
+/* How long gpu_session_free waits for GPU threads to finish their call. */
+#define GPU_SESSION_FREE_WAIT_MS 100
 
 /* Number of GPUs enumerated at open. */
 size_t gpu_session_gpu_count(const struct gpu_session *s);
@@ -157,7 +190,12 @@ size_t gpu_session_gpu_count(const struct gpu_session *s);
 /* Reads every GPU and, if asked, its processes into snap, replacing what
  * it held and reusing its memory (a zeroed snapshot, or one read or copied
  * before). It cannot fail as a whole: a GPU that errors is recorded as
- * lost in its reading and the others are read as usual. */
+ * lost in its reading and the others are read as usual. Each GPU is read
+ * by its own thread; it returns by the options' deadline_ms (plus /proc
+ * attribution): a GPU that has not answered by then, or whose thread is
+ * still in a call from an earlier read, is GPU_STATE_NOT_RESPONDING. A
+ * lost GPU is looked up again (by UUID) every GPU_LOST_RETRY_MS and read
+ * as usual once it answers. */
 void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap);
 
 /* Settles the busy time of snaps[0..n-1] (oldest first, read by
@@ -169,9 +207,15 @@ void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap);
  * (gpu_session_busy_span_ms). A GPU's only process gets the tick's busy
  * share as its sm_pct. With final (the agent stopping), the last
  * snapshot's energy is the counter read now, not an estimate. Ticks that
- * cannot be settled keep the polled busy time they were read with. */
+ * cannot be settled keep the polled busy time they were read with, as do
+ * a GPU's ticks when its thread misses the deadline (it is then reported
+ * not responding by the next read). */
 void gpu_session_settle(struct gpu_session *s, struct gpu_snapshot *const *snaps, size_t n,
                         bool final);
+
+/* How often a lost GPU is looked up again (nvmlDeviceGetHandleByUUID,
+ * then a read): a GPU comes back after a reset, which takes seconds. */
+#define GPU_LOST_RETRY_MS 10000
 
 /* How much history the driver's utilization sample buffer holds, in ms
  * (period x samples, 14 200 on an H200), the least over the GPUs; 0 until

@@ -10,6 +10,7 @@
 #include "gpu/backend.h"
 #include "gpu/nvml_backend_int.h"
 #include "gpu/nvml_lib.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -106,8 +107,9 @@ static int nvml_open(const struct gpu_options *opts, void **out, struct gp_err *
         c->dev[i].handle_rc = GPU_NVML_TIMED(GPU_NVML_SYM_HANDLE_BY_INDEX,
                                              c->lib.handle_by_index(i, &c->dev[i].handle));
         if (c->dev[i].handle_rc != GPU_NVML_RC_SUCCESS) {
-            log_warn("gpu", "GPU %u cannot be opened: %s", i,
-                     gpu_nvml_lib_strerror(&c->lib, c->dev[i].handle_rc));
+            log_warn("gpu", "GPU %u cannot be opened: %s; trying again every %d s", i,
+                     gpu_nvml_lib_strerror(&c->lib, c->dev[i].handle_rc), GPU_LOST_RETRY_MS / 1000);
+            c->dev[i].retry_at_us = clock_monotonic_us() + (uint64_t)GPU_LOST_RETRY_MS * 1000;
         }
     }
     *out = c;
@@ -222,15 +224,60 @@ static void read_max_clock(const struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d,
     }
 }
 
+/* Looks GPU i up again: by its UUID when it is known (the index can
+ * change when a GPU comes back), else by index. A handle got before a
+ * reset may stay lost (sim/README.md, "A loss that ends"); a new one is
+ * asked for every GPU_LOST_RETRY_MS, which costs one lookup. */
+static void look_up_again(struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d, unsigned i)
+{
+    gpu_nvml_device_t h = NULL;
+    gpu_nvml_return_t rc =
+        d->id.uuid[0] && c->lib.handle_by_uuid
+            ? GPU_NVML_TIMED(GPU_NVML_SYM_HANDLE_BY_UUID, c->lib.handle_by_uuid(d->id.uuid, &h))
+            : GPU_NVML_TIMED(GPU_NVML_SYM_HANDLE_BY_INDEX, c->lib.handle_by_index(i, &h));
+    if (rc == GPU_NVML_RC_SUCCESS) {
+        d->handle = h;
+        if (d->handle_rc != GPU_NVML_RC_SUCCESS) {
+            log_warn("gpu", "GPU %u can be opened again", i);
+        }
+    }
+    d->handle_rc = d->handle_rc == GPU_NVML_RC_SUCCESS ? GPU_NVML_RC_SUCCESS : rc;
+}
+
+/* Whether a lost GPU, or one that could not be opened, is skipped this
+ * read (r says why); else it was looked up again and is read as usual. */
+static bool skip_while_lost(struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d, unsigned i,
+                            struct gpu_reading *r)
+{
+    if (!d->was_lost && d->handle_rc == GPU_NVML_RC_SUCCESS) {
+        return false;
+    }
+    uint64_t now = clock_monotonic_us();
+    if (now >= d->retry_at_us) {
+        d->retry_at_us = now + (uint64_t)GPU_LOST_RETRY_MS * 1000;
+        look_up_again(c, d, i);
+        if (d->handle_rc == GPU_NVML_RC_SUCCESS) {
+            return false;
+        }
+    }
+    r->state = GPU_STATE_LOST;
+    if (d->handle_rc != GPU_NVML_RC_SUCCESS) {
+        snprintf(r->error, sizeof(r->error), "cannot open GPU: %s",
+                 gpu_nvml_lib_strerror(&c->lib, d->handle_rc));
+    } else {
+        snprintf(r->error, sizeof(r->error), "%s", d->lost_error);
+    }
+    r->id = d->id;
+    r->id.index = i;
+    return true;
+}
+
 static void nvml_read_static(void *ctx, unsigned i, struct gpu_reading *r)
 {
     struct gpu_nvml_ctx *c = ctx;
     struct gpu_nvml_dev *d = &c->dev[i];
     r->id.index = i;
-    if (d->handle_rc != GPU_NVML_RC_SUCCESS) {
-        r->state = GPU_STATE_LOST;
-        snprintf(r->error, sizeof(r->error), "cannot open GPU: %s",
-                 gpu_nvml_lib_strerror(&c->lib, d->handle_rc));
+    if (skip_while_lost(c, d, i, r)) {
         return;
     }
     if (!d->static_done) {

@@ -4,6 +4,7 @@
  * a call that answered NOT_SUPPORTED is asked again only every ten minutes.
  * Add none without measuring (docs/performance.md). */
 #include <stdint.h>
+#include <stdio.h>
 
 #include "gpu/nvml_backend_int.h"
 #include "util/clock.h"
@@ -174,7 +175,10 @@ static void read_busy_polled(struct gpu_nvml_dev *d, struct gpu_reading *r)
 static void note_state_change(struct gpu_nvml_dev *d, const struct gpu_reading *r)
 {
     if (gpu_nvml_lost(r) && !d->was_lost) {
-        log_warn("gpu", "GPU %u (%s) is lost: %s", r->id.index, r->id.uuid, r->error);
+        log_warn("gpu", "GPU %u (%s) is lost: %s; looking for it again every %d s", r->id.index,
+                 r->id.uuid, r->error, GPU_LOST_RETRY_MS / 1000);
+        snprintf(d->lost_error, sizeof(d->lost_error), "%s", r->error);
+        d->retry_at_us = clock_monotonic_us() + (uint64_t)GPU_LOST_RETRY_MS * 1000;
     } else if (!gpu_nvml_lost(r) && d->was_lost) {
         log_warn("gpu", "GPU %u (%s) answers again", r->id.index, r->id.uuid);
     }
@@ -273,7 +277,7 @@ static void read_pcie(struct gpu_nvml_ctx *c, struct gpu_nvml_dev *d, unsigned i
     if (!c->lib.pcie_throughput) {
         return;
     }
-    if (c->once || (c->reads - 1) % c->count == i) {
+    if (c->once || (d->reads - 1) % c->count == i) {
         read_pcie_one(c, d, r, GPU_NVML_ABI_PCIE_TX_BYTES, &d->has_pcie_tx, &d->pcie_tx_kbps);
         read_pcie_one(c, d, r, GPU_NVML_ABI_PCIE_RX_BYTES, &d->has_pcie_rx, &d->pcie_rx_kbps);
     }
@@ -290,9 +294,7 @@ void gpu_nvml_backend_read_dynamic(void *ctx, unsigned i, const struct gpu_optio
 {
     struct gpu_nvml_ctx *c = ctx;
     struct gpu_nvml_dev *d = &c->dev[i];
-    if (i == 0) {
-        c->reads++;
-    }
+    d->reads++;
     if (gpu_nvml_lost(r)) {
         note_state_change(d, r);
         return;

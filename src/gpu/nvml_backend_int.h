@@ -45,6 +45,11 @@ struct gpu_nvml_dev {
     struct gpu_values static_values; /* maximum clocks, read once */
     bool static_done;
     bool was_lost; /* the previous read found it lost: log changes only */
+    /* While lost: the driver's words, and when the GPU is next looked up
+     * again (monotonic us; GPU_LOST_RETRY_MS apart). */
+    char lost_error[160];
+    uint64_t retry_at_us;
+    uint64_t reads; /* reads of this GPU: its turn in the PCIe round-robin */
 
     /* The utilization sample buffer (nvml_backend_samples.c). */
     bool samples_unsupported; /* stop asking once the driver said so */
@@ -92,13 +97,15 @@ struct gpu_nvml_dev {
     bool procs_refused;
 };
 
-/* The back end's state: the ctx of struct gpu_backend_ops. */
+/* The back end's state: the ctx of struct gpu_backend_ops. GPUs are read
+ * in threads (gpu/session.c), one job per GPU at a time: after open, a
+ * struct gpu_nvml_dev is touched only by the thread running its GPU's job;
+ * the rest is read-only. */
 struct gpu_nvml_ctx {
     struct gpu_nvml_lib lib;
     bool initialised;
     bool once;       /* gpu_options.once: a single read, only what it shows */
     bool read_putil; /* gpu_options.read_process_utilization */
-    uint64_t reads;  /* reads of GPU 0: the PCIe round-robin's clock */
     unsigned count;
     struct gpu_nvml_dev *dev;
 };

@@ -107,6 +107,8 @@ static const struct symbol_spec symbol_table[GPU_NVML_SYM_COUNT] = {
     [GPU_NVML_SYM_PROBE_DETAIL_LIST] = { .names = { "nvmlDeviceGetRunningProcessDetailList" },
                                          .offset = SLOT(probe_detail_list) },
     [GPU_NVML_SYM_SAMPLES] = { .names = { "nvmlDeviceGetSamples" }, .offset = SLOT(samples) },
+    [GPU_NVML_SYM_HANDLE_BY_UUID] = { .names = { "nvmlDeviceGetHandleByUUID" },
+                                      .offset = SLOT(handle_by_uuid) },
 };
 
 /* Which of a slot's names bound: 0 for the newest, -1 for none. */

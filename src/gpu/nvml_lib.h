@@ -55,6 +55,7 @@ enum gpu_nvml_sym {
     GPU_NVML_SYM_MPS_PROCS,
     GPU_NVML_SYM_PROCESS_UTIL,
     GPU_NVML_SYM_SAMPLES,
+    GPU_NVML_SYM_HANDLE_BY_UUID,     /* a lost GPU looked up again */
     GPU_NVML_SYM_PROBE_CONF_COMPUTE, /* only probed: tells R535-era drivers apart */
     GPU_NVML_SYM_PROBE_DETAIL_LIST,  /* only probed: see process_stride */
     GPU_NVML_SYM_COUNT
@@ -73,6 +74,7 @@ struct gpu_nvml_lib {
     const char *(*error_string)(gpu_nvml_return_t rc);
     gpu_nvml_return_t (*device_count)(unsigned int *count);
     gpu_nvml_return_t (*handle_by_index)(unsigned int index, gpu_nvml_device_t *dev);
+    gpu_nvml_return_t (*handle_by_uuid)(const char *uuid, gpu_nvml_device_t *dev);
     gpu_nvml_return_t (*driver_version)(char *buf, unsigned int len);
     gpu_nvml_return_t (*nvml_version)(char *buf, unsigned int len);
     gpu_nvml_return_t (*cuda_version)(int *version);

@@ -1,5 +1,8 @@
 /* The gpu facade: one session per process, reading every GPU through the
- * back end and attributing processes through /proc. */
+ * back end, each in a thread of its own under a deadline (workers.c), and
+ * attributing processes through /proc. */
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,8 +10,26 @@
 
 #include "gpu/backend.h"
 #include "gpu/gpu.h"
+#include "gpu/workers_int.h"
 #include "util/clock.h"
+#include "util/log.h"
 #include "util/xalloc.h"
+
+/* What the session and GPU i's thread share. While a job runs, the thread
+ * alone touches r and the settle arrays; the session takes them back once
+ * gpu_workers_wait says the job ended. */
+struct gpu_slot {
+    struct gpu_session *s;
+    unsigned i;
+    bool settle; /* the job: a settle, else a read */
+    bool final;
+    struct gpu_reading r; /* a read's result; its process list is reused */
+    struct gpu_settle_tick *ticks;
+    struct gpu_reading *tick_r; /* private copies of the ticks' readings */
+    size_t n, cap;
+    struct gpu_identity id; /* the last identity read (session's) */
+    uint64_t span_us;       /* the back end's busy_span_us after the last settle */
+};
 
 struct gpu_session {
     const struct gpu_backend_ops *ops;
@@ -22,7 +43,25 @@ struct gpu_session {
     size_t gpus;
     uint64_t *tick_end_us;
     double *sm_carry_us;
+    struct gpu_workers *workers;
+    struct gpu_slot *slots;
+    bool *posted, *done;
+    struct gpu_session *next_abandoned;
 };
+
+/* Sessions freed while a GPU thread was still inside a call: kept, with
+ * the library, for those threads until the process exits. */
+static struct gpu_session *abandoned;
+static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t deadline_us(const struct gpu_session *s)
+{
+    uint64_t ms = s->opts.deadline_ms ? s->opts.deadline_ms : 1000;
+    if (s->opts.once && ms < GPU_ONCE_DEADLINE_MS) {
+        ms = GPU_ONCE_DEADLINE_MS;
+    }
+    return clock_monotonic_us() + ms * 1000;
+}
 
 int gpu_session_open(const struct gpu_options *opts, struct gpu_session **out, struct gp_err *err)
 {
@@ -34,20 +73,41 @@ int gpu_session_open(const struct gpu_options *opts, struct gpu_session **out, s
         free(s);
         return rc;
     }
-    if (opts->read_processes) {
-        rc = proc_reader_init(&s->proc, opts->proc_root, err);
-        if (rc) {
-            gpu_session_free(s);
-            return rc;
-        }
-        s->proc_ok = true;
-    }
-    s->ops->read_system(s->ctx, &s->system);
     s->gpus = s->ops->count(s->ctx);
     s->tick_end_us = xcalloc(s->gpus ? s->gpus : 1, sizeof(*s->tick_end_us));
     s->sm_carry_us = xcalloc(s->gpus ? s->gpus : 1, sizeof(*s->sm_carry_us));
+    s->slots = xcalloc(s->gpus ? s->gpus : 1, sizeof(*s->slots));
+    s->posted = xcalloc(s->gpus ? s->gpus : 1, sizeof(bool));
+    s->done = xcalloc(s->gpus ? s->gpus : 1, sizeof(bool));
+    for (unsigned i = 0; i < s->gpus; i++) {
+        s->slots[i] = (struct gpu_slot){ .s = s, .i = i, .id.index = i };
+    }
+    rc = gpu_workers_new(s->gpus, &s->workers, err);
+    if (rc == 0 && opts->read_processes) {
+        rc = proc_reader_init(&s->proc, opts->proc_root, err);
+        s->proc_ok = rc == 0;
+    }
+    if (rc) {
+        gpu_session_free(s);
+        return rc;
+    }
+    s->ops->read_system(s->ctx, &s->system);
     *out = s;
     return 0;
+}
+
+static void slots_free(struct gpu_session *s)
+{
+    for (size_t i = 0; i < s->gpus; i++) {
+        free(s->slots[i].r.processes);
+        free(s->slots[i].ticks);
+        free(s->slots[i].tick_r);
+    }
+    free(s->slots);
+    free(s->posted);
+    free(s->done);
+    free(s->tick_end_us);
+    free(s->sm_carry_us);
 }
 
 void gpu_session_free(struct gpu_session *s)
@@ -57,16 +117,26 @@ void gpu_session_free(struct gpu_session *s)
     }
     if (s->proc_ok) {
         proc_reader_fini(&s->proc);
+        s->proc_ok = false;
+    }
+    if (!gpu_workers_free(s->workers, GPU_SESSION_FREE_WAIT_MS)) {
+        /* No nvmlShutdown or dlclose under a call in flight: the stuck
+         * thread keeps the back end, its slot and the library. */
+        log_info("gpu", "a GPU is still inside a driver call; leaving it behind");
+        pthread_mutex_lock(&abandoned_lock);
+        s->next_abandoned = abandoned;
+        abandoned = s;
+        pthread_mutex_unlock(&abandoned_lock);
+        return;
     }
     s->ops->close(s->ctx);
-    free(s->tick_end_us);
-    free(s->sm_carry_us);
+    slots_free(s);
     free(s);
 }
 
 size_t gpu_session_gpu_count(const struct gpu_session *s)
 {
-    return s->ops->count(s->ctx);
+    return s->gpus;
 }
 
 /* Gives back the attribution each process of r held; the list stays. */
@@ -95,24 +165,73 @@ static void snapshot_reset(struct gpu_snapshot *snap, size_t gpu_count)
     snap->gpu_count = gpu_count;
 }
 
+/* A read of GPU i in its thread: identity, metrics, processes. One GPU's
+ * failure is recorded in its reading. */
+static void read_job(void *arg)
+{
+    struct gpu_slot *sl = arg;
+    struct gpu_session *s = sl->s;
+    s->ops->read_static(s->ctx, sl->i, &sl->r);
+    s->ops->read_dynamic(s->ctx, sl->i, &s->opts, &sl->r);
+    if (!s->opts.read_processes) {
+        snprintf(sl->r.processes_error, sizeof(sl->r.processes_error), "%s", "not read");
+    } else if (sl->r.state == GPU_STATE_OK) {
+        s->ops->read_processes(s->ctx, sl->i, &sl->r);
+    }
+}
+
+/* A GPU whose thread is still in a call: its last identity and why. */
+static void mark_not_responding(struct gpu_session *s, unsigned i, struct gpu_reading *r)
+{
+    r->id = s->slots[i].id;
+    r->state = GPU_STATE_NOT_RESPONDING;
+    uint64_t busy_ms = gpu_workers_busy_us(s->workers, i) / 1000;
+    if (busy_ms == 0) {
+        snprintf(r->error, sizeof(r->error), "%s", "the read did not start within its deadline");
+        return;
+    }
+    snprintf(r->error, sizeof(r->error),
+             "the driver has not answered a call on this GPU for %" PRIu64 ".%01" PRIu64 " s",
+             busy_ms / 1000, busy_ms % 1000 / 100);
+}
+
+/* Moves GPU i's finished read into r (empty, its list kept), the list r
+ * had going back to the slot for the next read; attributes processes. */
+static void take_reading(struct gpu_session *s, unsigned i, struct gpu_reading *r)
+{
+    struct gpu_slot *sl = &s->slots[i];
+    struct gpu_process *spare = r->processes;
+    *r = sl->r;
+    sl->r = (struct gpu_reading){ .processes = spare };
+    if (r->id.uuid[0]) {
+        sl->id = r->id;
+    }
+    for (size_t k = 0; k < r->process_count; k++) {
+        r->processes[k].proc = proc_reader_take(&s->proc, r->processes[k].pid);
+    }
+}
+
 void gpu_session_read(struct gpu_session *s, struct gpu_snapshot *snap)
 {
-    snapshot_reset(snap, s->ops->count(s->ctx));
+    snapshot_reset(snap, s->gpus);
     uint64_t t0 = clock_monotonic_us();
     snap->time_ms = clock_realtime_ms();
     snap->system = s->system;
-    for (unsigned i = 0; i < snap->gpu_count; i++) {
-        struct gpu_reading *r = &snap->gpus[i];
-        /* One GPU's failure is recorded in its reading; the loop goes on. */
-        s->ops->read_static(s->ctx, i, r);
-        s->ops->read_dynamic(s->ctx, i, &s->opts, r);
-        if (!s->opts.read_processes) {
-            snprintf(r->processes_error, sizeof(r->processes_error), "%s", "not read");
-        } else if (r->state == GPU_STATE_OK) {
-            s->ops->read_processes(s->ctx, i, r);
-            for (size_t k = 0; k < r->process_count; k++) {
-                r->processes[k].proc = proc_reader_take(&s->proc, r->processes[k].pid);
-            }
+    for (unsigned i = 0; i < s->gpus; i++) {
+        struct gpu_slot *sl = &s->slots[i];
+        s->posted[i] = false;
+        if (gpu_workers_idle(s->workers, i)) {
+            sl->r = (struct gpu_reading){ .processes = sl->r.processes };
+            sl->settle = false;
+            s->posted[i] = gpu_workers_post(s->workers, i, read_job, sl);
+        }
+    }
+    gpu_workers_wait(s->workers, s->posted, s->done, deadline_us(s));
+    for (unsigned i = 0; i < s->gpus; i++) {
+        if (s->done[i]) {
+            take_reading(s, i, &snap->gpus[i]);
+        } else {
+            mark_not_responding(s, i, &snap->gpus[i]);
         }
     }
     if (s->opts.read_processes) {
@@ -143,34 +262,97 @@ static void give_busy_to_only_process(struct gpu_reading *r, uint64_t tick_us, d
     *carry_us = busy_us - (double)tick_us * given / 100.0;
 }
 
+/* A settle of GPU i in its thread, on the slot's private copies. */
+static void settle_job(void *arg)
+{
+    struct gpu_slot *sl = arg;
+    sl->s->ops->settle(sl->s->ctx, sl->i, sl->ticks, sl->n, sl->final);
+}
+
+/* Gives GPU i's thread copies of its readings in snaps (without their
+ * processes, which settling does not touch; a tick it did not read in
+ * time goes as lost, to be left alone) and posts the settle. */
+static void post_settle(struct gpu_session *s, unsigned i, struct gpu_snapshot *const *snaps,
+                        size_t n, bool final)
+{
+    struct gpu_slot *sl = &s->slots[i];
+    if (!gpu_workers_idle(s->workers, i)) {
+        return;
+    }
+    if (n > sl->cap) {
+        sl->cap = n;
+        sl->ticks = xrealloc(sl->ticks, n * sizeof(*sl->ticks));
+        sl->tick_r = xrealloc(sl->tick_r, n * sizeof(*sl->tick_r));
+    }
+    sl->n = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (i < snaps[j]->gpu_count) {
+            struct gpu_reading *copy = &sl->tick_r[sl->n];
+            *copy = snaps[j]->gpus[i];
+            copy->processes = NULL;
+            copy->process_count = 0;
+            if (copy->state == GPU_STATE_NOT_RESPONDING) {
+                copy->state = GPU_STATE_LOST;
+            }
+            sl->ticks[sl->n++] = (struct gpu_settle_tick){
+                .end_us = (uint64_t)snaps[j]->time_ms * 1000,
+                .r = copy,
+            };
+        }
+    }
+    sl->settle = true;
+    sl->final = final;
+    s->posted[i] = sl->n > 0 && gpu_workers_post(s->workers, i, settle_job, sl);
+}
+
+/* Copies what GPU i's settle found back into the ticks it read. */
+static void take_settled(struct gpu_session *s, unsigned i, struct gpu_snapshot *const *snaps,
+                         size_t n)
+{
+    struct gpu_slot *sl = &s->slots[i];
+    sl->span_us = s->ops->busy_span_us(s->ctx, i);
+    size_t k = 0;
+    for (size_t j = 0; j < n && k < sl->n; j++) {
+        if (i >= snaps[j]->gpu_count) {
+            continue;
+        }
+        struct gpu_reading *r = &snaps[j]->gpus[i];
+        const struct gpu_reading *got = &sl->tick_r[k++];
+        if (r->state == GPU_STATE_OK) {
+            r->state = got->state;
+            r->busy = got->busy;
+            r->values = got->values;
+            snprintf(r->error, sizeof(r->error), "%s", got->error);
+        }
+    }
+}
+
 void gpu_session_settle(struct gpu_session *s, struct gpu_snapshot *const *snaps, size_t n,
                         bool final)
 {
     if (n == 0) {
         return;
     }
-    struct gpu_settle_tick *ticks = xcalloc(n, sizeof(*ticks));
-    size_t gpus = s->ops->count(s->ctx);
-    for (unsigned i = 0; i < gpus; i++) {
-        size_t k = 0;
-        for (size_t j = 0; j < n; j++) {
-            if (i < snaps[j]->gpu_count) {
-                ticks[k++] = (struct gpu_settle_tick){
-                    .end_us = (uint64_t)snaps[j]->time_ms * 1000,
-                    .r = &snaps[j]->gpus[i],
-                };
-            }
+    for (unsigned i = 0; i < s->gpus; i++) {
+        s->posted[i] = false;
+        post_settle(s, i, snaps, n, final);
+    }
+    gpu_workers_wait(s->workers, s->posted, s->done, deadline_us(s));
+    for (unsigned i = 0; i < s->gpus; i++) {
+        if (s->done[i]) {
+            take_settled(s, i, snaps, n);
         }
-        s->ops->settle(s->ctx, i, ticks, k, final);
-        for (size_t j = 0; j < k && i < s->gpus; j++) {
+        for (size_t j = 0; j < n; j++) {
+            if (i >= snaps[j]->gpu_count) {
+                continue;
+            }
             uint64_t end = (uint64_t)snaps[j]->time_ms * 1000;
             uint64_t prev = s->tick_end_us[i];
-            give_busy_to_only_process(ticks[j].r, prev && end > prev ? end - prev : 0,
+            give_busy_to_only_process(&snaps[j]->gpus[i], prev && end > prev ? end - prev : 0,
                                       &s->sm_carry_us[i]);
             s->tick_end_us[i] = end;
         }
     }
-    free(ticks);
     for (size_t j = 0; j < n; j++) {
         snaps[j]->busy_pending = false;
     }
@@ -179,9 +361,8 @@ void gpu_session_settle(struct gpu_session *s, struct gpu_snapshot *const *snaps
 uint64_t gpu_session_busy_span_ms(const struct gpu_session *s)
 {
     uint64_t least = 0;
-    size_t gpus = s->ops->count(s->ctx);
-    for (unsigned i = 0; i < gpus; i++) {
-        uint64_t span = s->ops->busy_span_us(s->ctx, i);
+    for (unsigned i = 0; i < s->gpus; i++) {
+        uint64_t span = s->slots[i].span_us;
         if (span && (!least || span < least)) {
             least = span;
         }
@@ -256,6 +437,21 @@ bool gpu_busy_pct(const struct gpu_busy *b, double *pct)
     }
     *pct = 100.0 * (double)b->busy_us / (double)b->window_us;
     return true;
+}
+
+const char *gpu_state_name(enum gpu_state state)
+{
+    static const char *const names[] = {
+        [GPU_STATE_OK] = "ok",
+        [GPU_STATE_LOST] = "lost",
+        [GPU_STATE_NOT_RESPONDING] = "not_responding",
+    };
+    return (size_t)state < GP_ARRAY_LEN(names) ? names[state] : "not_responding";
+}
+
+const char *gpu_state_words(enum gpu_state state)
+{
+    return state == GPU_STATE_NOT_RESPONDING ? "not responding" : gpu_state_name(state);
 }
 
 const char *gpu_busy_source_name(enum gpu_busy_source src)

@@ -130,8 +130,10 @@ static double gpu_state_value(const struct agent_live_frame *f, size_t series, s
     case 0:
         return r->state == GPU_STATE_LOST ? 1 : 0;
     case 1:
-        return f->busy_seconds[i];
+        return r->state == GPU_STATE_NOT_RESPONDING ? 1 : 0;
     case 2:
+        return f->busy_seconds[i];
+    case 3:
         return gpu_reading_processes_known(r) ? (double)r->process_count : (double)NAN;
     default:
         return gpu_reading_processes_known(r) ? 0 : 1;
@@ -147,6 +149,8 @@ static void render_gpu_state(const struct agent_live_frame *f, struct dynbuf *ou
     } series[] = {
         { "gpulse_gpu_lost", "gauge",
           "1 when the GPU fell off the bus or errors on every read, else 0." },
+        { "gpulse_gpu_not_responding", "gauge",
+          "1 when the driver did not answer the last read of the GPU in time, else 0." },
         { "gpulse_gpu_busy_seconds_total", "counter",
           "Time the GPU ran at least one kernel, since the agent started; no sample while "
           "its utilization was never readable." },

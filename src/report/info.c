@@ -20,8 +20,7 @@ static json_t *gpu_json(const struct gpu_reading *r)
                      report_json_text(r->id.serial), "pci_bus_id",
                      report_json_text(r->id.pci_bus_id), "memory_total_bytes",
                      value_or_null(v, GPU_FIELD_MEM_TOTAL_BYTES), "power_limit_mw",
-                     value_or_null(v, GPU_FIELD_POWER_LIMIT_MW), "state",
-                     r->state == GPU_STATE_LOST ? "lost" : "ok");
+                     value_or_null(v, GPU_FIELD_POWER_LIMIT_MW), "state", gpu_state_name(r->state));
 }
 
 json_t *report_info_json(const struct report_info *in)

@@ -31,7 +31,7 @@ static void gpu_rows(FILE *out, const struct gpu_snapshot *snap, const char *tim
         report_csv_field(out, r->id.uuid, false);
         report_csv_field(out, r->id.name, false);
         report_csv_field(out, r->id.pci_bus_id, false);
-        report_csv_field(out, r->state == GPU_STATE_LOST ? "lost" : "ok", false);
+        report_csv_field(out, gpu_state_name(r->state), false);
         double pct = 0;
         fputc(',', out);
         if (gpu_busy_pct(&r->busy, &pct)) {

@@ -87,7 +87,7 @@ static json_t *gpu_json(const struct gpu_reading *r)
     json_object_set_new(o, "minor_number", id->has_minor ? json_integer(id->minor) : json_null());
     json_object_set_new(o, "mig_enabled",
                         id->has_mig_mode ? json_boolean(id->mig_enabled) : json_null());
-    json_object_set_new(o, "state", json_string(r->state == GPU_STATE_LOST ? "lost" : "ok"));
+    json_object_set_new(o, "state", json_string(gpu_state_name(r->state)));
     json_object_set_new(o, "error", report_json_text(r->error));
 
     double pct = 0;

@@ -75,10 +75,11 @@ static void gpu_line(const struct painter *p, const struct gpu_reading *r, size_
     char name[256];
     text_fit(name, sizeof(name), r->id.name[0] ? r->id.name : "(unknown)", name_cols, name_cols);
     paint(p, C_CYAN, name);
-    if (r->state == GPU_STATE_LOST) {
+    if (r->state != GPU_STATE_OK) {
         fputs(" | ", p->out);
         char why[sizeof(r->error)];
-        snprintf(buf, sizeof(buf), "LOST: %s", text_sanitize(why, sizeof(why), r->error));
+        snprintf(buf, sizeof(buf), "%s: %s", r->state == GPU_STATE_LOST ? "LOST" : "NOT RESPONDING",
+                 text_sanitize(why, sizeof(why), r->error));
         paint(p, C_BOLD C_RED, buf);
         fputc('\n', p->out);
         return;

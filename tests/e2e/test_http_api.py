@@ -82,7 +82,7 @@ class ApiTest(unittest.TestCase):
         doc = json.loads(body)
         self.assertEqual(doc["status"], "ok")
         self.assertEqual(doc["failing"], [])
-        self.assertEqual(doc["gpus"], {"seen": 2, "lost": 0})
+        self.assertEqual(doc["gpus"], {"seen": 2, "lost": 0, "not_responding": 0})
         self.assertLess(doc["sampler"]["last_sample_age_s"], 3)
         self.assertEqual(doc["database"]["state"], "ok")
         self.assertEqual(doc["queue"]["dropped"], 0)
@@ -94,7 +94,7 @@ class ApiTest(unittest.TestCase):
             self.assertEqual(code, 503, body)
             doc = json.loads(body)
             self.assertEqual(doc["failing"], ["nvml"])
-            self.assertEqual(doc["gpus"], {"seen": 1, "lost": 1})
+            self.assertEqual(doc["gpus"], {"seen": 1, "lost": 1, "not_responding": 0})
 
     def test_info(self):
         doc = self.agent.json("/api/v1/info")

@@ -1,10 +1,15 @@
 /* The simulated NVML's patterns and scenario checks. */
+#include <dlfcn.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gp_cmocka.h"
@@ -215,6 +220,15 @@ static void bad_scenarios_name_the_key(void **state)
           "gpus[0].pcie_link.lanes: unknown key" },
         { "{\"gpus\": [{\"temperature_thresholds_c\": {\"shutdown\": 900}}]}",
           "gpus[0].temperature_thresholds_c.shutdown: 900 is out of range" },
+        { "{\"gpus\": [{\"call_delay_s\": [5, 1]}]}", "gpus[0].call_delay_s: must lie in" },
+        { "{\"gpus\": [{\"call_delay_s\": \"slow\"}]}",
+          "gpus[0].call_delay_s: must be a number of seconds or [min, max]" },
+        { "{\"gpus\": [{\"call_delay_s\": [1, 2, 3]}]}",
+          "gpus[0].call_delay_s: must be a number of seconds or [min, max]" },
+        { "{\"gpus\": [{\"lost_at_s\": 10, \"lost_until_s\": 5}]}",
+          "gpus[0].lost_until_s: must come after lost_at_s" },
+        { "{\"gpus\": [{\"lost_until_s\": 5}]}",
+          "gpus[0].lost_until_s: must come after lost_at_s" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char err[768] = "";
@@ -283,6 +297,145 @@ static void init_faults_are_read(void **state)
     sim_scenario_free(&sc);
 }
 
+static bool near(double a, double b)
+{
+    return fabs(a - b) < 1e-9;
+}
+
+static void fault_keys_load(void **state)
+{
+    (void)state;
+    static const char text[] = "{\"gpus\": [{\"call_delay_s\": [1, 5], \"call_delay_from_s\": 2, "
+                               "\"call_delay_until_s\": 9}, {\"call_delay_s\": 0.5}, "
+                               "{\"lost_at_s\": 5, \"lost_until_s\": 15}, {}]}";
+    char err[768] = "";
+    struct sim_scenario sc;
+    assert_int_equal(sim_scenario_parse(text, strlen(text), "t", &sc, err, sizeof(err)), 0);
+    assert_true(near(sc.gpus[0].call_delay_min_s, 1) && near(sc.gpus[0].call_delay_max_s, 5));
+    assert_true(near(sc.gpus[0].call_delay_from_s, 2) && near(sc.gpus[0].call_delay_until_s, 9));
+    assert_true(near(sc.gpus[1].call_delay_min_s, 0.5) && near(sc.gpus[1].call_delay_max_s, 0.5));
+    assert_true(isinf(sc.gpus[1].call_delay_until_s));
+    assert_true(near(sc.gpus[2].lost_at_s, 5) && near(sc.gpus[2].lost_until_s, 15));
+    assert_true(isinf(sc.gpus[3].lost_until_s) && near(sc.gpus[3].call_delay_max_s, 0));
+    sim_scenario_free(&sc);
+}
+
+/* The simulated library itself, loaded as a client loads it. */
+typedef int (*sim_init_fn)(void);
+typedef int (*sim_handle_fn)(unsigned, void **);
+typedef int (*sim_uuid_handle_fn)(const char *, void **);
+typedef int (*sim_temp_fn)(void *, int, unsigned *);
+
+struct delayed_call {
+    sim_temp_fn temp;
+    void *dev;
+    int rc;
+    double took_s;
+    atomic_bool done;
+};
+
+/* A function pointer from dlsym, without ISO C's object-to-function cast. */
+static void bind_symbol(void *lib, const char *name, void *fn, size_t size)
+{
+    void *sym = dlsym(lib, name);
+    assert_non_null(sym);
+    memcpy(fn, &sym, size);
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *call_slow_gpu(void *arg)
+{
+    struct delayed_call *dc = arg;
+    unsigned t = 0;
+    double t0 = mono_s();
+    dc->rc = dc->temp(dc->dev, 0, &t);
+    dc->took_s = mono_s() - t0;
+    atomic_store(&dc->done, true);
+    return NULL;
+}
+
+/* A GPU with a call delay holds up only its own callers; a GPU whose loss
+ * ends answers through a handle got anew, not through one got before. */
+static void slow_gpu_and_loss_that_ends(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/gpulse-scenario-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static const char text[] = "{\"call_cost\": \"none\", \"gpus\": [{\"call_delay_s\": 1}, {}, "
+                               "{\"lost_at_s\": 5, \"lost_until_s\": 12}]}";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    /* Scenario time 10 now: GPU 2 is lost until 12. */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    double epoch = (double)now.tv_sec + (double)now.tv_nsec / 1e9 - 10.0;
+    char epoch_text[64];
+    snprintf(epoch_text, sizeof(epoch_text), "%.6f", epoch);
+    setenv("GPULSE_SIM_SCENARIO", path, 1);
+    setenv("GPULSE_SIM_EPOCH", epoch_text, 1);
+    unsetenv("GPULSE_SIM_TIME");
+    void *lib = dlopen(SIM_DIR "/libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(lib);
+    sim_init_fn init = NULL;
+    sim_init_fn shutdown = NULL;
+    sim_handle_fn by_index = NULL;
+    sim_uuid_handle_fn by_uuid = NULL;
+    sim_temp_fn temp = NULL;
+    bind_symbol(lib, "nvmlInit_v2", &init, sizeof(init));
+    bind_symbol(lib, "nvmlShutdown", &shutdown, sizeof(shutdown));
+    bind_symbol(lib, "nvmlDeviceGetHandleByIndex_v2", &by_index, sizeof(by_index));
+    bind_symbol(lib, "nvmlDeviceGetHandleByUUID", &by_uuid, sizeof(by_uuid));
+    bind_symbol(lib, "nvmlDeviceGetTemperature", &temp, sizeof(temp));
+    assert_true(init && shutdown && by_index && by_uuid && temp);
+    assert_int_equal(init(), 0);
+    void *dev[3] = { NULL, NULL, NULL };
+    for (unsigned i = 0; i < 3; i++) {
+        assert_int_equal(by_index(i, &dev[i]), 0);
+    }
+    unsigned t = 0;
+    assert_int_equal(temp(dev[2], 0, &t), 15); /* GPU_IS_LOST */
+
+    struct delayed_call dc = { .temp = temp, .dev = dev[0] };
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, call_slow_gpu, &dc), 0);
+    struct timespec tenth = { .tv_sec = 0, .tv_nsec = 100000000L };
+    nanosleep(&tenth, NULL);
+    assert_int_equal(temp(dev[1], 0, &t), 0);
+    assert_false(atomic_load(&dc.done)); /* GPU 1 answered while GPU 0 slept */
+    pthread_join(th, NULL);
+    assert_int_equal(dc.rc, 0);
+    assert_true(dc.took_s >= 1.0);
+
+    /* Past scenario time 12: the old handle stays lost, a new one answers. */
+    for (;;) {
+        clock_gettime(CLOCK_REALTIME, &now);
+        double left = epoch + 12.2 - ((double)now.tv_sec + (double)now.tv_nsec / 1e9);
+        if (left <= 0) {
+            break;
+        }
+        struct timespec ts = { .tv_sec = (time_t)left,
+                               .tv_nsec = (long)((left - floor(left)) * 1e9) };
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(temp(dev[2], 0, &t), 15);
+    void *fresh = NULL;
+    assert_int_equal(by_uuid("GPU-5a1d0000-0000-4000-8000-000000000002", &fresh), 0);
+    assert_ptr_not_equal(fresh, dev[2]);
+    assert_int_equal(temp(fresh, 0, &t), 0);
+    assert_int_equal(by_index(2, &fresh), 0);
+    assert_int_equal(temp(fresh, 0, &t), 0);
+    assert_int_equal(shutdown(), 0);
+    dlclose(lib);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +447,9 @@ int main(void)
         cmocka_unit_test(bad_scenarios_name_the_key),
         cmocka_unit_test(good_scenario_loads),
         cmocka_unit_test(init_faults_are_read),
+
+        cmocka_unit_test(fault_keys_load),
+        cmocka_unit_test(slow_gpu_and_loss_that_ends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
