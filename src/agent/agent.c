@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent/live.h"
+#include "agent/lockfile.h"
 #include "agent/queue.h"
 #include "agent/start.h"
 #include "gpu/gpu.h"
@@ -18,7 +18,6 @@
 #include "proc/procinfo.h"
 #include "store/store.h"
 #include "util/clock.h"
-#include "util/fileio.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -31,46 +30,6 @@ static size_t queue_capacity(const struct config *cfg)
     n = n > minute ? n : minute;
     uint64_t hour = 3600000 / cfg->interval_ms;
     return (size_t)(n < hour ? n : hour) + 1;
-}
-
-/* ------------------------------------------------------------ the lock -- */
-
-/* One agent per database: an flock on "<database>.lock", which holds the
- * owner's PID for the message the second one prints. Made like the
- * database (0640, database_group); a link or other non-file planted there
- * is refused, its target untouched. */
-static int take_lock(const struct config *cfg, int *fd_out, struct gp_err *err)
-{
-    const char *database = cfg->database;
-    char path[600];
-    snprintf(path, sizeof(path), "%s.lock", database);
-    gid_t gid = (gid_t)-1;
-    int fd = -1;
-    int rc = fileio_group_lookup(cfg->database_group, &gid, err);
-    if (rc == 0) {
-        rc = fileio_open_private(path, "lock file", gid, &fd, NULL, err);
-    }
-    if (rc) {
-        return rc;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        char pid[32] = "";
-        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
-        pid[n > 0 ? n : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
-        close(fd);
-        return gp_err_set(err, -EBUSY,
-                          "database '%s' is in use by another gpulse agent (pid %s); only one "
-                          "agent may write it",
-                          database, pid[0] ? pid : "unknown");
-    }
-    char pid[32];
-    int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
-        log_warn("agent", "cannot record our PID in '%s': %s", path, strerror(errno));
-    }
-    *fd_out = fd;
-    return 0;
 }
 
 /* ---------------------------------------------------------- the writer -- */
@@ -461,11 +420,13 @@ static int open_store(const struct config *cfg, struct store **store, int *lock_
                       struct gp_err *err)
 {
     /* The database first, for its clear messages (missing directory,
-     * corrupt file); opening it twice is harmless, writing it is not. */
-    int rc = store_open_private(cfg->database, STORE_READ_WRITE, cfg->database_group, store, err);
+     * corrupt file); opening it twice is harmless, writing it is not. Its
+     * pages are checked unless the last clean stop left it as it is. */
+    int rc = store_open_private(cfg->database, STORE_READ_WRITE, cfg->database_group,
+                                agent_lock_clean_stop_matches(cfg->database), store, err);
     if (rc == 0) {
         store_set_activity_threshold(*store, cfg->activity_threshold_pct);
-        rc = take_lock(cfg, lock_fd, err);
+        rc = agent_lock_take(cfg, lock_fd, err);
     }
     return rc;
 }
@@ -591,6 +552,9 @@ out:
     gpu_session_free(sp.session);
     store_close(store);
     if (lock_fd >= 0) {
+        if (rc == 0) {
+            agent_lock_note_clean_stop(lock_fd, cfg->database);
+        }
         close(lock_fd);
     }
     return rc;

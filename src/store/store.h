@@ -38,9 +38,14 @@ GP_NODISCARD int store_open(const char *path, enum store_mode mode, struct store
  * shm the same) and, when group (a name or number: database_group) is not
  * NULL or "", with that group, which its WAL and shm are given too
  * (-ENOENT: no such group; -EPERM: the process may not give it). An
- * existing database keeps its mode and group. */
+ * existing database keeps its mode and group. With STORE_READ_WRITE an
+ * existing database's every page is read first (PRAGMA quick_check: ~11 s
+ * a GiB, docs/performance.md) and a damaged one refused (-EILSEQ, SQLite's
+ * words), unless unchanged_since_clean_stop: the caller knows the file is
+ * byte for byte as a clean close left it (the agent's clean-stop mark). */
 GP_NODISCARD int store_open_private(const char *path, enum store_mode mode, const char *group,
-                                    struct store **out, struct gp_err *err);
+                                    bool unchanged_since_clean_stop, struct store **out,
+                                    struct gp_err *err);
 
 /* Closes the database; NULL is a no-op. */
 void store_close(struct store *s);

@@ -230,6 +230,52 @@ class DamagedDatabase(AgentTest):
             self.assertEqual(os.path.getsize(self.db + "-wal"), 0)
 
 
+class CleanStopMark(AgentTest):
+    """A clean stop leaves a mark in the lock file that spares the next
+    start the read of every page; a crash or any write to the file since
+    takes it away, and the pages are checked again."""
+
+    CHECKED = "checked page by page"
+
+    def start_and_stop(self, kill=False):
+        p = self.agent("--log-level", "debug", "--flush-interval", "1s")
+        deadline = time.time() + 30
+        while time.time() < deadline and not os.path.exists(self.db + "-wal"):
+            time.sleep(0.1)
+        time.sleep(1.5)  # a flush or two
+        if kill:
+            p.kill()
+        else:
+            p.terminate()
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, -9 if kill else 0, err)
+        return err
+
+    def lock_text(self):
+        with open(self.db + ".lock") as f:
+            return f.read()
+
+    def test_mark_skips_the_check_until_the_file_changes(self):
+        self.start_and_stop()
+        self.assertTrue(self.lock_text().startswith("clean-stop "), self.lock_text())
+        err = self.start_and_stop()
+        self.assertIn("as the last clean stop left it", err)
+        self.assertNotIn(self.CHECKED, err)
+        # any write since the clean stop (here a row by another program)
+        con = sqlite3.connect(self.db)
+        con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('x', 'y')")
+        con.commit()
+        con.close()
+        err = self.start_and_stop()
+        self.assertIn(self.CHECKED, err)
+        # a crash leaves the PID, not the mark: the next start checks
+        self.start_and_stop(kill=True)
+        self.assertFalse(self.lock_text().startswith("clean-stop "), self.lock_text())
+        err = self.start_and_stop()
+        self.assertIn("no clean stop matches it", err)
+        self.assertIn(self.CHECKED, err)
+
+
 class OnceNotStored(AgentTest):
     def test_once_exits_1_when_its_sample_is_not_stored(self):
         p = self.agent("--once")
