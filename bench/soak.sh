@@ -5,9 +5,9 @@
 # 2 s), every documented endpoint scraped once a second (the dashboard, the
 # API with history over ranges from 2 minutes to a year, the SVG, /metrics,
 # /health), printing the agent's VmRSS and open file descriptors every 10 s
-# and, at the end, whether both stayed flat after the warm-up (median of the
-# last fifth against the first fifth: RSS within 5 % or 1 MiB, fds within
-# 2). Exit status 0 when flat; see bench/soak.py. Figures:
+# and, at the end, whether both stayed flat after the warm-up (the last
+# fifth against the first fifth: RSS medians within 5 % or 1 MiB, the fewest
+# fds equal). Exit status 0 when flat; see bench/soak.py. Figures:
 # docs/performance.md.
 #   SOAK_S           seconds (1800)
 #   SOAK_INTERVAL    the agent's sampling interval (100ms)

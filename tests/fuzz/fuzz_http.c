@@ -173,31 +173,41 @@ static struct config cfg;
 static struct http_server srv;
 static char dir[64];
 
-/* Two GPUs, one busy with a process, one lost (as test_http's frame). */
+/* Three GPUs as the sampler would publish them: GPU i at 30 * i %
+ * utilization with i processes (users u0, u1, ...), the last one lost. */
 static struct agent_live *live_with_frame(void)
 {
-    struct gpu_snapshot snap = { .time_ms = 1762228800000, .gpu_count = 2 };
-    snprintf(snap.system.driver_version, sizeof(snap.system.driver_version), "550.54.15");
-    snap.gpus = xcalloc(2, sizeof(*snap.gpus));
-    struct gpu_reading *g = &snap.gpus[0];
-    snprintf(g->id.uuid, sizeof(g->id.uuid), "GPU-a");
-    snprintf(g->id.name, sizeof(g->id.name), "Sim <H100>");
-    gpu_values_set(&g->values, GPU_FIELD_UTIL_GPU_PCT, 63);
-    gpu_values_set(&g->values, GPU_FIELD_POWER_MW, 412500);
-    g->busy =
-        (struct gpu_busy){ .source = GPU_BUSY_SAMPLES, .busy_us = 500000, .window_us = 1000000 };
-    g->process_count = 1;
-    g->processes = xcalloc(1, sizeof(*g->processes));
-    g->processes[0] =
-        (struct gpu_process){ .pid = 42, .has_used_memory = true, .used_memory_bytes = 1024 };
-    struct proc_info *pi = proc_info_new();
-    pi->found = true;
-    snprintf(pi->user, sizeof(pi->user), "eve");
-    snprintf(pi->comm, sizeof(pi->comm), "train.py");
-    g->processes[0].proc = pi;
-    snap.gpus[1].state = GPU_STATE_LOST;
-    snap.gpus[1].id.index = 1;
-    snprintf(snap.gpus[1].id.uuid, sizeof(snap.gpus[1].id.uuid), "GPU-b");
+    enum {
+        GPUS = 3
+    };
+    struct gpu_snapshot snap = { .time_ms = 1762228800000, .gpu_count = GPUS };
+    snap.gpus = xcalloc(GPUS, sizeof(*snap.gpus));
+    for (unsigned i = 0; i < GPUS; i++) {
+        struct gpu_reading *r = &snap.gpus[i];
+        r->id.index = i;
+        snprintf(r->id.uuid, sizeof(r->id.uuid), "GPU-fuzz-%u", i);
+        snprintf(r->id.name, sizeof(r->id.name), "Sim <%u> \"H100\"", i);
+        if (i == GPUS - 1) {
+            r->state = GPU_STATE_LOST;
+            continue;
+        }
+        gpu_values_set(&r->values, GPU_FIELD_UTIL_GPU_PCT, 30 * i);
+        r->busy = (struct gpu_busy){ .source = GPU_BUSY_SAMPLES,
+                                     .busy_us = 300000 * i,
+                                     .window_us = 1000000 };
+        r->process_count = i;
+        r->processes = i ? xcalloc(i, sizeof(*r->processes)) : NULL;
+        for (unsigned k = 0; k < i; k++) {
+            struct proc_info *who = proc_info_new();
+            who->found = true;
+            snprintf(who->user, sizeof(who->user), "u%u", k);
+            snprintf(who->comm, sizeof(who->comm), "job-%u", k);
+            r->processes[k] = (struct gpu_process){ .pid = 1000 + k,
+                                                    .has_used_memory = true,
+                                                    .used_memory_bytes = (k + 1) << 20,
+                                                    .proc = who };
+        }
+    }
     struct agent_live *l = agent_live_new(1000);
     agent_live_publish(l, &snap, 0, 0);
     gpu_snapshot_fini(&snap);
@@ -277,22 +287,7 @@ static int setup(void)
 
 /* ------------------------------------------------------- the request -- */
 
-typedef void (*handler_fn)(struct http_request *req, struct http_reply *reply);
-
-static const struct {
-    const char *path;
-    handler_fn handler;
-} routes[] = {
-    { "/health", http_api_health },
-    { "/metrics", http_api_metrics },
-    { "/gpu-activity.svg", http_api_svg },
-    { "/api/v1/info", http_api_info },
-    { "/api/v1/now", http_api_now },
-    { "/api/v1/history", http_api_history },
-    { "/api/v1/processes", http_api_processes },
-    { "/api/v1/activity", http_api_activity },
-    { "/api/v1/users", http_api_users },
-};
+typedef http_handler_fn handler_fn;
 
 /* Answers the current request at path once; returns the status and leaves
  * the body in *body (the caller frees it). */
@@ -361,12 +356,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *q = memchr(text, '?', line_len);
     size_t path_len = q ? (size_t)(q - text) : line_len;
     char *path = unescape(text, path_len, false);
-    handler_fn handler = NULL;
-    for (size_t i = 0; i < GP_ARRAY_LEN(routes); i++) {
-        if (strcmp(path, routes[i].path) == 0) {
-            handler = routes[i].handler;
-        }
-    }
+    handler_fn handler = http_route_find(path);
     if (!handler) {
         free(path);
         return 0; /* the server answers 404 before any handler */
