@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds gpulse with AddressSanitizer and
 # UndefinedBehaviorSanitizer and warnings as errors, checks the source, and
-# runs every test (unit and end-to-end) through ctest.
+# runs every test (unit and end-to-end) through ctest. The agent is also
+# built with ThreadSanitizer (gpulse-tsan), and its end-to-end agent and
+# HTTP tests run against that binary as well (ctest's tsan.*).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 jobs=$(nproc)
 build=build-test
-cmake -S . -B "$build" -DGP_SANITIZE=address,undefined -DGP_WERROR=ON >/dev/null
+cmake -S . -B "$build" -DGP_SANITIZE=address,undefined -DGP_TSAN_AGENT=ON -DGP_WERROR=ON >/dev/null
 cmake --build "$build" -j "$jobs"
 
 # The same sources must also build cleanly with clang.

@@ -1,4 +1,5 @@
 /* gpulse: one binary, subcommands. This file only dispatches. */
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,6 +74,14 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* glibc raises its mmap threshold (up to 32 MiB) each time a block it
+     * had mmapped is freed, so that later blocks that large come from the
+     * heap and stay in RSS after they are freed. The agent frees such
+     * blocks for good (a large answer, the simulator's scenario text): its
+     * RSS grew from 9 to 28 MiB in a 30-minute soak while its live heap
+     * stayed near 2 MiB. A fixed threshold keeps large blocks mmapped and
+     * gives them back when freed (bench/soak.sh, docs/performance.md). */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     if (argc < 2) {
         usage(stderr);
         return GP_EXIT_USAGE;

@@ -279,6 +279,13 @@ static int set_text(struct config *cfg, const struct key_spec *k, const char *te
     default:
         break;
     }
+    /* `gpulse config` writes what is set as JSON, and a file could not
+     * hold anything else: a --set value must be UTF-8 too. */
+    json_t *as_json = json_string(text);
+    if (!as_json) {
+        return bad(err, source, k, "must be UTF-8 text");
+    }
+    json_decref(as_json);
     if (strlen(text) >= k->size) {
         snprintf(why, sizeof(why), "longer than %zu characters", k->size - 1);
         return bad(err, source, k, why);

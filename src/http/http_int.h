@@ -316,6 +316,13 @@ void http_answers_put(struct http_answers *c, struct agent_live *live, const cha
 
 /* ------------------------------------- the endpoints: api_<name>.c each -- */
 
+typedef void (*http_handler_fn)(struct http_request *req, struct http_reply *reply);
+
+/* The handler the route table (server.c) gives path, an exact match such
+ * as "/api/v1/history" without the query; NULL for any other path (a
+ * dashboard asset or a 404). */
+http_handler_fn http_route_find(const char *path);
+
 /* Each answers one path (the route table in server.c): it checks its
  * parameters (a 400 naming a bad one), builds its resource with report/
  * and fills reply. */

@@ -18,11 +18,9 @@
 #include "util/strparse.h"
 #include "util/xalloc.h"
 
-typedef void (*handler_fn)(struct http_request *req, struct http_reply *reply);
-
 struct route {
     const char *path;
-    handler_fn handler;
+    http_handler_fn handler;
 };
 
 static const struct route routes[] = {
@@ -61,13 +59,22 @@ static void serve_asset(const struct http_asset *a, struct http_request *req,
     reply->static_len = a->len;
 }
 
-static void route(struct http_request *req, struct http_reply *reply)
+http_handler_fn http_route_find(const char *path)
 {
     for (size_t i = 0; i < GP_ARRAY_LEN(routes); i++) {
-        if (strcmp(req->path, routes[i].path) == 0) {
-            routes[i].handler(req, reply);
-            return;
+        if (strcmp(path, routes[i].path) == 0) {
+            return routes[i].handler;
         }
+    }
+    return NULL;
+}
+
+static void route(struct http_request *req, struct http_reply *reply)
+{
+    http_handler_fn handler = http_route_find(req->path);
+    if (handler) {
+        handler(req, reply);
+        return;
     }
     const struct http_asset *a = http_asset_find(req->path);
     if (a) {

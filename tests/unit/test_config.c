@@ -232,6 +232,12 @@ static void overrides(void **state)
     assert_false(cfg.pcie);
     assert_int_equal(config_set(&cfg, "pcie", "yes", &err), -EINVAL);
     assert_non_null(strstr(err.msg, "key 'pcie': must be true or false"));
+    /* A path that is not UTF-8 cannot be written by `gpulse config` nor
+     * given in a file (found by tests/fuzz/fuzz_config.c): refused. */
+    assert_int_equal(config_set(&cfg, "database.file", "/tmp/\x83.db", &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "key 'database.file': must be UTF-8 text"));
+    assert_string_equal(cfg.database, "/tmp/a.db");
+    assert_int_equal(config_set(&cfg, "log.file", "/var/log/gp\xc3\xa9.log", &err), 0);
 }
 
 static void missing_file(void **state)
