@@ -78,6 +78,16 @@ static int fake_values(struct MHD_Connection *conn, enum MHD_ValueKind kind,
     return count;
 }
 
+/* No connection behind the request: no socket context, so the answer's
+ * bytes in flight and its deadline are not counted (http_conn_of NULL). */
+static const union MHD_ConnectionInfo *fake_info(struct MHD_Connection *conn,
+                                                 enum MHD_ConnectionInfoType type, ...)
+{
+    (void)conn;
+    (void)type;
+    return NULL;
+}
+
 static int hex(char c)
 {
     return c >= '0' && c <= '9'   ? c - '0'
@@ -272,6 +282,7 @@ static int setup(void)
     store_close(s);
     fake_mhd.lookup_connection_value = fake_lookup;
     fake_mhd.get_connection_values = fake_values;
+    fake_mhd.get_connection_info = fake_info;
     srv.mhd = &fake_mhd;
     srv.cfg = &cfg;
     srv.live = live_with_frame();
@@ -280,6 +291,8 @@ static int setup(void)
     pthread_mutex_init(&srv.pool.lock, NULL);
     pthread_mutex_init(&srv.metrics_cache.lock, NULL);
     pthread_mutex_init(&srv.now_cache.lock, NULL);
+    pthread_mutex_init(&srv.heavy_lock, NULL);
+    pthread_cond_init(&srv.heavy_done, NULL);
     http_answers_init(&srv.answers, HTTP_ANSWERS_MAX_BYTES);
     atexit(remove_dir);
     return 0;
