@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stddef.h>
@@ -22,7 +23,8 @@ enum key_type {
     KEY_LOG_LEVEL, /* debug, info, warning, error, critical */
     KEY_LISTEN,    /* "HOST:PORT", or "off" */
     KEY_BOOL,      /* true or false */
-    KEY_SECRET,    /* a string never printed back (a token) */
+    KEY_SECRET,    /* a bearer token (config_token_well_formed), never printed back */
+    KEY_HOSTS,     /* host names or addresses, separated by commas or spaces */
 };
 
 struct key_spec {
@@ -87,7 +89,7 @@ static const struct key_spec keys[] = {
     TEXT("proc_root", proc_root, KEY_PATH),
     { .name = "pcie", .type = KEY_BOOL, .offset = AT(pcie) },
     TEXT("http.listen", http_listen, KEY_LISTEN),
-    OPTIONAL_TEXT("http.allowed_hosts", http_allowed_hosts, KEY_STRING),
+    OPTIONAL_TEXT("http.allowed_hosts", http_allowed_hosts, KEY_HOSTS),
     OPTIONAL_TEXT("http.token", http_token, KEY_SECRET),
     OPTIONAL_TEXT("http.token_file", http_token_file, KEY_PATH),
     OPTIONAL_TEXT("http.tls_cert", http_tls_cert, KEY_PATH),
@@ -148,6 +150,19 @@ static bool timezone_known(const char *tz)
     char path[256];
     snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
     return access(path, R_OK) == 0;
+}
+
+bool config_token_well_formed(const char *token)
+{
+    if (strlen(token) < CONFIG_TOKEN_MIN_CHARS) {
+        return false;
+    }
+    for (const char *p = token; *p; p++) {
+        if (!isalnum((unsigned char)*p) && !strchr("-._~+/=", *p)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static int bad(struct gp_err *err, const char *source, const struct key_spec *k, const char *what)
@@ -264,6 +279,23 @@ static int set_text(struct config *cfg, const struct key_spec *k, const char *te
                 snprintf(why, sizeof(why), "%.200s, or \"off\"", aerr.msg);
                 return bad(err, source, k, why);
             }
+        }
+        break;
+    case KEY_SECRET:
+        if (!config_token_well_formed(text)) {
+            snprintf(why, sizeof(why),
+                     "a token is at least %d characters of letters, digits and -._~+/= (e.g. "
+                     "from `openssl rand -hex 32`)",
+                     CONFIG_TOKEN_MIN_CHARS);
+            return bad(err, source, k, why);
+        }
+        break;
+    case KEY_HOSTS:
+        if (text[strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                              ".-_:[], ")] != '\0') {
+            return bad(err, source, k,
+                       "must be host names or addresses separated by commas (e.g. "
+                       "\"gpu1.example.org, 10.0.0.5\")");
         }
         break;
     case KEY_TIMEZONE:

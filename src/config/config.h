@@ -52,6 +52,14 @@ struct config {
     char source[512];                 /* the file read, "" when only defaults */
 };
 
+/* A bearer token (http.token, the first line of http.token_file) is at
+ * least this many characters of letters, digits and -._~+/=: it travels
+ * in a header, a cookie and a URL. */
+#define CONFIG_TOKEN_MIN_CHARS 16
+
+/* Whether token is a well-formed bearer token (CONFIG_TOKEN_MIN_CHARS). */
+bool config_token_well_formed(const char *token);
+
 /* Fills cfg with the defaults. */
 void config_defaults(struct config *cfg);
 

@@ -36,21 +36,6 @@ static bool is_wildcard(const struct netaddr *addr)
     return strcmp(host, addr->ipv6 ? v6_any : v4_any) == 0;
 }
 
-/* A printable token without spaces, quotes or separators: it travels in a
- * header, a cookie and a URL. */
-static bool token_well_formed(const char *t)
-{
-    if (strlen(t) < HTTP_TOKEN_MIN_CHARS) {
-        return false;
-    }
-    for (const char *p = t; *p; p++) {
-        if (!isalnum((unsigned char)*p) && !strchr("-._~+/=", *p)) {
-            return false;
-        }
-    }
-    return true;
-}
-
 int http_access_read_file(const char *path, const char *key, char **out, size_t *len_out,
                           struct gp_err *err)
 {
@@ -102,12 +87,14 @@ static int load_token(struct http_access *a, const struct config *cfg, struct gp
     } else {
         snprintf(a->token, sizeof(a->token), "%s", cfg->http_token);
     }
-    if (a->token[0] && !token_well_formed(a->token)) {
+    /* A token file that holds no token (empty, or a blank first line) is a
+     * mistake, never "no token": the agent would serve everyone. */
+    if ((a->token[0] || cfg->http_token_file[0]) && !config_token_well_formed(a->token)) {
         a->token[0] = '\0';
         return gp_err_set(err, -EINVAL,
                           "%s: a token is at least %d characters of letters, digits and "
                           "-._~+/= (e.g. from `openssl rand -hex 32`)%s%s",
-                          key, HTTP_TOKEN_MIN_CHARS, cfg->http_token_file[0] ? " in " : "",
+                          key, CONFIG_TOKEN_MIN_CHARS, cfg->http_token_file[0] ? " in " : "",
                           cfg->http_token_file);
     }
     return 0;

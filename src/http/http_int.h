@@ -68,7 +68,6 @@ struct http_answers {
 };
 
 /* Who may ask (access.c). */
-#define HTTP_TOKEN_MIN_CHARS 16
 #define HTTP_TOKEN_COOKIE    "gpulse_token" /* the dashboard's copy of the token */
 struct http_access {
     bool loopback;        /* listening on a loopback address */
@@ -227,7 +226,7 @@ struct http_conn *http_conn_of(const struct http_server *srv, struct MHD_Connect
 /* Fills a for a server listening on addr and port with cfg's allowed
  * hosts and token (http.token, or the first line of http.token_file).
  * Returns 0, or -EINVAL / -errno with err naming the key and file: both
- * keys set, an unreadable file, a token under HTTP_TOKEN_MIN_CHARS or with
+ * keys set, an unreadable file, a token under CONFIG_TOKEN_MIN_CHARS or with
  * characters that cannot travel in a header. */
 GP_NODISCARD int http_access_init(struct http_access *a, const struct config *cfg,
                                   const struct netaddr *addr, unsigned port, struct gp_err *err);

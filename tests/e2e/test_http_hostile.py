@@ -329,6 +329,24 @@ class Token(unittest.TestCase):
                 self.assertIn(w, p.stderr, args)
             self.assertNotIn("Traceback", p.stderr)
 
+    def test_a_token_file_without_a_token_is_refused_not_ignored(self):
+        # an empty or truncated secrets file must not leave the agent open
+        for text in ("", "\n", "\n" + TOKEN + "\n"):
+            path = os.path.join(self.dir, "empty-token")
+            with open(path, "w") as f:
+                f.write(text)
+            p = run(["agent", "--database", os.path.join(self.dir, "y.db"), "--listen",
+                     "127.0.0.1:0", "--set", "http.token_file=" + path], SCENARIO, timeout=20)
+            self.assertEqual(p.returncode, 1, (text, p.stderr))
+            self.assertIn("http.token_file: a token is at least 16", p.stderr, text)
+
+    def test_config_refuses_malformed_token_and_hosts_with_exit_2(self):
+        for key, value in (("http.token", "short"), ("http.token", "x" * 20 + " y"),
+                           ("http.allowed_hosts", "bad host!")):
+            p = run(["config", "--set", "%s=%s" % (key, value)], SCENARIO, timeout=20)
+            self.assertEqual(p.returncode, 2, (key, value, p.stderr))
+            self.assertIn(key, p.stderr)
+
 
 class Beyond(unittest.TestCase):
     def test_listening_beyond_loopback_without_a_token_warns(self):
