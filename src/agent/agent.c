@@ -419,14 +419,30 @@ static int serve_start(const struct agent_options *opts, struct agent_live *live
 static int open_store(const struct config *cfg, struct store **store, int *lock_fd,
                       struct gp_err *err)
 {
-    /* The database first, for its clear messages (missing directory,
-     * corrupt file); opening it twice is harmless, writing it is not. Its
+    /* The lock first: a second agent, or a link planted at the lock, is
+     * refused before the database is created, migrated or written. The
+     * clean-stop mark is read before taking the lock replaces it. Its
      * pages are checked unless the last clean stop left it as it is. */
-    int rc = store_open_private(cfg->database, STORE_READ_WRITE, cfg->database_group,
-                                agent_lock_clean_stop_matches(cfg->database), store, err);
+    bool unchanged = agent_lock_clean_stop_matches(cfg->database);
+    int rc = agent_lock_take(cfg, lock_fd, err);
+    if (rc == -ENOENT) {
+        /* No directory: the store names it in an operator's words (and
+         * creates nothing there, there being no directory). */
+        struct gp_err why = { 0 };
+        if (store_open_private(cfg->database, STORE_READ_WRITE, cfg->database_group, false, store,
+                               &why) != 0) {
+            *err = why;
+        }
+        store_close(*store);
+        *store = NULL;
+        return rc;
+    }
+    if (rc == 0) {
+        rc = store_open_private(cfg->database, STORE_READ_WRITE, cfg->database_group, unchanged,
+                                store, err);
+    }
     if (rc == 0) {
         store_set_activity_threshold(*store, cfg->activity_threshold_pct);
-        rc = agent_lock_take(cfg, lock_fd, err);
     }
     return rc;
 }

@@ -43,6 +43,7 @@ class PlantedFiles(AgentTest):
         with open(target) as f:
             self.assertEqual(f.read(), "keep me\n")
         self.assertEqual(oct(os.stat(target).st_mode & 0o777), oct(0o644))
+        self.assertFalse(os.path.exists(self.db))  # nothing created before the lock
 
     def test_link_at_the_database_or_its_wal_is_refused(self):
         target = os.path.join(self.dir, "elsewhere.db")
@@ -76,8 +77,9 @@ class PlantedFiles(AgentTest):
         rc, err = self.once()
         self.assertEqual(rc, 1, err)
         self.assertIn("refusing lock file '%s.lock': it is not a regular file" % self.db, err)
+        # refused before the database was created or written
+        self.assertFalse(os.path.exists(self.db))
         os.unlink(self.db + ".lock")
-        os.unlink(self.db)
         os.mkdir(self.db)
         rc, err = self.once()
         self.assertEqual(rc, 1, err)
