@@ -47,6 +47,7 @@ struct writer {
     volatile uint64_t *missed_ticks; /* the sampler's count, stored with each flush */
     pthread_mutex_t *missed_lock;
     struct agent_live *live; /* told how each flush went; may be NULL */
+    bool any_failed;         /* a flush failed in this run: the file may be damaged */
     int last_error;          /* of the last flush: 0, or a negative code */
     struct gp_err last_err;  /* what it was */
     /* The versions the sampler read, handed over once NVML is open: the
@@ -80,6 +81,7 @@ static bool flush(struct writer *w, struct gpu_snapshot **pending, size_t *n, in
         }
         *last_error = rc;
         w->last_err = err;
+        w->any_failed = true;
         return false;
     }
     if (*last_error) {
@@ -496,6 +498,7 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
     struct store *store = NULL;
     bool serve = !opts->once && strcmp(cfg->http_listen, "off") != 0;
     struct http_server *server = NULL;
+    bool unmarked = true; /* no clean-stop mark unless the writer ran and never failed */
     struct sampler sp = {
         .opts = opts,
         .live = serve ? agent_live_new(cfg->interval_ms) : NULL,
@@ -549,6 +552,10 @@ int agent_run(const struct agent_options *opts, struct gp_err *err)
         agent_queue_close(&queue);
         pthread_join(writer_thread, NULL);
     }
+    /* The clean-stop mark vouches for the file only when every write
+     * worked: one that met a damaged page must not spare the next start
+     * its check. */
+    unmarked = w.any_failed;
     if (rc == 0 && opts->once && w.last_error) { /* the one sample was not stored */
         rc = gp_err_set(err, w.last_error, "%s; the sample was not stored", w.last_err.msg);
     }
@@ -568,7 +575,7 @@ out:
     gpu_session_free(sp.session);
     store_close(store);
     if (lock_fd >= 0) {
-        if (rc == 0) {
+        if (rc == 0 && !unmarked) {
             agent_lock_note_clean_stop(lock_fd, cfg->database);
         }
         close(lock_fd);

@@ -101,6 +101,28 @@ static void note_change(struct agent_start *s)
     pthread_cond_broadcast(&s->changed);
 }
 
+/* msg on one line, for the log and /health: the lines of advice meant
+ * for a terminal (gpu_session_open's) are joined with "; " (" " after a
+ * colon). */
+static void one_line(char *dst, size_t size, const char *msg)
+{
+    size_t n = 0;
+    for (const char *p = msg; *p && n + 3 < size; p++) {
+        if (*p != '\n') {
+            dst[n++] = *p;
+            continue;
+        }
+        if (n > 0 && dst[n - 1] != ':') {
+            dst[n++] = ';';
+        }
+        dst[n++] = ' ';
+        while (p[1] == ' ') {
+            p++;
+        }
+    }
+    dst[n] = '\0';
+}
+
 static void *start_main(void *arg)
 {
     struct agent_start *s = arg;
@@ -127,7 +149,7 @@ static void *start_main(void *arg)
             break;
         }
         s->st.rc = rc;
-        snprintf(s->st.error, sizeof(s->st.error), "%s", err.msg);
+        one_line(s->st.error, sizeof(s->st.error), err.msg);
         if (!s->retry) {
             s->st.gave_up = true;
             note_change(s);

@@ -90,7 +90,13 @@ void http_api_history(struct http_request *req, struct http_reply *reply)
     if (!s) {
         return;
     }
-    http_heavy_enter(srv);
+    if (!http_heavy_enter(srv)) {
+        http_store_put(srv, s);
+        reply->retry_after_s = 1;
+        http_reply_error(reply, 503, NULL,
+                         "other large history answers are being made; try again in a second");
+        return;
+    }
     /* Checked and counted while no other answer is being made: what
      * clients leave unread, and what is made, stay within the bound. */
     if (http_conns_in_flight_bytes(&srv->conns) > HTTP_IN_FLIGHT_MAX_BYTES) {

@@ -68,7 +68,7 @@ struct http_answers {
 };
 
 /* Who may ask (access.c). */
-#define HTTP_TOKEN_COOKIE    "gpulse_token" /* the dashboard's copy of the token */
+#define HTTP_TOKEN_COOKIE "gpulse_token" /* the dashboard's copy of the token */
 struct http_access {
     bool loopback;        /* listening on a loopback address */
     bool wildcard;        /* on 0.0.0.0 or [::]: every address of the machine */
@@ -210,8 +210,12 @@ void http_store_put(struct http_server *srv, struct store *s);
 
 /* Waits until fewer than HTTP_HEAVY_AT_ONCE answers that may take much
  * memory (history) are being made, and counts this one; leave when its
- * rows are freed. */
-void http_heavy_enter(struct http_server *srv);
+ * rows are freed. Waits at most HTTP_HEAVY_WAIT_MS and returns false
+ * (not counted) when the others are still being made: the wait holds a
+ * libmicrohttpd worker and every connection it serves (/health too), so
+ * the caller answers 503 with Retry-After instead of waiting longer. */
+#define HTTP_HEAVY_WAIT_MS 500
+GP_NODISCARD bool http_heavy_enter(struct http_server *srv);
 void http_heavy_leave(struct http_server *srv);
 
 /* Counts reply's body as in flight on req's connection now, rather than

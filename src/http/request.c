@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http/http.h"
 #include "http/http_int.h"
@@ -256,14 +257,22 @@ void http_store_put(struct http_server *srv, struct store *s)
     store_close(s);
 }
 
-void http_heavy_enter(struct http_server *srv)
+bool http_heavy_enter(struct http_server *srv)
 {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until); /* the condition's clock: server.c */
+    until.tv_nsec += (long)HTTP_HEAVY_WAIT_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
     pthread_mutex_lock(&srv->heavy_lock);
-    while (srv->heavy_running >= HTTP_HEAVY_AT_ONCE) {
-        pthread_cond_wait(&srv->heavy_done, &srv->heavy_lock);
+    int rc = 0;
+    while (srv->heavy_running >= HTTP_HEAVY_AT_ONCE && rc != ETIMEDOUT) {
+        rc = pthread_cond_timedwait(&srv->heavy_done, &srv->heavy_lock, &until);
     }
-    srv->heavy_running++;
+    bool entered = srv->heavy_running < HTTP_HEAVY_AT_ONCE;
+    srv->heavy_running += entered;
     pthread_mutex_unlock(&srv->heavy_lock);
+    return entered;
 }
 
 void http_heavy_leave(struct http_server *srv)

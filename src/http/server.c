@@ -398,7 +398,11 @@ int http_server_start(const struct config *cfg, struct agent_live *live, struct 
     pthread_mutex_init(&srv->metrics_cache.lock, NULL);
     pthread_mutex_init(&srv->now_cache.lock, NULL);
     pthread_mutex_init(&srv->heavy_lock, NULL);
-    pthread_cond_init(&srv->heavy_done, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC); /* http_heavy_enter's deadline */
+    pthread_cond_init(&srv->heavy_done, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     http_answers_init(&srv->answers, HTTP_ANSWERS_MAX_BYTES);
     /* The port asked for; one the system chooses is known once bound, and
      * to no client before. */

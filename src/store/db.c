@@ -310,6 +310,12 @@ int store_open_private(const char *path, enum store_mode mode, const char *group
         sqlite3_free(msg);
         goto fail;
     }
+    /* The WAL and shm stay after the last close (emptied: store_close), so
+     * that the history's readers who may read them (database_group) but
+     * not create files in the directory can open the file while no agent
+     * runs; SQLite needs both to read a WAL database. */
+    int persist = 1;
+    sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     rc = store_schema_migrate(s, err);
     if (rc == 0) {
         rc = adopt_group(path, gid, err);
@@ -331,6 +337,11 @@ void store_close(struct store *s)
     }
     store_writer_fini(s);
     store_rollup_fini(s);
+    if (s->mode == STORE_READ_WRITE && s->db) {
+        /* The last close checkpoints; the persistent WAL is then cut to
+         * nothing instead of keeping its largest size on disk. */
+        sqlite3_exec(s->db, "PRAGMA journal_size_limit = 0", NULL, NULL, NULL);
+    }
     sqlite3_close(s->db);
     free(s);
 }
@@ -427,8 +438,19 @@ int store_check(struct store *s, bool *ok, struct gp_err *err)
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
+        /* integrity_check gave up ("malformed") where its cross-check met
+         * the damage; quick_check, which only walks the pages, still names
+         * the page as it does at the agent's start. */
         *ok = false;
         gp_err_set(err, store_errno(rc), "'%s': %s", s->path, store_errmsg(s, rc));
+        if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW) {
+            const char *line = (const char *)sqlite3_column_text(st, 0);
+            if (line && strcmp(line, "ok") != 0) {
+                gp_err_set(err, -EILSEQ, "'%s': %s", s->path, line);
+            }
+        }
+        sqlite3_finalize(st);
         return 0;
     }
     /* Every raw-sample block must decode too. */

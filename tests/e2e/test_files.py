@@ -14,7 +14,7 @@ import subprocess
 import time
 import unittest
 
-from gpulse_e2e import GEN, Agent, run, write_scenario
+from gpulse_e2e import GEN, GPULSE, Agent, run, write_scenario
 from test_agent import AgentTest
 
 
@@ -65,6 +65,7 @@ class PlantedFiles(AgentTest):
         wal_target = os.path.join(self.dir, "wal-target")
         with open(wal_target, "w") as f:
             f.write("not a WAL\n")
+        os.unlink(self.db + "-wal")  # the empty one a clean stop leaves
         os.symlink(wal_target, self.db + "-wal")
         rc, err = self.once()
         self.assertEqual(rc, 1, err)
@@ -120,6 +121,27 @@ class PlantedFiles(AgentTest):
                             "--set", "database_group=no-such-group-here")
         self.assertEqual(rc, 1, err)
         self.assertIn("database_group 'no-such-group-here': no such group", err)
+
+    def test_group_members_read_the_history_while_no_agent_runs(self):
+        # A member of database_group reads the history in a directory it
+        # may not write (as /var/lib/gpulse), with the agent stopped: the
+        # WAL and shm SQLite needs are left in place, empty, by the stop.
+        if os.geteuid() != 0:
+            self.skipTest("running as another user needs root")
+        os.chmod(self.dir, 0o755)
+        rc, err = self.once("--set", "database_group=daemon")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(os.path.getsize(self.db + "-wal"), 0)
+        for args in (["history", "--from", "-1h", "--format", "csv"], ["db", "info"]):
+            p = subprocess.run(["setpriv", "--reuid=daemon", "--regid=daemon", "--init-groups",
+                                GPULSE] + args + ["--database", self.db],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, (args, p.stderr))
+        # and one who is not a member reads nothing
+        p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                            GPULSE, "history", "--database", self.db],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
 
 
 class DeletedUnderTheAgent(unittest.TestCase):
@@ -276,6 +298,24 @@ class CleanStopMark(AgentTest):
         err = self.start_and_stop()
         self.assertIn("no clean stop matches it", err)
         self.assertIn(self.CHECKED, err)
+
+    def test_no_mark_after_a_run_whose_writes_failed(self):
+        self.start_and_stop()
+        p = self.agent("--log-level", "debug", "--flush-interval", "1s")
+        time.sleep(1.5)
+        # another writer holds the database past the busy timeout (5 s):
+        # a flush fails, as one that met a damaged page would
+        con = sqlite3.connect(self.db, timeout=0, isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        time.sleep(7)  # the busy timeout and a flush's failure
+        con.execute("ROLLBACK")
+        con.close()
+        time.sleep(2)  # the next flush works again
+        p.terminate()
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn("retrying", err)  # the failed flush was logged
+        self.assertFalse(self.lock_text().startswith("clean-stop "), self.lock_text())
 
 
 class OnceNotStored(AgentTest):

@@ -137,6 +137,9 @@ class Lifecycle(unittest.TestCase):
         status, doc = self.health_until(url, lambda d: d["nvml"]["error"])
         self.assertEqual((status, doc["status"]), (503, "starting"))
         self.assertIn("cannot load NVML library", doc["reason"])
+        # the advice for a terminal is joined on one line, not mangled to '?'
+        self.assertIn("No such file or directory; The NVIDIA driver", doc["nvml"]["error"])
+        self.assertNotIn("?", doc["nvml"]["error"])
         # The library appears (the driver package installed): picked up.
         shutil.copy(SIM_LIB, os.path.join(self.dir, "libnvidia-ml.so.1"))
         status, doc = self.health_until(url, lambda d: d["status"] != "starting")

@@ -292,7 +292,11 @@ static int setup(void)
     pthread_mutex_init(&srv.metrics_cache.lock, NULL);
     pthread_mutex_init(&srv.now_cache.lock, NULL);
     pthread_mutex_init(&srv.heavy_lock, NULL);
-    pthread_cond_init(&srv.heavy_done, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv.heavy_done, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     http_answers_init(&srv.answers, HTTP_ANSWERS_MAX_BYTES);
     atexit(remove_dir);
     return 0;
