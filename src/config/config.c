@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/netaddr.h"
@@ -433,13 +434,35 @@ int config_parse(struct config *cfg, const char *text, size_t len, const char *n
     return rc;
 }
 
+/* Whether ./config.json, found without being named, may be used: a file
+ * in whatever directory a command runs in names the library gpulse loads
+ * (nvml_lib) and the files it writes, so one planted where root runs
+ * `gpulse now` must not be read. Trusted: a regular file owned by us or
+ * root that no one else may write. */
+static bool local_config_trusted(void)
+{
+    struct stat st;
+    if (lstat(CONFIG_LOCAL_PATH, &st) != 0) {
+        return false;
+    }
+    bool trusted = S_ISREG(st.st_mode) && (st.st_uid == geteuid() || st.st_uid == 0) &&
+                   (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+    if (!trusted) {
+        log_warn("config",
+                 "ignoring ./%s: not a regular file owned by this user (uid %lu) or root that "
+                 "only its owner may write; name it with --config to use it",
+                 CONFIG_LOCAL_PATH, (unsigned long)geteuid());
+    }
+    return trusted;
+}
+
 int config_load(struct config *cfg, const char *path, struct gp_err *err)
 {
     config_defaults(cfg);
     if (!path) {
         if (access(CONFIG_DEFAULT_PATH, F_OK) == 0) {
             path = CONFIG_DEFAULT_PATH;
-        } else if (access(CONFIG_LOCAL_PATH, F_OK) == 0) {
+        } else if (local_config_trusted()) {
             path = CONFIG_LOCAL_PATH;
         } else {
             return 0;

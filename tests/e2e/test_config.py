@@ -4,10 +4,11 @@ names it, and `gpulse now` takes its NVML library from the file."""
 
 import json
 import os
+import subprocess
 import tempfile
 import unittest
 
-from gpulse_e2e import SIM_LIB, run
+from gpulse_e2e import GPULSE, SIM_LIB, run
 
 
 def config_file(text):
@@ -145,6 +146,30 @@ class NowUsesTheConfiguration(unittest.TestCase):
         p = run(["now", "--config", path], {"gpus": [{}]})
         self.assertEqual(p.returncode, 2)
         self.assertIn("key 'nvml_lib': must be a string", p.stderr)
+
+
+class LocalConfigTrust(unittest.TestCase):
+    """./config.json, read when no --config is named, names the library
+    gpulse loads: one that someone else could have written is ignored."""
+
+    def test_only_a_file_no_one_else_may_write_is_read(self):
+        if os.path.exists("/etc/gpulse/config.json"):
+            self.fail("/etc/gpulse/config.json exists here: it is read first")
+        d = tempfile.mkdtemp(prefix="gpulse-cwd-")
+        path = os.path.join(d, "config.json")
+        with open(path, "w") as f:
+            json.dump({"interval": "7s"}, f)
+        try:
+            for mode, read in ((0o600, True), (0o644, True), (0o664, False), (0o666, False)):
+                os.chmod(path, mode)
+                p = subprocess.run([GPULSE, "config"], cwd=d, capture_output=True, text=True,
+                                   timeout=30)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual('"interval": "7s"' in p.stdout, read, (oct(mode), p.stdout))
+                self.assertEqual("ignoring ./config.json" in p.stderr, not read, oct(mode))
+        finally:
+            os.unlink(path)
+            os.rmdir(d)
 
 
 if __name__ == "__main__":
