@@ -14,6 +14,7 @@
 #include "report/activity.h"
 #include "store/store.h"
 #include "util/clock.h"
+#include "util/text.h"
 
 static void usage(FILE *out)
 {
@@ -70,7 +71,8 @@ static int info(struct store *s)
     };
     for (size_t i = 0; i < sizeof(meta) / sizeof(meta[0]); i++) {
         if (store_get_meta(s, meta[i][0], value, sizeof(value)) == 0 && value[0]) {
-            printf("%-15s %s\n", meta[i][1], value);
+            char clean[sizeof(value)]; /* host text: the one output rule */
+            printf("%-15s %s\n", meta[i][1], text_sanitize(clean, sizeof(clean), value));
         }
     }
     printf("\n%-16s %12s  %-27s %-27s\n", "table", "rows", "first", "last");

@@ -167,7 +167,7 @@ HOSTILE = {
 PASSWD = ("数据用户:x:4001:4001::/:/bin/sh\n"
           "bob:x:4002:4002::/:/bin/sh\n"
           "e\u0301mile:x:4003:4003::/:/bin/sh\n")
-HOSTILE_SCENARIO = {"gpus": [
+HOSTILE_SCENARIO = {"driver_version": "=1+1\u001b]0;x\u0007", "gpus": [
     {"name": "Sim 中文\u001b[5m", "processes": [{"pid": 5001, "memory_mib": 64},
                                                {"pid": 5002, "memory_mib": 32}]},
     {"name": "Sim Plain", "processes": [{"pid": 5003, "memory_mib": 16}]},
@@ -255,6 +255,11 @@ class HostileText(TempDir):
         rows = {int(r["pid"]): r for r in csv.DictReader(io.StringIO(out.stdout, newline=""))}
         self.assertEqual(rows[5001]["cmdline"], "'=cmd|' /C calc'!A0 --title ?]0;pwn?")
         self.assertEqual(rows[5003]["command"], "'+sum")
+        # the stored host facts (driver version) too
+        info = run(["db", "info", "--database", db])
+        self.assertEqual(info.returncode, 0, info.stderr)
+        self.assertIsNone(CTRL.search(info.stdout))
+        self.assertIn("=1+1?]0;x?", info.stdout)
 
     def test_metrics_and_svg_are_inert(self):
         with Agent(HOSTILE_SCENARIO, args=["--proc-root", self.proc]) as a:
