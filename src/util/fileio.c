@@ -87,6 +87,15 @@ static int refuse_unless_regular(const struct stat *st, const char *path, const 
     if (!S_ISREG(st->st_mode)) {
         return gp_err_set(err, -EINVAL, "refusing %s '%s': it is not a regular file", what, path);
     }
+    /* A second name for the file: a hard link planted at the lock would
+     * have its target rewritten, and two agents could write one database
+     * through two names (each locking its own name's lock). */
+    if (st->st_nlink > 1) {
+        return gp_err_set(err, -EMLINK,
+                          "refusing %s '%s': it has %lu hard links; gpulse wants it under one "
+                          "name (remove the other links)",
+                          what, path, (unsigned long)st->st_nlink);
+    }
     return 0;
 }
 

@@ -32,16 +32,18 @@ GP_NODISCARD long fileio_read_capped_at(int dir_fd, const char *name, char *out,
  * -ENOENT with err naming the group when the host has no such group. */
 GP_NODISCARD int fileio_group_lookup(const char *group, gid_t *gid_out, struct gp_err *err);
 
-/* Refuses what must not stand at path, by lstat: a symbolic link (-ELOOP)
- * or anything but a regular file (-EINVAL), with err naming what ("lock
- * file") and path. A missing path is fine (0). */
+/* Refuses what must not stand at path, by lstat: a symbolic link (-ELOOP),
+ * anything but a regular file (-EINVAL) or a file with more than one hard
+ * link (-EMLINK), with err naming what ("lock file") and path. A missing
+ * path is fine (0). */
 GP_NODISCARD int fileio_check_regular(const char *path, const char *what, struct gp_err *err);
 
 /* Opens path read-write (O_CLOEXEC), creating it when missing with mode
  * FILEIO_PRIVATE_MODE whatever the umask and with group gid ((gid_t)-1:
  * the process's); an existing file keeps its mode and group. Never follows
  * a symbolic link at path (O_NOFOLLOW) and refuses anything but a regular
- * file, so a link planted there leaves its target untouched. Returns 0
+ * file with one name (fileio_check_regular's errors), so a link planted
+ * there leaves its target untouched. Returns 0
  * with the descriptor in *fd_out (the caller closes it) and *created
  * (may be NULL) set, or a negative errno with err naming what and path. */
 GP_NODISCARD int fileio_open_private(const char *path, const char *what, gid_t gid, int *fd_out,

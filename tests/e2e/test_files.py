@@ -73,6 +73,30 @@ class PlantedFiles(AgentTest):
         with open(wal_target) as f:
             self.assertEqual(f.read(), "not a WAL\n")
 
+    def test_hard_links_are_refused(self):
+        # a hard link at the lock would have its target rewritten; one at
+        # the database would let two agents write it under two names
+        target = os.path.join(self.dir, "precious")
+        with open(target, "w") as f:
+            f.write("keep me\n")
+        os.link(target, self.db + ".lock")
+        rc, err = self.once()
+        self.assertEqual(rc, 1, err)
+        self.assertIn("refusing lock file '%s.lock': it has 2 hard links" % self.db, err)
+        with open(target) as f:
+            self.assertEqual(f.read(), "keep me\n")
+        os.unlink(self.db + ".lock")
+        rc, err = self.once()
+        self.assertEqual(rc, 0, err)
+        other = os.path.join(self.dir, "other.db")
+        os.link(self.db, other)
+        before = digest(self.db)
+        for db in (self.db, other):
+            rc, err = self.once("--database", db)
+            self.assertEqual(rc, 1, err)
+            self.assertIn("refusing database '%s': it has 2 hard links" % db, err)
+        self.assertEqual(digest(self.db), before)
+
     def test_fifo_or_directory_is_refused_without_hanging(self):
         os.mkfifo(self.db + ".lock")
         rc, err = self.once()
