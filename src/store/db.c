@@ -447,7 +447,13 @@ int store_check(struct store *s, bool *ok, struct gp_err *err)
             sqlite3_step(st) == SQLITE_ROW) {
             const char *line = (const char *)sqlite3_column_text(st, 0);
             if (line && strcmp(line, "ok") != 0) {
-                gp_err_set(err, -EILSEQ, "'%s': %s", s->path, line);
+                /* "*** in database main ***\nPage 448: ...": the page */
+                const char *body = strstr(line, "***\n");
+                gp_err_set(err, -EILSEQ, "'%s': database disk image is malformed: %s", s->path,
+                           body ? body + 4 : line);
+                for (char *c = err ? err->msg : NULL; c && *c; c++) {
+                    *c = *c == '\n' ? ' ' : *c;
+                }
             }
         }
         sqlite3_finalize(st);

@@ -266,6 +266,7 @@ class DamagedDatabase(AgentTest):
         p = run(["db", "check", "--database", self.db], None)
         self.assertEqual(p.returncode, 1)
         self.assertIn("malformed", p.stderr)
+        self.assertRegex(p.stderr, r"Page \d+: ")  # names the damage
         # a query that reads the damaged pages says so, never "not an error"
         for cmd in (["history", "--from", "-2d", "--points", "100000"],
                     ["db", "raw", os.path.join(self.dir, "raw.db")]):
