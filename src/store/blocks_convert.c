@@ -62,18 +62,32 @@ static int convert(struct store *s, enum store_blocks_kind kind, char **msg)
     return rc;
 }
 
+/* Whether schema 3's sample table holds a row: a database made just now
+ * has nothing to move, and nothing to say about it. */
+static bool has_v3_samples(struct store *s)
+{
+    sqlite3_stmt *st = NULL;
+    bool any =
+        sqlite3_prepare_v2(s->db, "SELECT 1 FROM samples LIMIT 1", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return any;
+}
+
 int store_blocks_migrate_v4(struct store *s, char **msg)
 {
     /* The agent neither samples nor serves meanwhile: say why it waits. */
-    log_info("store", "'%s': moving raw samples into per-minute blocks (schema 4), once", s->path);
+    enum log_level level = has_v3_samples(s) ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
+    log_at(level, "store", "'%s': moving raw samples into per-minute blocks (schema 4), once",
+           s->path);
     uint64_t t0 = clock_monotonic_us();
     int rc = convert(s, STORE_BLOCKS_GPU, msg);
     if (rc == SQLITE_OK) {
         rc = convert(s, STORE_BLOCKS_PROCESS, msg);
     }
     store_blocks_fini(s); /* its statements would keep the old tables busy */
-    log_info("store", "'%s': raw samples moved in %.1f s", s->path,
-             (double)(clock_monotonic_us() - t0) / 1e6);
+    log_at(level, "store", "'%s': raw samples moved in %.1f s", s->path,
+           (double)(clock_monotonic_us() - t0) / 1e6);
     return rc;
 }
 
