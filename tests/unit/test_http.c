@@ -2,12 +2,15 @@
  * metrics exposition (escaping, absent fields, lost GPUs), the answers
  * cache. The server itself is tested end to end. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/live.h"
 #include "gp_cmocka.h"
+#include "http/http.h"
 #include "http/http_int.h"
 #include "http/metrics.h"
 #include "util/dynbuf.h"
@@ -284,6 +287,33 @@ static void test_answers_stay_within_their_bytes(void **state)
 
 /* An access policy for a server on listen with allowed hosts and a token
  * ("" for none). */
+/* The history gate: two answers at once; a third waits a bounded time and
+ * is told no (its handler answers 503) instead of holding a worker. */
+static void test_heavy_gate_turns_away_instead_of_waiting(void **state)
+{
+    (void)state;
+    struct http_server srv = { 0 };
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_mutex_init(&srv.heavy_lock, NULL);
+    pthread_cond_init(&srv.heavy_done, &monotonic);
+    pthread_condattr_destroy(&monotonic);
+    for (int i = 0; i < HTTP_HEAVY_AT_ONCE; i++) {
+        assert_true(http_heavy_enter(&srv));
+    }
+    assert_false(http_heavy_enter(&srv)); /* after HTTP_HEAVY_WAIT_MS */
+    assert_int_equal(srv.heavy_running, HTTP_HEAVY_AT_ONCE);
+    http_heavy_leave(&srv);
+    assert_true(http_heavy_enter(&srv)); /* a slot freed: taken at once */
+    for (int i = 0; i < HTTP_HEAVY_AT_ONCE; i++) {
+        http_heavy_leave(&srv);
+    }
+    assert_int_equal(srv.heavy_running, 0);
+    pthread_cond_destroy(&srv.heavy_done);
+    pthread_mutex_destroy(&srv.heavy_lock);
+}
+
 static void access_for(struct http_access *a, const char *listen, const char *allowed,
                        const char *token)
 {
@@ -417,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_answers_stay_within_their_bytes),
         cmocka_unit_test(test_host_header),
         cmocka_unit_test(test_bearer_token),
+        cmocka_unit_test(test_heavy_gate_turns_away_instead_of_waiting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
